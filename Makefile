@@ -1,0 +1,29 @@
+# `make run` sets everything up and starts the app; `make test` sets everything up and runs the tests.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run test benchmark clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml packaging/dlib-shim/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
+	touch $@
+
+run: setup
+	$(BIN)/mesonet weights fetch || echo "Some weights could not be downloaded: the app shows which are missing."
+	$(BIN)/streamlit run streamlit_app.py
+
+test: setup
+	$(BIN)/python -m pytest
+
+benchmark: setup
+	$(BIN)/python benchmarks/bench_scoring.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

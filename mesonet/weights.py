@@ -1,0 +1,302 @@
+"""The catalog of pretrained weights, where to find them, and how to load any weight file.
+
+Resolution order for a catalog entry: the folder named by MESONET_WEIGHTS_DIR, then the
+project's `weights/` folder, then a download from the authors' repository into `weights/`.
+Every file found or downloaded is checked against its SHA-256 before use.
+
+Custom files (.h5, .weights.h5, .keras) are checked against the architecture they are given
+for: a file that does not fit gives a WeightsError naming the expected architecture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mesonet.errors import WeightsError
+from mesonet.models import ARCHITECTURE_TITLES, PUBLISHED_TRAINABLE_PARAMS, Variant, check_architecture
+
+Progress = Callable[[int, int], None]
+
+WEIGHTS_DIR_ENV = "MESONET_WEIGHTS_DIR"
+PROJECT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+CUSTOM_WEIGHT_SUFFIXES = (".weights.h5", ".h5", ".keras")
+
+_SOURCE_COMMIT = "2144d56a30e48cdcac1976ff13a1c5cdc86376c6"
+_SOURCE_REPO = "https://github.com/DariusAf/MesoNet"
+_RAW_URL = f"https://raw.githubusercontent.com/DariusAf/MesoNet/{_SOURCE_COMMIT}/weights/{{}}"
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """One pretrained weight file of the catalog."""
+
+    name: str
+    arch: str
+    trained_on: str
+    filename: str
+    sha256: str
+    description: str
+    license: str = "Apache-2.0"
+    source: str = f"{_SOURCE_REPO}/tree/{_SOURCE_COMMIT}/weights"
+    input_size: int = 256
+
+    @property
+    def url(self) -> str:
+        return _RAW_URL.format(self.filename)
+
+    @property
+    def arch_title(self) -> str:
+        return ARCHITECTURE_TITLES[self.arch]
+
+    @property
+    def trainable_params(self) -> int:
+        return PUBLISHED_TRAINABLE_PARAMS[self.arch]
+
+
+_DF = "Deepfake face swaps (the authors' Deepfake dataset)"
+_F2F = "Face2Face reenactment (FaceForensics, H.264 quality 23)"
+CATALOG: dict[str, WeightsEntry] = {
+    entry.name: entry
+    for entry in (
+        WeightsEntry("meso4-df", "meso4", _DF, "Meso4_DF.h5",
+                     "036ed30d04ffd9c7506f825b97c86aa64915f5818931da96817b169aad790af5",
+                     "Meso4 trained on Deepfake face swaps."),
+        WeightsEntry("meso4-f2f", "meso4", _F2F, "Meso4_F2F.h5",
+                     "bcfda015d217b9f8d6557693edbdf9f4e79cfd22672541968dd0e2954462b5d7",
+                     "Meso4 trained on Face2Face reenactment."),
+        WeightsEntry("mesoinception4-df", "mesoinception4", _DF, "MesoInception_DF.h5",
+                     "234586d40058e76ef8b6f27ca4b63c06e31c2a5a69c0d8ba6f30b1468ab7bafa",
+                     "MesoInception4 trained on Deepfake face swaps."),
+        WeightsEntry("mesoinception4-f2f", "mesoinception4", _F2F, "MesoInception_F2F.h5",
+                     "d4533ac8a3197dc35c47405d23d99e888c1d0135e267e03540c7451feaccff3f",
+                     "MesoInception4 trained on Face2Face reenactment."),
+    )
+}
+
+
+def list_weights() -> list[WeightsEntry]:
+    """Returns the catalog entries, in a stable order."""
+    return list(CATALOG.values())
+
+
+def get_weights(name: str) -> WeightsEntry:
+    """Returns the catalog entry called `name`, or raises WeightsError listing the valid names."""
+    try:
+        return CATALOG[name.strip().lower()]
+    except KeyError:
+        raise WeightsError(f"Unknown weights {name!r}: choose one of {', '.join(CATALOG)}.") from None
+
+
+def search_dirs() -> list[Path]:
+    """Folders searched for catalog files, in order."""
+    dirs = []
+    if os.environ.get(WEIGHTS_DIR_ENV):
+        dirs.append(Path(os.environ[WEIGHTS_DIR_ENV]).expanduser())
+    dirs.append(PROJECT_WEIGHTS_DIR)
+    return dirs
+
+
+def find_weights(name: str) -> Path | None:
+    """Returns the path of a verified local copy of a catalog file, or None if there is none.
+
+    Raises:
+        WeightsError: a local copy exists but its SHA-256 is wrong (truncated or corrupted).
+    """
+    entry = get_weights(name)
+    for folder in search_dirs():
+        path = folder / entry.filename
+        if path.is_file():
+            _verify(path, entry)
+            return path
+    return None
+
+
+def weights_path(name: str, *, download: bool = True, progress: Progress | None = None) -> Path:
+    """Returns a verified local path to the catalog file `name`, downloading it if allowed.
+
+    Args:
+        name: catalog name such as "meso4-df".
+        download: fetch the file from its public home when no local copy exists.
+        progress: called with (bytes done, bytes total) while downloading.
+    """
+    path = find_weights(name)
+    if path is not None:
+        return path
+    if not download:
+        raise _missing_error(get_weights(name))
+    return download_weights(name, progress=progress)
+
+
+def download_weights(name: str, *, folder: Path | None = None, progress: Progress | None = None,
+                     url: str | None = None, timeout_s: float = 30.0) -> Path:
+    """Downloads a catalog file into `folder` (default: the project's weights/), checking its SHA-256.
+
+    The file is written under a temporary name and renamed only once verified, so an
+    interrupted or corrupted download never leaves a file that would be used.
+    """
+    entry = get_weights(name)
+    folder = Path(folder) if folder is not None else PROJECT_WEIGHTS_DIR
+    url = url or entry.url
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        with urllib.request.urlopen(url, timeout=timeout_s) as response, tempfile.NamedTemporaryFile(
+            dir=folder, prefix=f".{entry.filename}.", suffix=".part", delete=False
+        ) as part:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while chunk := response.read(64 * 1024):
+                part.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise _missing_error(entry, f"Download failed ({reason}). ") from None
+    part_path = Path(part.name)
+    if digest.hexdigest() != entry.sha256:
+        part_path.unlink(missing_ok=True)
+        raise WeightsError(
+            f"Downloaded {entry.filename} from {url} but its SHA-256 is {digest.hexdigest()[:12]}..., "
+            f"expected {entry.sha256[:12]}...: the file is corrupted or truncated and was discarded. Try again."
+        )
+    target = folder / entry.filename
+    part_path.replace(target)
+    return target
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, entry: WeightsEntry) -> None:
+    actual = sha256_of(path)
+    if actual != entry.sha256:
+        raise WeightsError(
+            f"{path} does not match the published {entry.filename} (SHA-256 {actual[:12]}..., expected "
+            f"{entry.sha256[:12]}...): it is truncated or corrupted, so it was not used. "
+            f"Delete it and download it again from {entry.url}."
+        )
+
+
+def _missing_error(entry: WeightsEntry, prefix: str = "") -> WeightsError:
+    return WeightsError(
+        f"{prefix}Weights {entry.name} ({entry.filename}) not found. Download {entry.url} and put it in "
+        f"{PROJECT_WEIGHTS_DIR} or in the folder named by {WEIGHTS_DIR_ENV}, or run `mesonet weights fetch {entry.name}`."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading weights into models
+
+
+def metadata_path(weights_file: Path) -> Path:
+    """The JSON file beside a weight file that records how it was made (written by training)."""
+    return weights_file.with_name(weights_file.name + ".json")
+
+
+def read_metadata(weights_file: Path) -> dict:
+    """Metadata saved beside a weight file, or {} when there is none or it is unreadable."""
+    meta = metadata_path(weights_file)
+    try:
+        return json.loads(meta.read_text()) if meta.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def load_model_with_weights(arch: str, weights_file: str | Path, *, variant: Variant | None = None):
+    """Builds `arch` and loads `weights_file` into it, refusing a file that does not fit.
+
+    Args:
+        arch: "meso4" or "mesoinception4".
+        weights_file: a weights-only HDF5 file (.h5 or .weights.h5) saved from that
+            architecture, or a whole Keras model (.keras; loaded in safe mode, so a file that
+            carries code such as a Lambda layer is refused).
+        variant: head options; None reads them from the file's metadata, else the published head.
+
+    Returns:
+        The Keras model (uncompiled).
+    """
+    from mesonet.models import build_model
+
+    arch = check_architecture(arch)
+    path = Path(weights_file)
+    expected = f"{ARCHITECTURE_TITLES[arch]} weights"
+    if not path.is_file():
+        raise WeightsError(f"Weight file {path} does not exist. Give the path of a {expected} file.")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path.name} is empty (0 bytes). Expected a {expected} file (.h5 or .keras).")
+    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".weights.h5") else path.suffix.lower()
+    if suffix not in CUSTOM_WEIGHT_SUFFIXES:
+        raise WeightsError(f"{path.name}: unsupported file type {suffix or '(none)'}; expected {expected} "
+                           f"as {', '.join(CUSTOM_WEIGHT_SUFFIXES)}.")
+
+    if suffix == ".keras":
+        return _load_keras_model(path, arch)
+
+    if not _is_hdf5(path):
+        raise WeightsError(f"{path.name} is not an HDF5 file, so it cannot hold {expected}. "
+                           f"Give a .h5 file saved from {ARCHITECTURE_TITLES[arch]}.")
+    if variant is None:
+        variant = Variant.from_dict(read_metadata(path).get("variant", {}))
+    model = build_model(arch, variant=variant)
+    try:
+        # By layer order, never by_name: with the released files' auto-generated names,
+        # by_name silently loads nothing and every output is about 0.5.
+        model.load_weights(path)
+    except Exception as exc:  # Keras raises ValueError, KeyError, OSError... for files that don't fit
+        detail = " ".join(str(exc).split())[:160]
+        raise WeightsError(
+            f"{path.name} does not hold {expected} ({detail}). Expected a file saved from "
+            f"{ARCHITECTURE_TITLES[arch]} ({PUBLISHED_TRAINABLE_PARAMS[arch]:,} trainable parameters "
+            f"in the published network); check the architecture you picked."
+        ) from None
+    return model
+
+
+def _is_hdf5(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
+def _load_keras_model(path: Path, arch: str):
+    import keras
+
+    expected = f"{ARCHITECTURE_TITLES[arch]} model"
+    if not zipfile.is_zipfile(path):
+        raise WeightsError(f"{path.name} is not a Keras model archive. Expected a .keras file saved from a {expected}.")
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:
+        detail = " ".join(str(exc).split())[:200]
+        if "lambda" in detail.lower() or "safe_mode" in detail:
+            raise WeightsError(f"{path.name} carries Python code (a Lambda layer); it was refused for safety. "
+                               f"Export the {expected} without Lambda layers.") from None
+        raise WeightsError(f"{path.name} could not be loaded as a {expected} ({detail}).") from None
+    if tuple(model.input_shape[1:]) != (256, 256, 3) or tuple(model.output_shape[1:]) != (1,):
+        raise WeightsError(
+            f"{path.name} takes {model.input_shape} and returns {model.output_shape}; a {expected} takes "
+            f"(None, 256, 256, 3) and returns (None, 1)."
+        )
+    conv_kernels = [tuple(w.shape) for w in model.weights if len(w.shape) == 4]
+    from mesonet.models import build_model
+
+    reference = [tuple(w.shape) for w in build_model(arch).weights if len(w.shape) == 4]
+    if conv_kernels != reference:
+        raise WeightsError(f"{path.name} is not a {expected}: its convolution layers differ. "
+                           f"Check the architecture you picked.")
+    return model

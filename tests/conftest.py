@@ -1,0 +1,42 @@
+"""Shared fixtures: the ../shared folder and models loaded once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _shared_dir() -> Path:
+    folder = Path(os.environ.get("MESONET_DATA_DIR", REPO.parent / "shared"))
+    if not folder.is_dir():
+        # Tests that need the third-party files must fail loudly, never skip silently.
+        raise RuntimeError(f"Test data folder {folder} is missing: set MESONET_DATA_DIR to the shared/ folder.")
+    return folder
+
+
+# Catalog weights resolve from the shared copies, never from the network.
+os.environ.setdefault("MESONET_WEIGHTS_DIR", str(_shared_dir() / "weights"))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return _shared_dir()
+
+
+@pytest.fixture(scope="session")
+def sample_images(shared_dir: Path) -> dict[str, Path]:
+    """The authors' four sample face crops, by stem (df00204, df01254, real00240, real00772)."""
+    folder = shared_dir / "samples" / "mesonet_test_images"
+    return {p.stem: p for p in sorted(folder.glob("*/*.jpg"))}
+
+
+@pytest.fixture(scope="session")
+def classifier():
+    """Returns a loader for catalog classifiers; each model is loaded once per session."""
+    from mesonet.scoring import load_classifier
+
+    return load_classifier

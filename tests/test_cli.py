@@ -1,0 +1,81 @@
+"""The `mesonet` command line, run as users run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_models import GOLDEN
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mesonet.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("command", [[], ["weights"], ["weights", "list"], ["weights", "fetch"], ["predict"]])
+def test_help_on_every_subcommand(command):
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage: mesonet" in result.stdout
+
+
+def test_weights_list_shows_present_files():
+    result = run_cli("weights", "list", "--format", "json")
+    rows = json.loads(result.stdout)
+    assert {row["name"]: row["status"] for row in rows} == dict.fromkeys(GOLDEN, "present")
+
+
+def test_predict_json_on_the_four_samples(sample_images):
+    result = run_cli("predict", *map(str, sample_images.values()), "--model", "meso4-df", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["path"] for row in rows] == [str(p) for p in sample_images.values()]
+    for row, stem in zip(rows, sample_images):
+        assert row["model"] == "meso4-df"
+        assert row["score_real"] == pytest.approx(GOLDEN["meso4-df"][stem], abs=1e-5)
+        assert row["p_fake"] == pytest.approx(1 - row["score_real"], abs=1e-9)
+        assert row["label"] == ("fake" if stem.startswith("df") else "real")
+
+
+def test_bad_files_give_one_line_each_and_the_rest_is_scored(tmp_path, sample_images):
+    good = sample_images["real00772"]
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "notes.jpg").write_text("not a picture\n")
+    bad = [tmp_path / "missing.jpg", tmp_path, tmp_path / "empty.jpg", tmp_path / "notes.jpg", truncated]
+    result = run_cli("predict", str(good), *map(str, bad), "--format", "csv")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == len(bad), result.stderr
+    for line, path in zip(errors, bad):
+        assert line.startswith("mesonet: error: ") and path.name in line
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "path,model,score_real,p_fake,label"
+    assert len(lines) == 2 and lines[1].startswith(str(good))
+
+
+def test_table_output_and_custom_weights_file(sample_images, shared_dir):
+    result = run_cli("predict", str(sample_images["df00204"]), "--model", "meso4",
+                     "--weights-file", str(shared_dir / "weights" / "Meso4_F2F.h5"))
+    assert result.returncode == 0, result.stderr
+    assert "meso4 (Meso4_F2F.h5)" in result.stdout and "16.9%" in result.stdout and "real" in result.stdout
+
+
+def test_wrong_weights_file_is_one_clear_line(sample_images, shared_dir):
+    result = run_cli("predict", str(sample_images["df00204"]), "--model", "mesoinception4",
+                     "--weights-file", str(shared_dir / "weights" / "Meso4_DF.h5"))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "does not hold MesoInception4 weights" in result.stderr
+
+
+def test_core_imports_no_streamlit_and_loads_nothing_at_import():
+    code = ("import sys, mesonet, mesonet.cli, mesonet.weights, mesonet.scoring; "
+            "print('streamlit' in sys.modules, 'tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["False", "False"], result.stderr
