@@ -1,0 +1,475 @@
+"""Finding faces in a frame and cutting aligned 256 x 256 crops for MesoNet.
+
+Public API:
+    Box                                   (top, right, bottom, left) in pixels
+    FaceCrop                              one face: crop, box, landmarks, geometry
+    Alignment                             (center, side_px, angle_deg)
+    detect_faces(frame, *, model, max_side, upsample, near) -> list[Box]
+    face_landmarks_68(frame, box) -> np.ndarray (68, 2)
+    landmark_parts(points) -> dict[str, np.ndarray]
+    alignment_geometry(parts) -> Alignment
+    align_face(frame, parts, *, size) -> (crop, Alignment)
+    margin_crop(frame, box, *, margin, size) -> (crop, Alignment)
+    extract_faces(frame, *, all_faces, model, near, max_side, upsample, size) -> list[FaceCrop]
+    match_tracks(tracks, boxes, *, max_shift) -> (track_ids, tracks)
+
+Coordinates, everywhere in this module: frames are uint8 RGB arrays of shape (H, W, 3);
+boxes are (top, right, bottom, left) integer pixels of the ORIGINAL frame, face_recognition's
+order; points are (x, y) floats, x to the right and y down, in pixels of the original frame,
+with (0, 0) the centre of the top-left pixel (dlib's convention).
+
+Detection uses dlib's HOG detector through face_recognition, on a copy of the frame shrunk
+so that its longer side is at most `max_side` pixels (20-30 ms per frame on this project's
+2-core machine whatever the video size). The alignment follows the MesoNet authors' pipeline
+(see alignment_geometry); it is done with one affine warp of the needed region only.
+
+face_recognition is imported on first use: importing it loads dlib's models (about 0.5 s).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Literal, NamedTuple
+
+import numpy as np
+from PIL import Image, ImageFile
+
+Box = tuple[int, int, int, int]
+"""(top, right, bottom, left) in pixels of the original frame."""
+
+# The 68-point (iBUG 300-W) indices of each part, as face_recognition names them. The lips
+# repeat points (48, 54, 60, 64) exactly as face_recognition's dicts do, so that part centres
+# (means) match the authors' pipeline, which used those dicts.
+_PART_INDICES: dict[str, tuple[int, ...]] = {
+    "chin": tuple(range(0, 17)),
+    "left_eyebrow": tuple(range(17, 22)),
+    "right_eyebrow": tuple(range(22, 27)),
+    "nose_bridge": tuple(range(27, 31)),
+    "nose_tip": tuple(range(31, 36)),
+    "left_eye": tuple(range(36, 42)),
+    "right_eye": tuple(range(42, 48)),
+    "top_lip": (48, 49, 50, 51, 52, 53, 54, 64, 63, 62, 61, 60),
+    "bottom_lip": (54, 55, 56, 57, 58, 59, 48, 60, 67, 66, 65, 64),
+}
+
+# dlib's HOG detector misses faces smaller than about 80 pixels; searching near the previous
+# face, the window is scaled so that face is this big.
+_NEAR_FACE_PX = 110.0
+# When landmarks give a crop side far from the detector's box size, the landmarks are wrong
+# (e.g. a face half out of the frame): use the margin crop instead. Typical ratio: 1.1-1.5.
+_SIDE_TO_BOX_RANGE = (0.6, 3.0)
+
+
+class Alignment(NamedTuple):
+    """Where a crop was taken.
+
+    Attributes:
+        center: (x, y) of the crop centre, in frame pixels.
+        side_px: side of the square kept, in frame pixels (before resizing to the crop size).
+        angle_deg: the face's tilt; the crop is the frame rotated by -angle_deg
+            (positive when the mouth is right of the eyes' midpoint, in the image).
+    """
+
+    center: tuple[float, float]
+    side_px: float
+    angle_deg: float
+
+
+@dataclass(eq=False)
+class FaceCrop:
+    """One face found in a frame.
+
+    Attributes:
+        crop: uint8 RGB array of shape (size, size, 3), 256 x 256 by default.
+        box: the detector's (top, right, bottom, left) in frame pixels.
+        landmarks: float32 array of shape (68, 2), (x, y) in frame pixels; None when the
+            landmarks were not usable and the margin crop was used.
+        angle_deg: rotation removed by the alignment, in degrees (0 for a margin crop).
+        center: (x, y) of the crop centre in frame pixels.
+        side_px: side of the cropped square in frame pixels.
+        aligned: True for a landmark-aligned crop, False for the margin-crop fallback.
+    """
+
+    crop: np.ndarray
+    box: Box
+    landmarks: np.ndarray | None
+    angle_deg: float
+    center: tuple[float, float]
+    side_px: float
+    aligned: bool
+
+    @property
+    def parts(self) -> dict[str, np.ndarray] | None:
+        """The landmarks as named parts (see landmark_parts), or None."""
+        return None if self.landmarks is None else landmark_parts(self.landmarks)
+
+
+def _face_recognition() -> ModuleType:
+    """Imports face_recognition, undoing its import-time change to Pillow.
+
+    Its import sets Pillow's process-wide LOAD_TRUNCATED_IMAGES to True (truncated photos
+    would then load silently); the previous value is put back.
+    """
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    import face_recognition
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = previous
+    return face_recognition
+
+
+def _check_frame(frame: np.ndarray) -> None:
+    if not (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3):
+        raise ValueError("frame must be a uint8 RGB array of shape (H, W, 3), got "
+                         f"{getattr(frame, 'dtype', type(frame))} {getattr(frame, 'shape', '')}.")
+
+
+def _resized(image: np.ndarray, scale: float) -> np.ndarray:
+    if scale == 1.0:
+        return image
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+
+
+def _locate(image: np.ndarray, scale: float, upsample: int, model: str,
+            origin: tuple[int, int], frame_shape: tuple[int, ...]) -> list[Box]:
+    """Runs the detector on `image` (a region scaled by `scale`) and maps boxes to the frame."""
+    found = _face_recognition().face_locations(image, number_of_times_to_upsample=upsample, model=model)
+    top0, left0 = origin
+    height, width = frame_shape[:2]
+    boxes = []
+    for top, right, bottom, left in found:
+        box = (max(0, round(top / scale) + top0), min(width, round(right / scale) + left0),
+               min(height, round(bottom / scale) + top0), max(0, round(left / scale) + left0))
+        if box[2] > box[0] and box[1] > box[3]:
+            boxes.append(box)
+    return boxes
+
+
+def _area(box: Box) -> int:
+    return (box[2] - box[0]) * (box[1] - box[3])
+
+
+def detect_faces(frame: np.ndarray, *, model: Literal["hog", "cnn"] = "hog", max_side: int = 640,
+                 upsample: int | Literal["auto"] = "auto", near: Box | None = None) -> list[Box]:
+    """Finds faces in a frame.
+
+    Args:
+        frame: uint8 RGB array of shape (H, W, 3).
+        model: "hog" (dlib's HOG detector, fast) or "cnn" (dlib's CNN, about 50x slower on CPU).
+        max_side: the frame is shrunk so that its longer side is at most this many pixels
+            before detection; boxes are mapped back to the original frame.
+        upsample: times dlib doubles the (shrunk) image to find smaller faces. "auto": 0, then
+            1 if nothing was found (about 4x the time, only on frames without a face).
+        near: a box from a previous frame. A window around it (3x its size) is searched first,
+            scaled so that a face of that size is about 110 pixels; the whole frame only if
+            nothing is found there. The window search takes about 8 ms and also finds
+            smaller faces than the whole-frame search.
+
+    Returns:
+        Boxes (top, right, bottom, left) in frame pixels, largest first.
+    """
+    _check_frame(frame)
+    if model not in ("hog", "cnn"):
+        raise ValueError(f"Unknown face detector {model!r}: use 'hog' or 'cnn'.")
+    height, width = frame.shape[:2]
+    if near is not None:
+        boxes = _detect_near(frame, near, model=model, max_side=max_side)
+        if boxes:
+            return boxes
+    scale = min(1.0, max_side / max(height, width))
+    small = _resized(frame, scale)
+    passes = [0, 1] if upsample == "auto" else [int(upsample)]
+    boxes: list[Box] = []
+    for times in passes:
+        boxes = _locate(small, scale, times, model, (0, 0), frame.shape)
+        if boxes:
+            break
+    return sorted(boxes, key=_area, reverse=True)
+
+
+def _detect_near(frame: np.ndarray, near: Box, *, model: str, max_side: int) -> list[Box]:
+    top, right, bottom, left = near
+    side = max(bottom - top, right - left)
+    if side <= 0:
+        return []
+    height, width = frame.shape[:2]
+    y0, y1 = max(0, top - side), min(height, bottom + side)
+    x0, x1 = max(0, left - side), min(width, right + side)
+    if y1 - y0 < 2 or x1 - x0 < 2:
+        return []
+    window = frame[y0:y1, x0:x1]
+    # Upscaling a small face's window (at most 2x) is cheaper than dlib's upsampling of the
+    # whole frame; never let the window grow beyond max_side.
+    scale = min(2.0, _NEAR_FACE_PX / side, max_side / max(window.shape[:2]))
+    boxes = _locate(_resized(window, scale), scale, 0, model, (y0, x0), frame.shape)
+    return sorted(boxes, key=_area, reverse=True)
+
+
+def face_landmarks_68(frame: np.ndarray, box: Box) -> np.ndarray:
+    """The 68 facial landmarks (iBUG 300-W order) of the face in `box`.
+
+    Args:
+        frame: uint8 RGB array of shape (H, W, 3).
+        box: (top, right, bottom, left) in frame pixels.
+
+    Returns:
+        float32 array of shape (68, 2): (x, y) in frame pixels (may lie outside the frame).
+    """
+    _check_frame(frame)
+    parts = _face_recognition().face_landmarks(frame, [tuple(int(v) for v in box)], model="large")[0]
+    points = np.zeros((68, 2), dtype=np.float32)
+    # face_recognition only returns named parts; every index appears in one of them.
+    for name, indices in _PART_INDICES.items():
+        points[list(indices)] = np.asarray(parts[name], dtype=np.float32)
+    return points
+
+
+def landmark_parts(points: np.ndarray) -> dict[str, np.ndarray]:
+    """Names the 68 landmarks the way face_recognition.face_landmarks does.
+
+    Args:
+        points: array of shape (68, 2), (x, y).
+
+    Returns:
+        {"chin", "left_eyebrow", "right_eyebrow", "nose_bridge", "nose_tip", "left_eye",
+        "right_eye", "top_lip", "bottom_lip"} -> float arrays of shape (k, 2). The lips hold
+        12 points each, with repeats, as in face_recognition.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    if points.shape != (68, 2):
+        raise ValueError(f"Expected 68 landmarks of shape (68, 2), got {points.shape}.")
+    return {name: points[list(indices)] for name, indices in _PART_INDICES.items()}
+
+
+def alignment_geometry(parts: Mapping[str, Sequence] | np.ndarray) -> Alignment:
+    """The MesoNet authors' crop geometry from facial landmarks. Pure.
+
+    With E1, E2 the centres (means) of the eye points, E = (E1 + E2) / 2, B the midpoint of
+    the top-lip and bottom-lip centres, and C the midpoint of the nose-tip and nose-bridge
+    centres:
+      - center = C;
+      - side_px = 2.2 * max(|E1 - E2|, |B - E|) * 1.3;
+      - angle_deg = degrees(atan((B.x - E.x) / (B.y - E.y))); when B.y == E.y, +90 if
+        B.x > E.x, -90 if B.x < E.x (0 if B == E).
+    The angle is the tilt of the eyes-to-mouth axis from the image's vertical; rotating the
+    frame by -angle_deg (clockwise by angle_deg as seen on screen) makes the face upright.
+
+    Args:
+        parts: named parts as returned by face_recognition.face_landmarks or landmark_parts
+            (needs left_eye, right_eye, top_lip, bottom_lip, nose_tip, nose_bridge), or the
+            (68, 2) landmark array.
+
+    Returns:
+        Alignment(center=(x, y), side_px, angle_deg), in frame pixels and degrees.
+    """
+    if isinstance(parts, np.ndarray):
+        parts = landmark_parts(parts)
+
+    def centre(name: str) -> np.ndarray:
+        return np.asarray(parts[name], dtype=np.float64).reshape(-1, 2).mean(axis=0)
+
+    eye1, eye2 = centre("left_eye"), centre("right_eye")
+    eyes = (eye1 + eye2) / 2
+    mouth = (centre("top_lip") + centre("bottom_lip")) / 2
+    nose = (centre("nose_tip") + centre("nose_bridge")) / 2
+    side = 2.2 * max(float(np.linalg.norm(eye1 - eye2)), float(np.linalg.norm(mouth - eyes))) * 1.3
+    dx, dy = mouth - eyes
+    if dy != 0:
+        angle = math.degrees(math.atan(dx / dy))
+    else:
+        angle = 90.0 if dx > 0 else -90.0 if dx < 0 else 0.0
+    return Alignment((float(nose[0]), float(nose[1])), side, angle)
+
+
+def align_face(frame: np.ndarray, parts: Mapping[str, Sequence] | np.ndarray, *,
+               size: int = 256) -> tuple[np.ndarray, Alignment]:
+    """Cuts the aligned face crop the MesoNet authors' way.
+
+    Equivalent to: take the square of side sqrt(2) * side_px around the centre (reflecting
+    the frame where it goes outside), rotate it by -angle_deg, keep the central
+    side_px x side_px square and resize it to size x size. Done as one affine warp of just
+    that region; bilinear sampling, and when the face is bigger than `size`, Pillow's
+    antialiased bilinear downscaling (no aliasing).
+
+    Args:
+        frame: uint8 RGB array of shape (H, W, 3).
+        parts: named landmark parts or the (68, 2) landmark array (see alignment_geometry).
+        size: side of the output crop in pixels.
+
+    Returns:
+        (crop, alignment): crop is uint8 RGB of shape (size, size, 3).
+    """
+    _check_frame(frame)
+    geometry = alignment_geometry(parts)
+    return _warp_square(frame, geometry, size), geometry
+
+
+def margin_crop(frame: np.ndarray, box: Box, *, margin: float = 0.3,
+                size: int = 256) -> tuple[np.ndarray, Alignment]:
+    """An upright square crop around a detector box, for when landmarks are not usable.
+
+    The square is centred on the box; its side is (1 + 2 * margin) times the box's longer
+    side. Parts outside the frame are reflected, as in align_face.
+
+    Args:
+        frame: uint8 RGB array of shape (H, W, 3).
+        box: (top, right, bottom, left) in frame pixels.
+        margin: extra space on each side, as a fraction of the box's longer side.
+        size: side of the output crop in pixels.
+
+    Returns:
+        (crop, alignment): crop is uint8 RGB of shape (size, size, 3); angle_deg is 0.
+    """
+    _check_frame(frame)
+    top, right, bottom, left = box
+    # dlib boxes include their right and bottom pixels; the centre is the middle pixel.
+    geometry = Alignment(((left + right) / 2, (top + bottom) / 2),
+                         max(bottom - top, right - left, 1) * (1 + 2 * margin), 0.0)
+    return _warp_square(frame, geometry, size), geometry
+
+
+def _warp_square(frame: np.ndarray, geometry: Alignment, size: int) -> np.ndarray:
+    """Samples the rotated square `geometry` of `frame` into a size x size crop."""
+    height, width = frame.shape[:2]
+    side = float(geometry.side_px)
+    angle = math.radians(geometry.angle_deg)
+    cos, sin = math.cos(angle), math.sin(angle)
+    # Continuous coordinates (pixel i spans [i, i + 1)): Pillow's transform works in them.
+    # The centre is kept inside the frame so that the region always overlaps it.
+    cx = min(max(float(geometry.center[0]), 0.0), width - 1.0) + 0.5
+    cy = min(max(float(geometry.center[1]), 0.0), height - 1.0) + 0.5
+
+    # Warp at about the face's own resolution, then shrink with an antialiasing filter:
+    # a direct bilinear warp from a big face to 256 pixels would alias.
+    warp_side = size if side <= size else max(size, round(side))
+    step = side / warp_side  # frame pixels per warped pixel
+
+    # The rotated square's bounding box, plus 2 pixels for the bilinear neighbours.
+    reach = side / 2 * (abs(cos) + abs(sin)) + 2
+    x0, y0 = math.floor(cx - reach), math.floor(cy - reach)
+    x1, y1 = math.ceil(cx + reach), math.ceil(cy + reach)
+    region = _reflect_region(frame, x0, y0, x1, y1)
+
+    # Output point (u, v) -> frame point: centre + R (step * (u, v) - side / 2), where R
+    # turns the crop's vertical into the eyes-to-mouth axis (sin a, cos a).
+    half = side / 2
+    coefficients = (step * cos, step * sin, cx - x0 - half * (cos + sin),
+                    -step * sin, step * cos, cy - y0 - half * (cos - sin))
+    warped = Image.fromarray(region).transform((warp_side, warp_side), Image.Transform.AFFINE, coefficients,
+                                               resample=Image.Resampling.BILINEAR)
+    if warp_side != size:
+        warped = warped.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(warped, dtype=np.uint8).copy()
+
+
+def _reflect_region(frame: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """frame[y0:y1, x0:x1], reflecting the frame (without repeating its edge) outside it."""
+    height, width = frame.shape[:2]
+    inner_x0, inner_x1 = min(max(x0, 0), width - 1), max(min(x1, width), 1)
+    inner_y0, inner_y1 = min(max(y0, 0), height - 1), max(min(y1, height), 1)
+    inner = frame[inner_y0:inner_y1, inner_x0:inner_x1]
+    pads = ((inner_y0 - y0, y1 - inner_y1), (inner_x0 - x0, x1 - inner_x1), (0, 0))
+    if not any(before or after for before, after in pads):
+        return np.ascontiguousarray(inner)
+    return np.pad(inner, pads, mode="reflect")
+
+
+def extract_faces(frame: np.ndarray, *, all_faces: bool = False, model: Literal["hog", "cnn"] = "hog",
+                  near: Box | None = None, max_side: int = 640, upsample: int | Literal["auto"] = "auto",
+                  size: int = 256) -> list[FaceCrop]:
+    """Finds faces in a frame and cuts an aligned crop of each.
+
+    Each face gets 68 landmarks and the authors' aligned crop; if the landmarks are not
+    usable (the crop they imply is far from the detector box's size), a margin crop around
+    the box is used instead, with aligned=False.
+
+    Args:
+        frame: uint8 RGB array of shape (H, W, 3).
+        all_faces: every face found, largest first; else only the largest one.
+        model: "hog" or "cnn" (see detect_faces).
+        near: a box from the previous frame to search around first. Used only when
+            all_faces is False (a window search would hide the other faces).
+        max_side: detection works on the frame shrunk to this longer side.
+        upsample: see detect_faces.
+        size: side of the crops in pixels.
+
+    Returns:
+        FaceCrop list, largest face first; empty when no face is found.
+    """
+    boxes = detect_faces(frame, model=model, max_side=max_side, upsample=upsample,
+                         near=None if all_faces else near)
+    if not all_faces:
+        boxes = boxes[:1]
+    faces = []
+    for box in boxes:
+        box_side = max(box[2] - box[0], box[1] - box[3])
+        points = face_landmarks_68(frame, box)
+        geometry = alignment_geometry(points)
+        low, high = _SIDE_TO_BOX_RANGE
+        if low * box_side <= geometry.side_px <= high * box_side:
+            faces.append(FaceCrop(_warp_square(frame, geometry, size), box, points, geometry.angle_deg,
+                                  geometry.center, geometry.side_px, True))
+        else:
+            crop, geometry = margin_crop(frame, box, size=size)
+            faces.append(FaceCrop(crop, box, None, 0.0, geometry.center, geometry.side_px, False))
+    return faces
+
+
+def match_tracks(tracks: Sequence[tuple[int, Box]], boxes: Sequence[Box], *,
+                 max_shift: float = 0.5) -> tuple[list[int], list[tuple[int, Box]]]:
+    """Follows faces from frame to frame by the distance between box centres. Pure.
+
+    Pairs are made greedily, closest first: a box continues a track when its centre is
+    within `max_shift` times the larger of the two boxes' sides from the track's last box,
+    and neither box is more than twice the other's size. Each track takes at most one box.
+    Unmatched boxes start new tracks (ids counting up from the largest id so far); tracks
+    without a box keep their last box, so a face missed in one frame is picked up again.
+
+    Args:
+        tracks: (track_id, last box) pairs; empty for the first frame.
+        boxes: this frame's boxes (top, right, bottom, left).
+        max_shift: largest centre move between two frames, in box sides.
+
+    Returns:
+        (track_ids, tracks): the track id of each box, in the order of `boxes`, and the
+        updated (track_id, last box) list.
+    """
+    def centre_and_side(box: Box) -> tuple[float, float, float]:
+        top, right, bottom, left = box
+        return (left + right) / 2, (top + bottom) / 2, float(max(bottom - top, right - left, 1))
+
+    candidates = []
+    for t, (_, track_box) in enumerate(tracks):
+        tx, ty, tside = centre_and_side(track_box)
+        for b, box in enumerate(boxes):
+            bx, by, bside = centre_and_side(box)
+            reach = max(tside, bside)
+            shift = math.hypot(bx - tx, by - ty) / reach
+            if shift <= max_shift and max(tside, bside) <= 2 * min(tside, bside):
+                candidates.append((shift, t, b))
+
+    assigned: dict[int, int] = {}  # box position -> track position
+    used_tracks: set[int] = set()
+    for _, t, b in sorted(candidates):
+        if b not in assigned and t not in used_tracks:
+            assigned[b] = t
+            used_tracks.add(t)
+
+    updated = list(tracks)
+    next_id = max((track_id for track_id, _ in tracks), default=-1) + 1
+    track_ids = []
+    for b, box in enumerate(boxes):
+        if b in assigned:
+            t = assigned[b]
+            track_id = tracks[t][0]
+            updated[t] = (track_id, tuple(box))
+        else:
+            track_id = next_id
+            next_id += 1
+            updated.append((track_id, tuple(box)))
+        track_ids.append(track_id)
+    return track_ids, updated
