@@ -10,7 +10,10 @@ Models are returned uncompiled: only training code compiles them.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -55,10 +58,29 @@ class Variant:
 
 def import_keras() -> ModuleType:
     """Imports Keras on first use: TensorFlow takes seconds to import, which `--help` should not pay."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
-    import keras
+    if "keras" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # TensorFlow's native libraries log start-up notes (oneDNN, CPU features) straight to the
+        # stderr file descriptor, ignoring TF_CPP_MIN_LOG_LEVEL; they would break the one-line
+        # errors of the command line. Import errors still surface as Python exceptions.
+        with _native_stderr_silenced():
+            import tensorflow  # noqa: F401
+            import keras  # noqa: F401
+    return sys.modules["keras"]
 
-    return keras
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def check_architecture(arch: str) -> str:

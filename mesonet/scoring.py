@@ -67,7 +67,7 @@ class Classifier:
     """
 
     def __init__(self, model, *, name: str, arch: str, weights_path: Path) -> None:
-        import tensorflow as tf
+        import tensorflow as tf  # already imported, quietly, to build `model`
 
         self.model = model
         self.name = name

@@ -274,8 +274,9 @@ def _is_hdf5(path: Path) -> bool:
 
 
 def _load_keras_model(path: Path, arch: str):
-    import keras
+    from mesonet.models import import_keras
 
+    keras = import_keras()
     expected = f"{ARCHITECTURE_TITLES[arch]} model"
     if not zipfile.is_zipfile(path):
         raise WeightsError(f"{path.name} is not a Keras model archive. Expected a .keras file saved from a {expected}.")
