@@ -31,6 +31,19 @@ _EXPORTS = {
     "load_classifier": "mesonet.scoring",
     "preprocess_faces": "mesonet.scoring",
     "predict_images": "mesonet.scoring",
+    "FrameSampling": "mesonet.media",
+    "VideoInfo": "mesonet.media",
+    "load_image": "mesonet.media",
+    "probe_video": "mesonet.media",
+    "FaceCrop": "mesonet.faces",
+    "extract_faces": "mesonet.faces",
+    "Analysis": "mesonet.analysis",
+    "Extraction": "mesonet.analysis",
+    "Summary": "mesonet.analysis",
+    "analyze_media": "mesonet.analysis",
+    "extract_faces_from_media": "mesonet.analysis",
+    "score_extraction": "mesonet.analysis",
+    "summarize": "mesonet.analysis",
 }
 
 __all__ = sorted(_EXPORTS)

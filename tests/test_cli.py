@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,26 @@ def test_core_imports_no_streamlit_and_loads_nothing_at_import():
             "print('streamlit' in sys.modules, 'tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["False", "False"], result.stderr
+
+
+def test_detect_json_on_a_video_an_image_and_a_bad_file(tmp_path, shared_dir):
+    video = shared_dir / "data" / "videos" / "real" / "ff_youtube_183.mp4"
+    photo = shared_dir / "data" / "photos" / "obama.jpg"
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(video.read_bytes()[:5000])
+    crops = tmp_path / "crops"
+    result = run_cli("detect", str(video), str(broken), str(photo), "--model", "meso4-df", "--frames", "6",
+                     "--json", "-", "--csv", str(tmp_path / "frames.csv"), "--save-crops", str(crops))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mesonet: error:")]
+    assert len(errors) == 1 and "broken.mp4" in errors[0]
+    files = json.loads(result.stdout)
+    assert [Path(f["path"]).name for f in files] == ["ff_youtube_183.mp4", "obama.jpg"]
+    clip, image = files
+    assert clip["verdict"] in ("real", "fake") and len(clip["frames"]) == 6
+    assert clip["p_fake"] == pytest.approx(sum(f["p_fake"] for f in clip["frames"]) / 6)
+    assert {"index", "time_s", "box", "score_real", "p_fake"} <= set(clip["frames"][0])
+    assert image["frames"][0]["index"] == 0 and image["frames"][0]["time_s"] == 0.0
+    assert len(list(crops.glob("*.png"))) == 7
+    assert (tmp_path / "frames.csv").read_text().count("\n") == 1 + 7

@@ -1,0 +1,353 @@
+"""From a photo or a video to aligned faces, per-frame scores and a verdict.
+
+The work has two stages so that the app can cache the expensive one:
+
+1. `extract_faces_from_media`: decode the sampled frames, find and align faces. Slow (face
+   detection), independent of the classifier.
+2. `score_extraction`: score every crop with a classifier and aggregate. Fast, so switching
+   weights on a video already analysed costs a few milliseconds per frame.
+
+`analyze_media` runs both. Images are treated as one-frame videos (index 0, time 0 s).
+
+Aggregation: per face track and per video, the mean P(fake) (as in the paper), the median,
+and the authors' vote (share of frames whose P(fake) reaches the threshold). The verdict
+uses the mean by default, or the vote on request. With several faces, the video is "fake" as
+soon as one face track is: one forged person makes a forged video.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from mesonet.errors import CancelledError
+from mesonet.faces import FaceCrop, extract_faces, match_tracks
+from mesonet.media import FrameSampling, VideoInfo, is_video, iter_frames, load_image, probe_video, sample_frame_indices
+from mesonet.scoring import DEFAULT_THRESHOLD, Classifier
+
+Progress = Callable[[int, int], None]
+Aggregate = Literal["mean", "vote"]
+Verdict = Literal["real", "fake", "no face"]
+
+
+@dataclass
+class ExtractedFrame:
+    """One sampled frame and the faces found in it (largest first; empty when none).
+
+    Attributes:
+        frame_size: (width, height) of the decoded frame in pixels; boxes refer to it.
+        preview_jpeg: the frame shrunk to at most `preview_side` pixels, as JPEG bytes, when
+            asked for (for showing the frame later without decoding the video again).
+    """
+
+    frame_index: int
+    time_s: float
+    faces: list[FaceCrop]
+    track_ids: list[int]
+    frame_size: tuple[int, int]
+    preview_jpeg: bytes | None = None
+
+    def preview(self) -> np.ndarray | None:
+        """The preview as a uint8 RGB array, or None."""
+        if self.preview_jpeg is None:
+            return None
+        with Image.open(io.BytesIO(self.preview_jpeg)) as image:
+            return np.asarray(image.convert("RGB"))
+
+
+@dataclass
+class Extraction:
+    """Faces extracted from one file; independent of any classifier."""
+
+    path: str
+    kind: Literal["image", "video"]
+    info: VideoInfo | None
+    frames: list[ExtractedFrame]
+    settings: dict
+    timings_s: dict[str, float]
+
+    @property
+    def n_faces(self) -> int:
+        return sum(len(frame.faces) for frame in self.frames)
+
+    def crops(self) -> list[np.ndarray]:
+        """All crops in frame order: uint8 RGB arrays of shape (256, 256, 3)."""
+        return [face.crop for frame in self.frames for face in frame.faces]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Scores aggregated over the frames of one face track, or of the whole video."""
+
+    frames_sampled: int
+    frames_with_face: int
+    p_fake_mean: float | None
+    p_fake_median: float | None
+    vote_fake: float | None
+    verdict: Verdict
+
+    @property
+    def frames_without_face(self) -> int:
+        return self.frames_sampled - self.frames_with_face
+
+    def to_dict(self) -> dict:
+        return {"verdict": self.verdict, "p_fake": self.p_fake_mean, "p_fake_median": self.p_fake_median,
+                "vote_fake": self.vote_fake, "frames_sampled": self.frames_sampled,
+                "frames_with_face": self.frames_with_face, "frames_without_face": self.frames_without_face}
+
+
+def summarize(p_fake: np.ndarray | list[float], *, frames_sampled: int, threshold: float = DEFAULT_THRESHOLD,
+              aggregate: Aggregate = "mean") -> Summary:
+    """Aggregates per-frame P(fake) values (frames without a face are simply absent).
+
+    Args:
+        p_fake: P(fake) of each frame that has a face, shape (N,).
+        frames_sampled: frames looked at, with or without a face.
+        threshold: P(fake) at or above which a frame, and the mean, count as fake.
+        aggregate: "mean" (the paper: the mean P(fake) against the threshold) or "vote" (the
+            authors' released code: fake when at least half of the frames are fake).
+    """
+    scores = np.asarray(p_fake, dtype=np.float64)
+    if scores.size == 0:
+        return Summary(frames_sampled, 0, None, None, None, "no face")
+    mean, median = float(scores.mean()), float(np.median(scores))
+    vote = float(np.mean(scores >= threshold))
+    is_fake = mean >= threshold if aggregate == "mean" else vote >= 0.5
+    return Summary(frames_sampled, int(scores.size), mean, median, vote, "fake" if is_fake else "real")
+
+
+@dataclass
+class FaceScore:
+    """One face in one frame, scored. `box` is (top, right, bottom, left) in frame pixels."""
+
+    frame_index: int
+    time_s: float
+    track_id: int
+    box: tuple[int, int, int, int]
+    score_real: float
+    aligned: bool
+
+    @property
+    def p_fake(self) -> float:
+        return 1.0 - self.score_real
+
+
+@dataclass
+class Analysis:
+    """The result for one file: per-frame scores, per-track and video summaries.
+
+    Attributes:
+        extraction: the faces the scores come from (crops, boxes, landmarks).
+        faces: one FaceScore per face found, in frame order.
+        tracks: summary per face track id (0 is the first face seen).
+        summary: the video-level result (for one face, that face's track).
+    """
+
+    path: str
+    model: str
+    threshold: float
+    aggregate: Aggregate
+    extraction: Extraction
+    faces: list[FaceScore]
+    tracks: dict[int, Summary]
+    summary: Summary
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.summary.verdict
+
+    def to_dataframe(self):
+        """One row per sampled frame and face (frames without a face have one row with empty scores)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.frame_rows(), columns=["frame_index", "time_s", "track_id", "top", "right",
+                                                         "bottom", "left", "score_real", "p_fake", "aligned"])
+
+    def frame_rows(self) -> list[dict]:
+        by_frame: dict[int, list[FaceScore]] = {}
+        for face in self.faces:
+            by_frame.setdefault(face.frame_index, []).append(face)
+        rows = []
+        for frame in self.extraction.frames:
+            found = by_frame.get(frame.frame_index, [])
+            if not found:
+                rows.append({"frame_index": frame.frame_index, "time_s": frame.time_s, "track_id": None,
+                             "top": None, "right": None, "bottom": None, "left": None,
+                             "score_real": None, "p_fake": None, "aligned": None})
+            for face in found:
+                top, right, bottom, left = face.box
+                rows.append({"frame_index": face.frame_index, "time_s": face.time_s, "track_id": face.track_id,
+                             "top": top, "right": right, "bottom": bottom, "left": left,
+                             "score_real": face.score_real, "p_fake": face.p_fake, "aligned": face.aligned})
+        return rows
+
+    def to_dict(self) -> dict:
+        """JSON-ready result: the video summary and one entry per sampled frame.
+
+        Each frame gives the main face (the largest) at its top level, with null scores when the
+        frame has no face, and every face under "faces".
+        """
+        by_frame: dict[int, list[FaceScore]] = {}
+        for face in self.faces:
+            by_frame.setdefault(face.frame_index, []).append(face)
+        frames = []
+        for frame in self.extraction.frames:
+            found = by_frame.get(frame.frame_index, [])
+            faces = [{"track": f.track_id, "box": list(f.box), "score_real": f.score_real, "p_fake": f.p_fake,
+                      "aligned": f.aligned} for f in found]
+            main = faces[0] if faces else {"box": None, "score_real": None, "p_fake": None}
+            frames.append({"index": frame.frame_index, "time_s": frame.time_s, "box": main["box"],
+                           "score_real": main["score_real"], "p_fake": main["p_fake"], "faces": faces})
+        info = self.extraction.info
+        return {
+            "path": self.path, "model": self.model, "kind": self.extraction.kind,
+            **self.summary.to_dict(), "threshold": self.threshold, "aggregate": self.aggregate,
+            "tracks": {str(k): v.to_dict() for k, v in self.tracks.items()},
+            "video": None if info is None else {"fps": info.fps, "duration_s": info.duration_s,
+                                                 "frame_count": info.frame_count, "width": info.width,
+                                                 "height": info.height, "rotation": info.rotation},
+            "settings": self.extraction.settings, "timings_s": {**self.extraction.timings_s, **self.timings_s},
+            "frames": frames,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_csv(self) -> str:
+        return self.to_dataframe().to_csv(index=False)
+
+
+def extract_faces_from_media(path: str | Path, *, sampling: FrameSampling | None = None, all_faces: bool = False,
+                             detector: str = "hog", preview_side: int | None = None,
+                             progress: Progress | None = None, cancel: threading.Event | None = None) -> Extraction:
+    """Decodes the sampled frames of a photo or video and extracts aligned faces.
+
+    Args:
+        path: an image or video file.
+        sampling: which frames of a video to look at (default: 30 evenly spaced).
+        all_faces: follow every face (each with its own track id); else only the largest.
+        detector: "hog" (fast) or "cnn" (more accurate, about 50x slower on the CPU).
+        preview_side: keep a JPEG preview of each sampled frame, at most this many pixels
+            on its longer side (None: no previews).
+        progress: called with (frames done, frames total) after each frame.
+        cancel: set it from another thread to stop between frames (raises CancelledError).
+
+    Raises:
+        MediaError: the file cannot be read.
+        CancelledError: `cancel` was set.
+    """
+    if detector not in ("hog", "cnn"):
+        raise ValueError(f"detector must be 'hog' or 'cnn', got {detector!r}.")
+    sampling = sampling or FrameSampling()
+    settings = {"sampling": dataclasses.asdict(sampling), "all_faces": all_faces, "detector": detector}
+    timings = {"decode": 0.0, "detect_align": 0.0}
+    path = Path(path)
+    if is_video(path):
+        info = probe_video(path)
+        indices = sample_frame_indices(info, sampling)
+        frames_iter = iter_frames(path, indices, info=info)
+        kind = "video"
+    else:
+        start = time.perf_counter()
+        image = load_image(path)
+        timings["decode"] += time.perf_counter() - start
+        info, indices, frames_iter, kind = None, [0], iter([(0, 0.0, image)]), "image"
+
+    frames: list[ExtractedFrame] = []
+    tracks: list[tuple[int, tuple[int, int, int, int]]] = []  # (track id, last box)
+    previous_box = None
+    total = len(indices)
+    if progress:
+        progress(0, total)
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise CancelledError(f"{path.name}: analysis cancelled after {len(frames)} of {total} frames.")
+            start = time.perf_counter()
+            item = next(frames_iter, None)
+            timings["decode"] += time.perf_counter() - start
+            if item is None:
+                break
+            frame_index, time_s, frame = item
+            start = time.perf_counter()
+            faces = extract_faces(frame, all_faces=all_faces, model=detector, near=previous_box)
+            timings["detect_align"] += time.perf_counter() - start
+            track_ids, tracks = match_tracks(tracks, [face.box for face in faces])
+            if faces:
+                previous_box = faces[0].box
+            height, width = frame.shape[:2]
+            preview = _preview_jpeg(frame, preview_side) if preview_side else None
+            frames.append(ExtractedFrame(frame_index, time_s, faces, track_ids, (width, height), preview))
+            if progress:
+                progress(len(frames), total)
+    finally:
+        if hasattr(frames_iter, "close"):
+            frames_iter.close()  # stops ffmpeg when we stop early
+    return Extraction(str(path), kind, info, frames, settings, timings)
+
+
+def _preview_jpeg(frame: np.ndarray, max_side: int) -> bytes:
+    image = Image.fromarray(frame)
+    image.thumbnail((max_side, max_side), Image.BILINEAR)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def score_extraction(extraction: Extraction, classifier: Classifier, *, threshold: float = DEFAULT_THRESHOLD,
+                     aggregate: Aggregate = "mean") -> Analysis:
+    """Scores every extracted face in batches and aggregates per track and per video."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold}.")
+    start = time.perf_counter()
+    scores = classifier.score_real(extraction.crops())
+    elapsed = time.perf_counter() - start
+    faces: list[FaceScore] = []
+    flat = iter(scores)
+    for frame in extraction.frames:
+        for face, track_id in zip(frame.faces, frame.track_ids):
+            faces.append(FaceScore(frame.frame_index, frame.time_s, track_id, tuple(int(v) for v in face.box),
+                                   float(next(flat)), face.aligned))
+    n_frames = len(extraction.frames)
+    tracks = {
+        track_id: summarize([f.p_fake for f in faces if f.track_id == track_id], frames_sampled=n_frames,
+                            threshold=threshold, aggregate=aggregate)
+        for track_id in sorted({f.track_id for f in faces})
+    }
+    summary = _video_summary(tracks, n_frames)
+    return Analysis(extraction.path, classifier.name, threshold, aggregate, extraction, faces, tracks, summary,
+                    {"score": elapsed})
+
+
+def _video_summary(tracks: dict[int, Summary], n_frames: int) -> Summary:
+    """The summary of the face seen most often, unless another face is fake.
+
+    One forged face makes a forged video, so among fake tracks the one seen most often
+    speaks for the video; with none fake, the track seen most often does.
+    """
+    if not tracks:
+        return Summary(n_frames, 0, None, None, None, "no face")
+    fake_tracks = [s for s in tracks.values() if s.verdict == "fake"]
+    candidates = fake_tracks or list(tracks.values())
+    return max(candidates, key=lambda s: (s.frames_with_face, s.p_fake_mean or 0.0))
+
+
+def analyze_media(path: str | Path, classifier: Classifier, *, sampling: FrameSampling | None = None,
+                  all_faces: bool = False, detector: str = "hog", threshold: float = DEFAULT_THRESHOLD,
+                  aggregate: Aggregate = "mean", preview_side: int | None = None, progress: Progress | None = None,
+                  cancel: threading.Event | None = None) -> Analysis:
+    """Extracts faces from a photo or video and scores them. See the two stages above."""
+    extraction = extract_faces_from_media(path, sampling=sampling, all_faces=all_faces, detector=detector,
+                                          preview_side=preview_side, progress=progress, cancel=cancel)
+    return score_extraction(extraction, classifier, threshold=threshold, aggregate=aggregate)
