@@ -174,10 +174,15 @@ class Analysis:
         return pd.DataFrame(self.frame_rows(), columns=["frame_index", "time_s", "track_id", "top", "right",
                                                          "bottom", "left", "score_real", "p_fake", "aligned"])
 
-    def frame_rows(self) -> list[dict]:
+    def faces_by_frame(self) -> dict[int, list[FaceScore]]:
+        """The scored faces of each frame index (frames without a face are absent)."""
         by_frame: dict[int, list[FaceScore]] = {}
         for face in self.faces:
             by_frame.setdefault(face.frame_index, []).append(face)
+        return by_frame
+
+    def frame_rows(self) -> list[dict]:
+        by_frame = self.faces_by_frame()
         rows = []
         for frame in self.extraction.frames:
             found = by_frame.get(frame.frame_index, [])
@@ -198,9 +203,7 @@ class Analysis:
         Each frame gives the main face (the largest) at its top level, with null scores when the
         frame has no face, and every face under "faces".
         """
-        by_frame: dict[int, list[FaceScore]] = {}
-        for face in self.faces:
-            by_frame.setdefault(face.frame_index, []).append(face)
+        by_frame = self.faces_by_frame()
         frames = []
         for frame in self.extraction.frames:
             found = by_frame.get(frame.frame_index, [])
