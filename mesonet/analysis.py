@@ -33,9 +33,10 @@ from PIL import Image
 from mesonet.errors import CancelledError
 from mesonet.faces import FaceCrop, extract_faces, match_tracks
 from mesonet.media import FrameSampling, VideoInfo, is_video, iter_frames, load_image, probe_video, sample_frame_indices
-from mesonet.scoring import DEFAULT_THRESHOLD, Classifier
+from mesonet.scoring import DEFAULT_THRESHOLD, Classifier, preprocess_faces
 
 Progress = Callable[[int, int], None]
+MIN_TRACK_SHARE = 0.2
 Aggregate = Literal["mean", "vote"]
 Verdict = Literal["real", "fake", "no face"]
 
@@ -286,7 +287,10 @@ def extract_faces_from_media(path: str | Path, *, sampling: FrameSampling | None
             start = time.perf_counter()
             faces = extract_faces(frame, all_faces=all_faces, model=detector, near=previous_box)
             timings["detect_align"] += time.perf_counter() - start
-            track_ids, tracks = match_tracks(tracks, [face.box for face in faces])
+            if all_faces:
+                track_ids, tracks = match_tracks(tracks, [face.box for face in faces])
+            else:
+                track_ids = [0] * len(faces)  # the largest face of each frame is the one subject
             if faces:
                 previous_box = faces[0].box
             height, width = frame.shape[:2]
@@ -298,6 +302,23 @@ def extract_faces_from_media(path: str | Path, *, sampling: FrameSampling | None
         if hasattr(frames_iter, "close"):
             frames_iter.close()  # stops ffmpeg when we stop early
     return Extraction(str(path), kind, info, frames, settings, timings)
+
+
+def extraction_from_face_crop(path: str | Path, *, resize: str = "nearest") -> Extraction:
+    """Takes an image that is already an aligned face crop (like the authors' dataset) as one face.
+
+    The whole image is the face: no detection, and the crop is the image resized to 256x256
+    the way the networks were trained (nearest-neighbour by default), so scores equal
+    `Classifier.score_real` on the file.
+    """
+    start = time.perf_counter()
+    image = load_image(path)
+    crop = (preprocess_faces([image], resize=resize)[0] * 255.0).round().astype(np.uint8)
+    height, width = image.shape[:2]
+    face = FaceCrop(crop, (0, width, height, 0), None, 0.0, (width / 2, height / 2), float(max(width, height)), False)
+    frame = ExtractedFrame(0, 0.0, [face], [0], (width, height), _preview_jpeg(image, 640))
+    return Extraction(str(path), "image", None, [frame], {"face_crop": True, "resize": resize},
+                      {"decode": time.perf_counter() - start, "detect_align": 0.0})
 
 
 def _preview_jpeg(frame: np.ndarray, max_side: int) -> bytes:
@@ -337,13 +358,16 @@ def _video_summary(tracks: dict[int, Summary], n_frames: int) -> Summary:
     """The summary of the face seen most often, unless another face is fake.
 
     One forged face makes a forged video, so among fake tracks the one seen most often
-    speaks for the video; with none fake, the track seen most often does.
+    speaks for the video; with none fake, the track seen most often does. Tracks seen in
+    fewer than a fifth as many frames as the most frequent one (a passer-by, a face lost
+    after a cut) are reported but do not decide.
     """
     if not tracks:
         return Summary(n_frames, 0, None, None, None, "no face")
-    fake_tracks = [s for s in tracks.values() if s.verdict == "fake"]
-    candidates = fake_tracks or list(tracks.values())
-    return max(candidates, key=lambda s: (s.frames_with_face, s.p_fake_mean or 0.0))
+    most_frames = max(s.frames_with_face for s in tracks.values())
+    deciding = [s for s in tracks.values() if s.frames_with_face >= MIN_TRACK_SHARE * most_frames]
+    fake_tracks = [s for s in deciding if s.verdict == "fake"]
+    return max(fake_tracks or deciding, key=lambda s: (s.frames_with_face, s.p_fake_mean or 0.0))
 
 
 def analyze_media(path: str | Path, classifier: Classifier, *, sampling: FrameSampling | None = None,

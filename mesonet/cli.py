@@ -219,7 +219,7 @@ def _detect(args: argparse.Namespace) -> int:
 def _summary_row(analysis) -> dict:
     summary = analysis.summary
     pct = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
-    return {"file": Path(analysis.path).name, "verdict": summary.verdict, "p_fake": pct(summary.p_fake_mean),
+    return {"file": analysis.path, "verdict": summary.verdict, "p_fake": pct(summary.p_fake_mean),
             "vote_fake": pct(summary.vote_fake), "faces": f"{summary.frames_with_face}/{summary.frames_sampled}",
             "model": analysis.model}
 

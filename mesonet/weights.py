@@ -10,17 +10,14 @@ for: a file that does not fit gives a WeightsError naming the expected architect
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mesonet.downloads import ChecksumError, DownloadError, download_verified, sha256_of
 from mesonet.errors import WeightsError
 from mesonet.models import ARCHITECTURE_TITLES, PUBLISHED_TRAINABLE_PARAMS, Variant, check_architecture
 
@@ -138,49 +135,16 @@ def weights_path(name: str, *, download: bool = True, progress: Progress | None 
 
 def download_weights(name: str, *, folder: Path | None = None, progress: Progress | None = None,
                      url: str | None = None, timeout_s: float = 30.0) -> Path:
-    """Downloads a catalog file into `folder` (default: the project's weights/), checking its SHA-256.
-
-    The file is written under a temporary name and renamed only once verified, so an
-    interrupted or corrupted download never leaves a file that would be used.
-    """
+    """Downloads a catalog file into `folder` (default: the project's weights/), checking its SHA-256."""
     entry = get_weights(name)
     folder = Path(folder) if folder is not None else PROJECT_WEIGHTS_DIR
-    url = url or entry.url
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        with urllib.request.urlopen(url, timeout=timeout_s) as response, tempfile.NamedTemporaryFile(
-            dir=folder, prefix=f".{entry.filename}.", suffix=".part", delete=False
-        ) as part:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            while chunk := response.read(64 * 1024):
-                part.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise _missing_error(entry, f"Download failed ({reason}). ") from None
-    part_path = Path(part.name)
-    if digest.hexdigest() != entry.sha256:
-        part_path.unlink(missing_ok=True)
-        raise WeightsError(
-            f"Downloaded {entry.filename} from {url} but its SHA-256 is {digest.hexdigest()[:12]}..., "
-            f"expected {entry.sha256[:12]}...: the file is corrupted or truncated and was discarded. Try again."
-        )
-    target = folder / entry.filename
-    part_path.replace(target)
-    return target
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return download_verified(url or entry.url, folder / entry.filename, entry.sha256, progress=progress,
+                                 timeout_s=timeout_s)
+    except DownloadError as exc:
+        raise _missing_error(entry, f"{exc} ") from None
+    except ChecksumError as exc:
+        raise WeightsError(str(exc)) from None
 
 
 def _verify(path: Path, entry: WeightsEntry) -> None:

@@ -121,3 +121,28 @@ def test_bad_file_is_a_media_error(tmp_path, classifier):
 def test_bad_options_are_refused(deepfake_clip):
     with pytest.raises(ValueError, match="detector"):
         extract_faces_from_media(deepfake_clip, detector="sift")
+
+
+def test_face_crop_images_score_like_predict(sample_images, classifier):
+    from mesonet.analysis import extraction_from_face_crop
+    from tests.test_models import GOLDEN
+
+    extraction = extraction_from_face_crop(sample_images["real00772"])
+    analysis = score_extraction(extraction, classifier("meso4-df"))
+    assert analysis.faces[0].score_real == pytest.approx(GOLDEN["meso4-df"]["real00772"], abs=1e-5)
+    assert analysis.verdict == "real" and extraction.frames[0].faces[0].box == (0, 208, 208, 0)
+
+
+def test_largest_face_mode_is_one_track_and_short_tracks_do_not_decide(shared_dir, classifier):
+    """Regression: scene cuts split the largest face into tracks and a 3-frame track decided the video."""
+    from mesonet.analysis import _video_summary
+
+    clip = shared_dir / "data" / "videos" / "real" / "short_hamilton_clip.mp4"
+    analysis = analyze_media(clip, classifier("meso4-df"))
+    assert list(analysis.tracks) == [0]
+    assert analysis.summary.frames_with_face == len(analysis.faces) >= 19
+    long_real = summarize([0.1] * 20, frames_sampled=30)
+    short_fake = summarize([0.9] * 3, frames_sampled=30)
+    long_fake = summarize([0.9] * 8, frames_sampled=30)
+    assert _video_summary({0: long_real, 1: short_fake}, 30) == long_real
+    assert _video_summary({0: long_real, 1: long_fake}, 30) == long_fake

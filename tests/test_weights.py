@@ -94,8 +94,9 @@ def test_corrupted_download_is_discarded(local_server, tmp_path, shared_dir):
 
 def test_unreachable_server_gives_the_manual_route(local_server, tmp_path):
     _, base = local_server
-    with pytest.raises(WeightsError, match="Download failed.*put it in"):
+    with pytest.raises(WeightsError, match="Download of .* failed.*put it in"):
         download_weights("meso4-df", folder=tmp_path / "dl", url=f"{base}/missing.h5")
+    assert list((tmp_path / "dl").iterdir()) == []  # no partial file left behind
 
 
 # Custom weight files -------------------------------------------------------------------------

@@ -1,0 +1,439 @@
+"""End-to-end speed and memory of the detection pipeline (decode -> detect+align -> score).
+
+Measures, in one run, with the Meso4 "meso4-df" classifier loaded and warmed up first:
+
+1. `analyze_media` (30 evenly spaced frames, default settings) on every shared clip and on two
+   generated 10 s H.264 clips with a moving face (1280x720 and 1920x1080): wall time and the
+   per-stage split from `timings_s` (decode, detect_align, score; "probe+other" is the rest,
+   mostly the `probe_video` ffmpeg run). Targets: <= 2.0 s up to 720p, <= 3.0 s at 1080p.
+2. One 1080p photo with one face, end to end: target <= 0.5 s.
+3. Peak RSS of a fresh subprocess (imports, model load, one analysis) on a generated
+   1080p video 10 minutes long (30 and 300 frames) and 1 minute long (30 frames), plus the
+   baseline RSS after imports and model load. Target: < 1.5 GB (1.5e9 bytes) and not growing
+   with the video's length.
+4. Face detection with upsample="auto" (the default) versus upsample=0 on every clip (the
+   720p ones, and the 360p and 1080p clips, where frames without a face show what "auto"
+   costs), on frames decoded once, with and without the pipeline's search near the previous
+   face.
+
+Every timing is repeated (--repeats) after an untimed warm-up run; tables give the median
+and the minimum (the machine is small and noisy). Generated videos are made once with
+imageio-ffmpeg's ffmpeg and cached in --cache-dir under names keyed by their parameters.
+
+Run (about 5-6 minutes on the 2-core machine; --quick for about 2):
+    MESONET_WEIGHTS_DIR=/work/shared/weights python benchmarks/bench_pipeline.py [--repeats 5]
+        [--quick] [--sections e2e photo memory upsample] [--cache-dir DIR] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+
+from mesonet.analysis import Analysis, analyze_media
+from mesonet.faces import extract_faces
+from mesonet.media import FrameSampling, iter_frames, probe_video, sample_frame_indices
+from mesonet.scoring import Classifier, load_classifier
+
+MODEL = "meso4-df"
+DEFAULT_DATA_DIR = Path("/work/shared/data")
+DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "mesonet-bench"
+TARGET_S_UP_TO_720P = 2.0
+TARGET_S_1080P = 3.0
+TARGET_S_PHOTO = 0.5
+TARGET_RSS_BYTES = 1.5e9
+MIB = 1024 * 1024
+SECTIONS = ("e2e", "photo", "memory", "upsample")
+# The child of the memory section prints its result on one line that starts with this.
+RESULT_PREFIX = "BENCH_RESULT "
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated test videos
+# ---------------------------------------------------------------------------------------------
+
+def run_ffmpeg(args: Sequence[str]) -> None:
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr}")
+
+
+def cached_video(cache_dir: Path, label: str, args: Sequence[str]) -> Path:
+    """Runs `ffmpeg args... OUTPUT` once; the file name is keyed by the arguments.
+
+    The output is written under a temporary name and renamed when complete, so an
+    interrupted run never leaves a truncated file in the cache.
+    """
+    key = hashlib.sha1("\0".join(args).encode()).hexdigest()[:10]
+    path = cache_dir / f"{label}-{key}.mp4"
+    if not path.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial.mp4")
+        start = time.perf_counter()
+        run_ffmpeg([*args, str(partial)])
+        partial.rename(path)
+        print(f"  generated {path.name} in {time.perf_counter() - start:.1f} s")
+    return path
+
+
+def face_clip(cache_dir: Path, photo: Path, width: int, height: int, *, seconds: int = 10, fps: int = 30) -> Path:
+    """A `seconds`-long H.264 clip of the photo, scaled 10% up and panned so frames change."""
+    big_w, big_h = round(width * 1.1) // 2 * 2, round(height * 1.1) // 2 * 2
+    dx, dy = (big_w - width) // 2, (big_h - height) // 2
+    pan = (f"scale={big_w}:{big_h},crop={width}:{height}"
+           f":x='{dx}+{dx - 4}*sin(2*PI*t/5)':y='{dy}+{dy - 4}*cos(2*PI*t/4)'")
+    args = ["-loop", "1", "-framerate", str(fps), "-i", str(photo), "-t", str(seconds), "-vf", pan,
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-an"]
+    return cached_video(cache_dir, f"face_{width}x{height}_{fps}fps_{seconds}s", args)
+
+
+def looped_video(cache_dir: Path, clip: Path, copies: int) -> Path:
+    """`copies` copies of `clip` back to back, without re-encoding (cheap to make)."""
+    args = ["-stream_loop", str(copies - 1), "-i", str(clip), "-c", "copy"]
+    return cached_video(cache_dir, f"{clip.stem}_x{copies}", args)
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing helpers
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Runs:
+    """Repeated timings of one case: wall times and per-stage times, in seconds."""
+
+    wall_s: list[float]
+    stages_s: dict[str, list[float]]
+    frames_with_face: int
+    frames_sampled: int
+    tracks: int
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.wall_s)
+
+    @property
+    def min_s(self) -> float:
+        return min(self.wall_s)
+
+    def stage_median(self, stage: str) -> float:
+        return statistics.median(self.stages_s[stage])
+
+
+def time_analysis(path: Path, classifier: Classifier, *, n_frames: int, repeats: int, warmup: int) -> Runs:
+    """Times `analyze_media` on one file; the warm-up runs are not counted."""
+    sampling = FrameSampling(n_frames=n_frames)
+    for _ in range(warmup):
+        analyze_media(path, classifier, sampling=sampling)
+    wall: list[float] = []
+    stages: dict[str, list[float]] = {"decode": [], "detect_align": [], "score": [], "other": []}
+    analysis: Analysis | None = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        analysis = analyze_media(path, classifier, sampling=sampling)
+        elapsed = time.perf_counter() - start
+        timings = {**analysis.extraction.timings_s, **analysis.timings_s}
+        wall.append(elapsed)
+        for stage in ("decode", "detect_align", "score"):
+            stages[stage].append(timings[stage])
+        stages["other"].append(elapsed - timings["decode"] - timings["detect_align"] - timings["score"])
+    assert analysis is not None
+    return Runs(wall, stages, frames_with_face(analysis), len(analysis.extraction.frames), len(analysis.tracks))
+
+
+def frames_with_face(analysis: Analysis) -> int:
+    """Sampled frames where any face was found.
+
+    Not `analysis.summary.frames_with_face`: that counts one face track only, and a face that
+    moves between sparse samples is split into several tracks.
+    """
+    return sum(1 for frame in analysis.extraction.frames if frame.faces)
+
+
+def warm_up(classifier: Classifier) -> None:
+    """Traces the classifier's tf.function and loads dlib's models (face_recognition import)."""
+    classifier.score_real(np.zeros((30, 256, 256, 3), dtype=np.uint8))
+    extract_faces(np.zeros((360, 640, 3), dtype=np.uint8))
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Prints left-aligned first column, right-aligned others."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        line = "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        print(line.rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def met(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------------------------
+
+def bench_end_to_end(clips: dict[str, Path], classifier: Classifier, args: argparse.Namespace) -> None:
+    print(f"\n== 1. End to end: analyze_media({MODEL}, {args.frames} frames even, defaults), "
+          f"{args.repeats} runs, seconds ==")
+    print("   faces = sampled frames with a face; decode/detect+align/score = medians of timings_s;")
+    print("   probe+other = wall - those stages (mostly the probe_video ffmpeg run)")
+    rows = []
+    for name, path in clips.items():
+        info = probe_video(path)
+        runs = time_analysis(path, classifier, n_frames=args.frames, repeats=args.repeats, warmup=args.warmup)
+        target = TARGET_S_UP_TO_720P if info.height <= 720 else TARGET_S_1080P
+        rows.append([name, f"{info.width}x{info.height}", f"{info.duration_s:.0f}",
+                     f"{runs.frames_with_face}/{runs.frames_sampled}", runs.tracks,
+                     f"{runs.median_s:.3f}", f"{runs.min_s:.3f}",
+                     f"{runs.stage_median('decode'):.3f}", f"{runs.stage_median('detect_align'):.3f}",
+                     f"{runs.stage_median('score'):.3f}", f"{runs.stage_median('other'):.3f}",
+                     f"<= {target:.1f}", met(runs.median_s <= target)])
+    print_table(["clip", "size", "len s", "faces", "tracks", "wall med", "wall min", "decode", "detect+align", "score",
+                 "probe+other", "target", "met"], rows)
+
+
+def bench_photo(photo: Path, classifier: Classifier, args: argparse.Namespace) -> None:
+    print(f"\n== 2. One-face photo, analyze_media({MODEL}) end to end, {args.repeats} runs, seconds ==")
+    runs = time_analysis(photo, classifier, n_frames=1, repeats=args.repeats, warmup=args.warmup)
+    from PIL import Image
+
+    with Image.open(photo) as image:
+        size = f"{image.width}x{image.height}"
+    print_table(["photo", "size", "faces", "wall med", "wall min", "load", "detect+align", "score", "other",
+                 "target", "met"],
+                [[photo.name, size, f"{runs.frames_with_face}/{runs.frames_sampled}", f"{runs.median_s:.3f}",
+                  f"{runs.min_s:.3f}", f"{runs.stage_median('decode'):.3f}",
+                  f"{runs.stage_median('detect_align'):.3f}", f"{runs.stage_median('score'):.3f}",
+                  f"{runs.stage_median('other'):.3f}", f"<= {TARGET_S_PHOTO:.1f}",
+                  met(runs.median_s <= TARGET_S_PHOTO)]])
+
+
+class ChildPeakRss:
+    """Watches the peak RSS (VmHWM) of this process's children: the ffmpeg decoders.
+
+    RUSAGE_CHILDREN cannot be used: Linux carries the parent's peak over into a child that
+    was forked and exec'd, so it reports about the parent's RSS, not ffmpeg's. A child's
+    VmHWM is its own peak, so polling every `interval_s` misses nothing but children that
+    live shorter than that (the ffmpeg probe run).
+    """
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        self.interval_s = interval_s
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> ChildPeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        tasks = Path(f"/proc/{os.getpid()}/task")
+        while not self._stop.wait(self.interval_s):
+            for children in tasks.glob("*/children"):
+                for pid in _read(children).split():
+                    for line in _read(Path(f"/proc/{pid}/status")).splitlines():
+                        if line.startswith("VmHWM:"):
+                            self.peak_bytes = max(self.peak_bytes, int(line.split()[1]) * 1024)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:  # the process or thread has just ended
+        return ""
+
+
+def rss_child(path: Path, n_frames: int) -> None:
+    """Runs in a fresh process: load and warm everything, analyse once, print RSS and times."""
+    start = time.perf_counter()
+    classifier = load_classifier(MODEL)
+    warm_up(classifier)
+    load_s = time.perf_counter() - start
+    baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    with ChildPeakRss() as ffmpeg_rss:
+        analysis = analyze_media(path, classifier, sampling=FrameSampling(n_frames=n_frames))
+    wall_s = time.perf_counter() - start
+    result = {
+        "baseline_rss_bytes": baseline_kib * 1024,  # Linux reports ru_maxrss in KiB
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "ffmpeg_peak_rss_bytes": ffmpeg_rss.peak_bytes,
+        "load_s": load_s,
+        "wall_s": wall_s,
+        "timings_s": {**analysis.extraction.timings_s, **analysis.timings_s},
+        "frames_with_face": frames_with_face(analysis),
+        "frames_sampled": len(analysis.extraction.frames),
+    }
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+def run_rss_child(path: Path, n_frames: int) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", str(path), "--frames", str(n_frames)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"memory child failed ({done.returncode}) on {path.name}:\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1][len(RESULT_PREFIX):])
+
+
+def bench_memory(clip_1080p: Path, args: argparse.Namespace) -> None:
+    long_video = looped_video(args.cache_dir, clip_1080p, args.long_minutes * 6)
+    short_video = looped_video(args.cache_dir, clip_1080p, 6)
+    cases = [(short_video, 30), (long_video, 30), (long_video, 300)]
+    print(f"\n== 3. Peak RSS, fresh process per case (imports + {MODEL} load + warm-up + one analyze_media), "
+          f"{args.rss_repeats} run(s) each ==")
+    print("   RSS in MiB: baseline = ru_maxrss after imports, model load and warm-up; peak = ru_maxrss at the end;")
+    print("   ffmpeg = peak RSS of the decoder process (a separate process, not included in peak)")
+    rows = []
+    peaks: dict[tuple[Path, int], float] = {}
+    for path, n_frames in cases:
+        info = probe_video(path)
+        results = [run_rss_child(path, n_frames) for _ in range(args.rss_repeats)]
+        peak = statistics.median(r["peak_rss_bytes"] for r in results)
+        peaks[(path, n_frames)] = peak
+        last = results[-1]
+        rows.append([f"{info.duration_s / 60:.0f} min 1080p", n_frames,
+                     f"{last['frames_with_face']}/{last['frames_sampled']}",
+                     f"{statistics.median(r['baseline_rss_bytes'] for r in results) / MIB:.0f}",
+                     f"{peak / MIB:.0f}",
+                     f"{statistics.median(r['ffmpeg_peak_rss_bytes'] for r in results) / MIB:.0f}",
+                     f"{statistics.median(r['load_s'] for r in results):.1f}",
+                     f"{statistics.median(r['wall_s'] for r in results):.2f}",
+                     f"{statistics.median(r['timings_s']['decode'] for r in results):.2f}",
+                     f"{statistics.median(r['timings_s']['detect_align'] for r in results):.2f}",
+                     f"{statistics.median(r['timings_s']['score'] for r in results):.2f}",
+                     met(peak < TARGET_RSS_BYTES)])
+    print_table(["video", "frames", "faces", "baseline", "peak", "ffmpeg", "load s", "wall s", "decode s",
+                 "detect s", "score s", "< 1.5 GB"], rows)
+    growth = peaks[(long_video, 30)] - peaks[(short_video, 30)]
+    print(f"   30 frames, {args.long_minutes} min vs 1 min: peak RSS {growth / MIB:+.0f} MiB "
+          f"({'not growing' if abs(growth) < 50 * MIB else 'GROWS'} with length; threshold 50 MiB)")
+
+
+def bench_upsample(clips: dict[str, Path], args: argparse.Namespace) -> None:
+    print(f"\n== 4. extract_faces: upsample='auto' (default) vs 0, {args.frames} frames decoded once, "
+          f"{args.repeats} runs, ms per frame ==")
+    print("   tracking = pipeline's search near the previous face first; whole frame = every frame searched whole")
+    rows = []
+    for name, path in clips.items():
+        info = probe_video(path)
+        indices = sample_frame_indices(info, FrameSampling(n_frames=args.frames))
+        frames = [frame.rgb for frame in iter_frames(path, indices, info=info)]
+        for tracking in (True, False):
+            for upsample in ("auto", 0):
+                found, per_frame_ms = detect_all(frames, tracking=tracking, upsample=upsample,
+                                                 repeats=args.repeats, warmup=args.warmup)
+                rows.append([name, "tracking" if tracking else "whole frame", upsample, f"{found}/{len(frames)}",
+                             f"{statistics.median(per_frame_ms):.1f}", f"{min(per_frame_ms):.1f}"])
+    print_table(["clip", "search", "upsample", "faces", "ms/frame med", "ms/frame min"], rows)
+
+
+def detect_all(frames: list[np.ndarray], *, tracking: bool, upsample: int | str, repeats: int,
+               warmup: int) -> tuple[int, list[float]]:
+    """Runs extract_faces over the frames like the pipeline does; returns (faces found, ms per frame runs)."""
+    def one_pass() -> int:
+        previous_box = None
+        found = 0
+        for frame in frames:
+            faces = extract_faces(frame, near=previous_box if tracking else None, upsample=upsample)
+            if faces:
+                found += 1
+                previous_box = faces[0].box
+        return found
+
+    for _ in range(warmup):
+        one_pass()
+    times_ms = []
+    found = 0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        found = one_pass()
+        times_ms.append((time.perf_counter() - start) * 1000 / len(frames))
+    return found, times_ms
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, help="timed runs per case (default 5, 2 with --quick)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs before timing a case (default 1)")
+    parser.add_argument("--frames", type=int, default=30, help="frames sampled per video (default 30)")
+    parser.add_argument("--rss-repeats", type=int, default=1, help="fresh processes per memory case (default 1)")
+    parser.add_argument("--long-minutes", type=int,
+                        help="length of the long video in minutes (default 10, 3 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="fewer runs and a shorter long video")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="shared videos/ and photos/")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where generated videos are kept")
+    parser.add_argument("--rss-child", type=Path, help=argparse.SUPPRESS)  # internal: one memory case
+    args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 2 if args.quick else 5
+    if args.long_minutes is None:
+        args.long_minutes = 3 if args.quick else 10
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.rss_child is not None:
+        rss_child(args.rss_child, args.frames)
+        return
+    photo = args.data_dir / "photos" / "obama-1080p.jpg"
+    shared = {f"{p.parent.name}/{p.stem}": p for p in sorted((args.data_dir / "videos").glob("*/*.mp4"))}
+    print(f"MesoNet pipeline benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
+          f"Python {platform.python_version()}, ffmpeg {imageio_ffmpeg.get_ffmpeg_version()}")
+    print(f"cache: {args.cache_dir}")
+    total_start = time.perf_counter()
+    generated = {"generated/face_720p_10s": face_clip(args.cache_dir, photo, 1280, 720),
+                 "generated/face_1080p_10s": face_clip(args.cache_dir, photo, 1920, 1080)}
+    clips = {**shared, **generated}
+
+    classifier: Classifier | None = None
+    if {"e2e", "photo"} & set(args.sections):
+        start = time.perf_counter()
+        classifier = load_classifier(MODEL)
+        warm_up(classifier)
+        print(f"model load + warm-up: {time.perf_counter() - start:.1f} s")
+    sections: dict[str, Callable[[], None]] = {
+        "e2e": lambda: bench_end_to_end(clips, classifier, args),
+        "photo": lambda: bench_photo(photo, classifier, args),
+        "memory": lambda: bench_memory(generated["generated/face_1080p_10s"], args),
+        "upsample": lambda: bench_upsample(clips, args),
+    }
+    for name in SECTIONS:
+        if name in args.sections:
+            sections[name]()
+    print(f"\ntotal benchmark time: {time.perf_counter() - total_start:.0f} s, "
+          f"load average now {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Analyse: a photo or a video in; aligned faces, per-frame scores and a verdict out."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from mesonet.analysis import score_extraction
+from mesonet.errors import MesonetError
+from pages import ui
+
+choice = ui.sidebar_model_picker()
+st.session_state.setdefault("analyse.selected_frame", None)
+
+st.title("Analyse a photo or a video")
+st.write("Upload a photo or a video, take a picture, or pick a sample. MesoNet Studio finds and aligns the faces "
+         "as the authors did, scores each one, and gives a verdict for the whole file.")
+st.caption(ui.LABEL_NOTE)
+
+media = ui.media_input("analyse")
+settings = ui.extraction_settings("analyse")
+with st.sidebar:
+    st.subheader("Decision")
+    threshold = st.slider("Threshold on P(fake)", 0.05, 0.95, 0.5, 0.05, key="analyse.threshold",
+                          help="A frame, and the video's mean, count as fake at or above it.")
+    aggregate = st.radio("Video verdict from", ["mean", "vote"], key="analyse.aggregate",
+                         format_func={"mean": "mean P(fake) (paper)", "vote": "majority of frames (authors' code)"}.get)
+
+if media is None:
+    st.info("Nothing to analyse yet. Drop a photo or a video above, or choose **Sample** to try the astronaut "
+            "portrait (works offline) or the authors' Deepfake crops.", icon=":material/upload_file:")
+    st.stop()
+
+try:
+    classifier = ui.classifier_for(choice)
+    extraction, extract_s = ui.get_extraction(media, settings)
+    start = time.perf_counter()
+    analysis = score_extraction(extraction, classifier, threshold=threshold, aggregate=aggregate)
+    analysis.path = media.name
+    elapsed = extract_s + time.perf_counter() - start
+except MesonetError as exc:
+    ui.show_error(exc)
+    st.stop()
+
+ui.verdict_card(analysis, seconds=elapsed, cached=extract_s == 0.0)
+
+
+@st.fragment
+def explore(analysis) -> None:
+    """Chart, frame view and gallery: clicking a point reruns only this part, not the analysis."""
+    if analysis.extraction.kind == "video" and analysis.faces:
+        st.subheader("P(fake) over time")
+        event = st.plotly_chart(ui.scores_figure(analysis), on_select="rerun", selection_mode="points",
+                                key="analyse.chart", config={"displaylogo": False})
+        points = event.selection.points if event and event.selection else []
+        if points and points[0].get("customdata") is not None:
+            st.session_state["analyse.selected_frame"] = int(points[0]["customdata"])
+        st.caption("Click a point to see that frame and its face.")
+    frames = {f.frame_index for f in analysis.extraction.frames}
+    selected = st.session_state["analyse.selected_frame"]
+    if selected not in frames:
+        # Until a point is clicked, show the most suspicious frame.
+        selected = max(analysis.faces, key=lambda f: f.p_fake).frame_index if analysis.faces else min(frames)
+    with st.container(border=True, key="analyse.frame_view"):
+        ui.frame_view(analysis, selected)
+    if analysis.extraction.kind == "video" and analysis.faces:
+        st.subheader("Distribution of frame scores")
+        st.plotly_chart(ui.histogram_figure(analysis), key="analyse.histogram", config={"displaylogo": False})
+    if analysis.faces:
+        st.subheader(f"Aligned faces ({len(analysis.faces)})")
+        st.caption("What the network sees: 256x256 crops in frame order. Green: real, red: fake.")
+        ui.gallery(analysis)
+
+
+explore(analysis)
+st.subheader("Downloads")
+ui.downloads(analysis, "analyse")

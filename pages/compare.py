@@ -1,0 +1,4 @@
+"""Compare models: placeholder replaced below."""
+import streamlit as st
+
+st.title("Compare models")

@@ -1,0 +1,88 @@
+"""Weights: the pretrained catalog, downloads, and your own weight files."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from mesonet.errors import MesonetError
+from mesonet.models import ARCHITECTURE_TITLES
+from mesonet.weights import find_weights, list_weights, load_model_with_weights, weights_path
+from pages import ui
+
+st.title("Weights")
+st.write("The four networks the authors released, checked against their SHA-256 before use, and any weight "
+         "file of your own.")
+
+
+def catalog_status(name: str) -> str:
+    try:
+        return "present" if find_weights(name) else "missing"
+    except MesonetError:
+        return "corrupted"
+
+
+entries = list_weights()
+statuses = {entry.name: catalog_status(entry.name) for entry in entries}
+st.dataframe(
+    pd.DataFrame([{
+        "name": e.name, "architecture": e.arch_title, "trained on": e.trained_on,
+        "parameters": f"{e.trainable_params:,}", "status": statuses[e.name], "licence": e.license,
+        "source": e.source, "SHA-256": e.sha256,
+    } for e in entries]),
+    hide_index=True,
+    column_config={"source": st.column_config.LinkColumn("source", display_text="authors' repository")},
+)
+
+missing = [name for name, status in statuses.items() if status != "present"]
+if missing:
+    if st.button(f"Download {len(missing)} missing file(s)", icon=":material/download:", type="primary"):
+        for name in missing:
+            bar = st.progress(0.0, text=f"Downloading {name}...")
+            try:
+                path = weights_path(name, progress=lambda done, total: bar.progress(
+                    min(done / total, 1.0) if total else 0.0, text=f"Downloading {name}: {done / 1024:.0f} KiB"))
+                bar.progress(1.0, text=f"{name}: saved to {path}, SHA-256 verified")
+            except MesonetError as exc:
+                bar.empty()
+                st.error(str(exc), icon=":material/error:")
+else:
+    st.success("All four pretrained files are present and verified.", icon=":material/check_circle:")
+
+st.subheader("Your own weights")
+st.write("Upload weights saved from a Meso4 or MesoInception4 (`.h5`, `.weights.h5`) or a whole `.keras` "
+         "model. The file is checked against the architecture you pick; once accepted it can be picked in the "
+         "sidebar on every page, for this session. `.keras` files load in safe mode: files carrying code are "
+         "refused.")
+with st.form("weights.upload_form", clear_on_submit=True):
+    arch = st.radio("Architecture of the file", list(ARCHITECTURE_TITLES), format_func=ARCHITECTURE_TITLES.get,
+                    horizontal=True)
+    upload = st.file_uploader("Weight file", type=["h5", "keras"], key="weights.uploader")
+    submitted = st.form_submit_button("Check and add", icon=":material/upload:")
+
+if submitted and upload is not None:
+    data = upload.getvalue()
+    digest = ui.sha256_bytes(data)
+    stored = ui.custom_weights_dir() / f"{digest[:16]}_{upload.name}"
+    if not stored.exists():
+        stored.write_bytes(data)
+    try:
+        load_model_with_weights(arch, stored)
+    except MesonetError as exc:
+        stored.unlink(missing_ok=True)
+        st.error(str(exc), icon=":material/error:")
+    else:
+        label = f"{upload.name} ({ARCHITECTURE_TITLES[arch]})"
+        st.session_state.setdefault(ui.CUSTOM_KEY, {})[label] = {"arch": arch, "path": str(stored)}
+        st.success(f"Accepted {upload.name} as {ARCHITECTURE_TITLES[arch]} weights. Pick it in the sidebar.",
+                   icon=":material/check_circle:")
+elif submitted:
+    st.warning("Choose a weight file first.")
+
+custom = st.session_state.get(ui.CUSTOM_KEY, {})
+if custom:
+    st.dataframe(pd.DataFrame([{"name": label, "architecture": ARCHITECTURE_TITLES[c["arch"]]}
+                               for label, c in custom.items()]), hide_index=True)
+
+# Last, so that a file accepted above is already in the picker.
+ui.sidebar_model_picker()

@@ -1,0 +1,14 @@
+"""MesoNet Studio: the router. Each page lives in pages/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="MesoNet Studio", page_icon=":material/face_retouching_off:", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page("pages/analyse.py", title="Analyse", icon=":material/search:", default=True),
+        st.Page("pages/compare.py", title="Compare models", icon=":material/compare:"),
+        st.Page("pages/weights.py", title="Weights", icon=":material/database:"),
+    ]
+)
+page.run()
