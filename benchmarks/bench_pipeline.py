@@ -231,9 +231,10 @@ class ChildPeakRss:
     """Watches the peak RSS (VmHWM) of this process's children: the ffmpeg decoders.
 
     RUSAGE_CHILDREN cannot be used: Linux carries the parent's peak over into a child that
-    was forked and exec'd, so it reports about the parent's RSS, not ffmpeg's. A child's
-    VmHWM is its own peak, so polling every `interval_s` misses nothing but children that
-    live shorter than that (the ffmpeg probe run).
+    was forked and exec'd, so it reports about the parent's RSS, not ffmpeg's. For the same
+    reason only processes already named ffmpeg count (between fork and exec a child is a copy
+    of this process). A child's VmHWM is its own peak, so polling every `interval_s` misses
+    nothing but children that live shorter than that (the ffmpeg probe run).
     """
 
     def __init__(self, interval_s: float = 0.05) -> None:
@@ -255,9 +256,10 @@ class ChildPeakRss:
         while not self._stop.wait(self.interval_s):
             for children in tasks.glob("*/children"):
                 for pid in _read(children).split():
-                    for line in _read(Path(f"/proc/{pid}/status")).splitlines():
-                        if line.startswith("VmHWM:"):
-                            self.peak_bytes = max(self.peak_bytes, int(line.split()[1]) * 1024)
+                    status = dict(line.split(":", 1) for line in _read(Path(f"/proc/{pid}/status")).splitlines()
+                                  if ":" in line)
+                    if status.get("Name", "").strip().startswith("ffmpeg") and "VmHWM" in status:
+                        self.peak_bytes = max(self.peak_bytes, int(status["VmHWM"].split()[0]) * 1024)
 
 
 def _read(path: Path) -> str:

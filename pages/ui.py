@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
+import shutil
 import tempfile
 import threading
 from collections import OrderedDict
@@ -121,15 +121,18 @@ def sha256_bytes(data: bytes) -> str:
 
 @contextlib.contextmanager
 def temporary_file(data: bytes, name: str) -> Iterator[Path]:
-    """Writes uploaded bytes to a temporary file that exists only inside the `with` block."""
-    suffix = "".join(Path(name).suffixes[-2:]) or ".bin"
-    handle, path = tempfile.mkstemp(prefix="mesonet-upload-", suffix=suffix)
+    """Writes uploaded bytes to a temporary file that exists only inside the `with` block.
+
+    The file keeps the upload's name (in a private temporary folder), so that error
+    messages name the user's file.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="mesonet-upload-"))
+    path = folder / (Path(name).name or "upload")
     try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-        yield Path(path)
+        path.write_bytes(data)
+        yield path
     finally:
-        Path(path).unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def custom_weights_dir() -> Path:

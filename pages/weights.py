@@ -56,7 +56,7 @@ st.write("Upload weights saved from a Meso4 or MesoInception4 (`.h5`, `.weights.
          "refused.")
 with st.form("weights.upload_form", clear_on_submit=True):
     arch = st.radio("Architecture of the file", list(ARCHITECTURE_TITLES), format_func=ARCHITECTURE_TITLES.get,
-                    horizontal=True)
+                    horizontal=True, key="weights.arch")
     upload = st.file_uploader("Weight file", type=["h5", "keras"], key="weights.uploader")
     submitted = st.form_submit_button("Check and add", icon=":material/upload:")
 

@@ -1,0 +1,188 @@
+"""The Streamlit app under AppTest: every page, with real files, models and face detection."""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import streamlit.testing.v1.app_test as app_test_module
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+TIMEOUT = 120  # the first run imports TensorFlow and dlib
+
+
+class _RecordingStorage(MemoryMediaFileStorage):
+    """Keeps every media storage AppTest makes, so tests can read the app's downloads."""
+
+    instances: list[MemoryMediaFileStorage] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _RecordingStorage.instances.append(self)
+
+
+@pytest.fixture(autouse=True)
+def record_downloads(monkeypatch):
+    _RecordingStorage.instances.clear()
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", _RecordingStorage)
+
+
+def download_content(at: AppTest, file_name: str) -> bytes:
+    """The bytes behind the download button that saves `file_name`."""
+    for storage in reversed(_RecordingStorage.instances):
+        for button in at.get("download_button"):
+            media_name = button.proto.url.rsplit("/", 1)[-1]
+            try:
+                stored = storage.get_file(media_name)
+            except Exception:
+                continue
+            if stored.filename == file_name:
+                return stored.content
+    raise AssertionError(f"no download button saves {file_name}")
+
+
+def open_app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception
+    return at
+
+
+def upload(at: AppTest, key: str, path: Path, mime: str) -> AppTest:
+    at.file_uploader(key=key).set_value((path.name, path.read_bytes(), mime))
+    return at.run()
+
+
+def plotly_arrays(spec: dict) -> list[np.ndarray]:
+    """y values of every trace; Plotly 7 stores arrays base64-encoded."""
+    out = []
+    for trace in spec["data"]:
+        y = trace["y"]
+        if isinstance(y, dict):
+            y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.dtype(y["dtype"]))
+        out.append(np.asarray(y, dtype=float))
+    return out
+
+
+def test_analyse_shows_an_empty_state_first():
+    at = open_app()
+    assert at.title[0].value == "Analyse a photo or a video"
+    assert "Nothing to analyse yet" in at.info[0].value
+
+
+def test_analyse_face_crop_shows_the_expected_p_fake(sample_images):
+    at = open_app()
+    upload(at, "analyse.upload", sample_images["real00772"], "image/jpeg")
+    at.toggle(key="analyse.is_crop").set_value(True).run()
+    assert not at.exception and not at.error
+    p_fake = next(m for m in at.metric if m.label == "P(fake)")
+    assert p_fake.value == f"{1 - 0.99770159:.1%}" == "0.2%"
+    assert any("REAL" in m.value for m in at.markdown)
+
+
+@pytest.fixture(scope="module")
+def video(shared_dir) -> Path:
+    return shared_dir / "data" / "videos" / "real" / "ff_youtube_183.mp4"
+
+
+def test_analyse_video_chart_gallery_downloads_and_switching_weights(video, classifier):
+    from mesonet.analysis import analyze_media
+
+    before = set(Path(tempfile.gettempdir()).glob("mesonet-upload-*"))
+    at = open_app()
+    upload(at, "analyse.upload", video, "video/mp4")
+    assert not at.exception and not at.error
+    assert set(Path(tempfile.gettempdir()).glob("mesonet-upload-*")) == before  # upload's temp file deleted
+
+    expected = analyze_media(video, classifier("meso4-df"))
+    verdict_word = expected.verdict.upper()
+    assert any(f">{verdict_word}<" in m.value for m in at.markdown)
+    assert next(m for m in at.metric if m.label == "Frames with a face").value == "30 / 30"
+
+    charts = at.get("plotly_chart")
+    spec = json.loads(charts[0].proto.spec)
+    np.testing.assert_allclose(plotly_arrays(spec)[0], [f.p_fake for f in expected.faces], atol=1e-5)
+
+    gallery = [caption for image in at.get("image") for caption in image.captions if "P(fake)" in caption]
+    assert len(gallery) == 30 + 1  # the gallery, plus the crop beside the frame view
+
+    csv_rows = download_content(at, "ff_youtube_183_frames.csv").decode().strip().splitlines()
+    assert csv_rows[0].startswith("frame_index,time_s") and len(csv_rows) == 31
+    results = json.loads(download_content(at, "ff_youtube_183_results.json"))
+    assert results["model"] == "meso4-df" and results["p_fake"] == pytest.approx(expected.summary.p_fake_mean)
+
+    # Switching to the F2F weights rescores the same faces.
+    at.radio(key="model.weights").set_value("meso4-f2f").run()
+    assert "faces reused" in " ".join(c.value for c in at.caption)
+    f2f = json.loads(at.get("plotly_chart")[0].proto.spec)
+    expected_f2f = [1 - s for s in classifier("meso4-f2f").score_real(expected.extraction.crops())]
+    np.testing.assert_allclose(plotly_arrays(f2f)[0], expected_f2f, atol=1e-5)
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("notes.mp4", b"this is text, not a video\n", "notes.mp4"),
+    ("empty.jpg", b"", "empty.jpg"),
+])
+def test_bad_file_shows_an_error_and_the_next_upload_works(name, content, message, sample_images):
+    at = open_app()
+    at.file_uploader(key="analyse.upload").set_value((name, content, "application/octet-stream")).run()
+    assert not at.exception
+    assert at.error and message in at.error[0].value
+    upload(at, "analyse.upload", sample_images["real00240"], "image/jpeg")
+    at.toggle(key="analyse.is_crop").set_value(True).run()
+    assert not at.exception and not at.error
+    assert next(m for m in at.metric if m.label == "P(fake)").value == f"{1 - 0.98974758:.1%}"
+
+
+def test_image_without_face_says_so(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "wall.png"
+    Image.fromarray(np.full((200, 300, 3), 180, dtype=np.uint8)).save(path)
+    at = open_app()
+    upload(at, "analyse.upload", path, "image/png")
+    assert not at.exception
+    assert any(">NO FACE<" in m.value for m in at.markdown)
+    assert "No face was found" in at.warning[0].value
+
+
+def test_compare_page_scores_all_four_models(video):
+    at = open_app("pages/compare.py")
+    upload(at, "compare.upload", video, "video/mp4")
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["meso4-df", "meso4-f2f", "mesoinception4-df", "mesoinception4-f2f"]
+    assert all(table["frames with a face"] == "30 / 30")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [trace["name"] for trace in spec["data"]] == list(table["model"])
+
+
+def test_weights_page_lists_catalog_and_checks_custom_files(shared_dir, tmp_path):
+    at = open_app("pages/weights.py")
+    catalog = at.dataframe[0].value
+    assert list(catalog["status"]) == ["present"] * 4
+    assert list(catalog["parameters"]) == ["27,977", "27,977", "28,615", "28,615"]
+
+    bad = tmp_path / "broken.h5"
+    bad.write_bytes(b"not hdf5")
+    at.file_uploader(key="weights.uploader").set_value((bad.name, bad.read_bytes(), "application/octet-stream"))
+    next(b for b in at.button if b.label == "Check and add").click().run()
+    assert at.error and "not an HDF5 file" in at.error[0].value
+
+    good = shared_dir / "weights" / "MesoInception_F2F.h5"
+    at.radio(key="weights.arch").set_value("mesoinception4")
+    at.file_uploader(key="weights.uploader").set_value((good.name, good.read_bytes(), "application/octet-stream"))
+    next(b for b in at.button if b.label == "Check and add").click().run()
+    assert not at.error and "Accepted MesoInception_F2F.h5" in at.success[-1].value
+    # The accepted file is now a choice in the sidebar picker.
+    at.radio(key="model.arch").set_value("mesoinception4").run()
+    assert "Custom: MesoInception_F2F.h5 (MesoInception4)" in at.radio(key="model.weights").options
