@@ -8,6 +8,7 @@ page = st.navigation(
     [
         st.Page("pages/analyse.py", title="Analyse", icon=":material/search:", default=True),
         st.Page("pages/compare.py", title="Compare models", icon=":material/compare:"),
+        st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
         st.Page("pages/weights.py", title="Weights", icon=":material/database:"),
     ]
 )

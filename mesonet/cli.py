@@ -86,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--csv", metavar="PATH", help="write one row per frame and face to PATH")
     detect.add_argument("--save-crops", metavar="DIR", help="save the aligned 256x256 face crops as PNG files")
     detect.set_defaults(run=_detect)
+
+    explain = commands.add_parser(
+        "explain", help="show how a network sees a face: feature maps, saliency, degradation curves",
+        description="Write feature-map grids, Grad-CAM and integrated-gradients overlays, and P(fake) curves "
+                    "under JPEG compression, blur, downscaling and noise, as PNG files plus a JSON of the curves.")
+    explain.add_argument("image", metavar="IMAGE", help="a photo with a face, or a face crop with --face-crop")
+    _add_model_options(explain)
+    explain.add_argument("--face-crop", action="store_true", help="IMAGE is already an aligned face crop")
+    explain.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG and JSON files")
+    explain.set_defaults(run=_explain)
     return parser
 
 
@@ -214,6 +224,30 @@ def _detect(args: argparse.Namespace) -> int:
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         table.to_csv(args.csv, index=False)
     return EXIT_INPUT_ERROR if failed else EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from mesonet.errors import NoFaceError
+    from mesonet.explain import write_explanation
+    from mesonet.faces import extract_faces
+    from mesonet.media import load_image
+    from mesonet.scoring import load_classifier
+
+    classifier = load_classifier(args.model, weights_file=args.weights_file)
+    image = load_image(args.image)
+    if args.face_crop:
+        crop = image
+    else:
+        faces = extract_faces(image)
+        if not faces:
+            raise NoFaceError(f"{Path(args.image).name}: no face found. Use a clearer photo, or --face-crop if the "
+                              f"image is already a face crop.")
+        crop = faces[0].crop
+    summary = write_explanation(classifier, crop, args.out)
+    print(f"P(fake) {summary['p_fake']:.1%} with {classifier.name}; wrote {len(summary['files']) + 1} files to {args.out}")
+    for name in summary["files"] + ["degradation.json"]:
+        print(f"  {name}")
+    return EXIT_OK
 
 
 def _summary_row(analysis) -> dict:

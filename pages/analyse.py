@@ -44,6 +44,7 @@ except MesonetError as exc:
     st.stop()
 
 ui.verdict_card(analysis, seconds=elapsed, cached=extract_s == 0.0)
+st.session_state["analyse.last_crops"] = analysis.extraction.crops()  # for the Learn page
 
 
 @st.fragment
@@ -64,6 +65,11 @@ def explore(analysis) -> None:
         selected = max(analysis.faces, key=lambda f: f.p_fake).frame_index if analysis.faces else min(frames)
     with st.container(border=True, key="analyse.frame_view"):
         ui.frame_view(analysis, selected)
+        frame = next(f for f in analysis.extraction.frames if f.frame_index == selected)
+        if frame.faces and st.button("Explain this face (saliency, feature maps)", icon=":material/school:",
+                                     key="analyse.explain"):
+            st.session_state["learn.crop"] = frame.faces[0].crop
+            st.switch_page("pages/learn.py")
     if analysis.extraction.kind == "video" and analysis.faces:
         st.subheader("Distribution of frame scores")
         st.plotly_chart(ui.histogram_figure(analysis), key="analyse.histogram", config={"displaylogo": False})

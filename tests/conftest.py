@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,8 +21,9 @@ def _shared_dir() -> Path:
     return folder
 
 
-# Catalog weights resolve from the shared copies, never from the network.
+# Catalog weights and samples resolve from the shared copies, never from the network.
 os.environ.setdefault("MESONET_WEIGHTS_DIR", str(_shared_dir() / "weights"))
+os.environ.setdefault("MESONET_SAMPLES_DIR", str(_shared_dir() / "samples" / "mesonet_test_images"))
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +44,21 @@ def classifier():
     from mesonet.scoring import load_classifier
 
     return load_classifier
+
+
+@pytest.fixture()
+def local_server(tmp_path):
+    """Serves tmp_path/www over HTTP on 127.0.0.1."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass

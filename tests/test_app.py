@@ -186,3 +186,32 @@ def test_weights_page_lists_catalog_and_checks_custom_files(shared_dir, tmp_path
     # The accepted file is now a choice in the sidebar picker.
     at.radio(key="model.arch").set_value("mesoinception4").run()
     assert "Custom: MesoInception_F2F.h5 (MesoInception4)" in at.radio(key="model.weights").options
+
+
+def test_learn_page_table_maps_curve_and_quiz():
+    at = open_app("pages/learn.py")
+    assert not at.error
+    assert "27,977 trainable parameters" in at.subheader[0].value
+    captions = [c for image in at.get("image") for c in image.captions]
+    assert any("Every channel of block1_conv" in c for c in captions)
+    assert any(c.startswith("Grad-CAM for P(fake)") for c in captions)
+
+    at.radio(key="learn.kind").set_value("blur").run()
+    before = next(c for c in captions_of(at) if c.startswith("P(fake)") and c.endswith(" at 0"))
+    at.select_slider(key="learn.level.blur").set_value(4).run()
+    after = next(c for c in captions_of(at) if c.startswith("P(fake)") and c.endswith(" at 4"))
+    assert before != after
+    marker = [t for t in json.loads(at.get("plotly_chart")[-1].proto.spec)["data"] if t.get("name") == "current"][0]
+    assert marker["x"] == [4]
+
+    assert at.metric[-1].value == "0 / 0"
+    at.button(key="learn.quiz_guess_fake").click().run()
+    assert at.metric[-1].value in ("0 / 1", "1 / 1")
+    assert "it is **" in (at.success or at.error)[0].value
+    at.button(key="learn.quiz_next").click().run()
+    at.button(key="learn.quiz_guess_real").click().run()
+    assert at.metric[-1].value.endswith("/ 2")
+
+
+def captions_of(at: AppTest) -> list[str]:
+    return [c for image in at.get("image") for c in image.captions]

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
-import threading
 from pathlib import Path
 
 import h5py
@@ -50,24 +47,6 @@ def test_missing_offline_names_file_url_and_folder(tmp_path, monkeypatch):
     message = str(info.value)
     assert "MesoInception_F2F.h5" in message and CATALOG["mesoinception4-f2f"].url in message
     assert "MESONET_WEIGHTS_DIR" in message and "project_weights" in message
-
-
-@pytest.fixture()
-def local_server(tmp_path):
-    """Serves tmp_path/www over HTTP on 127.0.0.1."""
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 def test_download_verifies_hash_and_reports_progress(local_server, tmp_path, shared_dir):

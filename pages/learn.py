@@ -1,0 +1,289 @@
+"""Learn how MesoNet sees: architecture, feature maps, saliency, degradation experiments, quiz."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from mesonet import explain
+from mesonet.errors import MesonetError
+from mesonet.models import ARCHITECTURE_TITLES, PUBLISHED_TRAINABLE_PARAMS
+from pages import ui
+
+choice = ui.sidebar_model_picker()
+classifier = ui.classifier_for(choice)
+arch = choice.arch
+st.title("Learn how MesoNet sees")
+st.caption(ui.LABEL_NOTE)
+
+architecture_tab, features_tab, saliency_tab, experiments_tab, quiz_tab = st.tabs(
+    ["Architecture", "Feature maps", "Saliency", "Compression experiments", "Quiz"])
+
+
+@st.cache_data(max_entries=4)
+def layer_rows(arch: str) -> pd.DataFrame:
+    return pd.DataFrame([{"layer": r.name, "type": r.kind, "output shape": " x ".join(map(str, r.output_shape)),
+                          "trainable": r.trainable_params, "non-trainable": r.non_trainable_params}
+                         for r in explain.layer_table(arch)])
+
+
+def network_diagram(arch: str) -> go.Figure:
+    """Blocks left to right; each box's height follows its feature maps' side; hover lists the layers."""
+    groups: dict[str, list[explain.LayerRow]] = {}
+    for row in explain.layer_table(arch):
+        group = row.name.split("_")[0] if row.name.startswith("block") else ("input" if row.name == "face" else "head")
+        groups.setdefault(group, []).append(row)
+    figure = go.Figure()
+    for x, (group, rows) in enumerate(groups.items()):
+        shape = rows[-1].output_shape
+        height = 0.25 + 0.75 * (shape[0] / 256 if len(shape) == 3 else 0.0)
+        params = sum(r.trainable_params for r in rows)
+        figure.add_shape(type="rect", x0=x - 0.4, x1=x + 0.4, y0=-height / 2, y1=height / 2, line_width=0, layer="below",
+                         fillcolor="#6C3BD1" if group.startswith("block") else "#26A69A", opacity=0.85)
+        figure.add_trace(go.Scatter(
+            x=[x], y=[0], mode="text", text=[f"<b>{group}</b><br>{' x '.join(map(str, shape))}"],
+            textfont={"color": "white"}, hoverinfo="text", showlegend=False,
+            hovertext="<br>".join(f"{r.name} ({r.kind}) → {' x '.join(map(str, r.output_shape))}, "
+                                  f"{r.trainable_params:,} params" for r in rows)
+            + f"<br><b>{params:,} trainable parameters</b>"))
+    figure.update_layout(height=260, margin={"t": 10, "b": 10, "l": 10, "r": 10}, plot_bgcolor="white",
+                         xaxis={"visible": False}, yaxis={"visible": False, "range": [-0.6, 0.6]})
+    return figure
+
+
+def inception_diagram() -> go.Figure:
+    """The inception module: four parallel branches, two with dilated 3x3 convolutions."""
+    branches = ["1x1 conv (a)", "1x1 conv (b) → 3x3 conv", "1x1 conv (c) → 3x3 conv, dilation 2",
+                "1x1 conv (d) → 3x3 conv, dilation 3"]
+    figure = go.Figure()
+    for y, text in zip([3, 2, 1, 0], branches):
+        figure.add_trace(go.Scatter(x=[0, 1, 2], y=[1.5, y, 1.5], mode="lines", line={"color": "#BBB"},
+                                    hoverinfo="skip", showlegend=False))
+        figure.add_annotation(x=1, y=y, text=text, showarrow=False, bgcolor="#EDE7F6", bordercolor="#6C3BD1")
+    figure.add_annotation(x=0, y=1.5, text="input", showarrow=False, bgcolor="#E0F2F1")
+    figure.add_annotation(x=2, y=1.5, text="concatenate<br>a+b+c+d channels", showarrow=False, bgcolor="#E0F2F1")
+    figure.update_layout(height=260, margin={"t": 10, "b": 10, "l": 10, "r": 10}, plot_bgcolor="white",
+                         xaxis={"visible": False, "range": [-0.4, 2.4]}, yaxis={"visible": False})
+    return figure
+
+
+with architecture_tab:
+    table = layer_rows(arch)
+    trainable = int(table["trainable"].sum())
+    st.subheader(f"{ARCHITECTURE_TITLES[arch]}: {trainable:,} trainable parameters")
+    st.caption(f"Published: {PUBLISHED_TRAINABLE_PARAMS[arch]:,} trainable, "
+               f"{trainable + int(table['non-trainable'].sum()):,} in total (batch-norm statistics included). "
+               "Hover a block for its layers.")
+    st.plotly_chart(network_diagram(arch), key="learn.diagram", config={"displaylogo": False})
+    if arch == "mesoinception4":
+        st.markdown("**The inception module.** Parallel branches see the same input at different scales; the "
+                    "dilated 3x3 convolutions widen the view without adding parameters.")
+        st.plotly_chart(inception_diagram(), key="learn.inception", config={"displaylogo": False})
+    st.dataframe(table, hide_index=True, key="learn.layers")
+    st.markdown("""
+**Mesoscopic analysis.** Microscopic forensics looks for pixel-level noise patterns, which video
+compression destroys; semantic analysis looks at what the face means, which humans judge poorly on
+good forgeries. MesoNet sits in between: four small convolutional blocks look at *mesoscopic*
+details — the texture of skin, the sharpness of eyes, teeth and the face's edges — a few pixels to a
+few dozen pixels wide, which survive compression better than noise does.
+
+**Deepfake face swaps** train two autoencoders that share one encoder: one decoder rebuilds person
+A's face, the other person B's. Encoding a frame of A and decoding it with B's decoder pastes B's
+face, with A's expression and pose, onto A's head. The decoder's output is slightly blurry and is
+blended into the frame, which leaves mesoscopic traces: smooth skin, soft eyes and teeth, seams at
+the face's border.
+
+**Face2Face reenactment** keeps the target's identity and transfers a source actor's expressions
+onto it: a 3D face model is fitted to both, its expression parameters are copied, and the
+target's mouth region is re-rendered and blended. The re-rendered mouth and the blending leave
+their own mesoscopic traces, different from Deepfake's, which is why DF and F2F weights each only
+know their own manipulation.
+""")
+
+
+def face_source(key: str) -> np.ndarray | None:
+    """A face crop from the last analysis, an upload or a sample."""
+    from mesonet.faces import extract_faces
+    from mesonet.media import load_image
+    from mesonet.samples import list_samples
+
+    options = ["Sample", "Upload"]
+    last = st.session_state.get("analyse.last_crops")
+    if last:
+        options.insert(0, "Last analysis")
+    if st.session_state.get("learn.crop") is not None:
+        options.insert(0, "Sent from Analyse")
+    source = st.segmented_control("Face", options, default=options[0], key=f"{key}.source")
+    try:
+        if source == "Sent from Analyse":
+            return st.session_state["learn.crop"]
+        if source == "Last analysis":
+            index = st.slider("Face of the last analysis", 1, len(last), 1, key=f"{key}.last") - 1
+            return last[index]
+        if source == "Upload":
+            upload = st.file_uploader("A face photo or crop", type=ui.IMAGE_TYPES, key=f"{key}.upload")
+            if upload is None:
+                return None
+            image = load_image(upload.getvalue(), name=upload.name)
+            faces = extract_faces(image)
+            return faces[0].crop if faces else image  # no face found: take the image as a crop
+        crops = {s.name: s for s in list_samples() if s.kind == "image"}
+        name = st.selectbox("Sample", list(crops), format_func=lambda n: crops[n].title, key=f"{key}.sample")
+        return sample_face(name)
+    except MesonetError as exc:
+        ui.show_error(exc)
+        return None
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def sample_face(name: str) -> np.ndarray:
+    """The sample's face: the image itself for the authors' crops, else the largest face found."""
+    from mesonet.faces import extract_faces
+    from mesonet.media import load_image
+    from mesonet.samples import get_sample, sample_path
+
+    image = load_image(sample_path(name))
+    if get_sample(name).is_face_crop:
+        return image
+    faces = extract_faces(image)
+    return faces[0].crop if faces else image
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_activations(crop_key: str, model_label: str, _crop: np.ndarray, _classifier) -> dict[str, np.ndarray]:
+    return explain.activations(_classifier, _crop)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_saliency(crop_key: str, model_label: str, method: str, _crop: np.ndarray, _classifier) -> np.ndarray:
+    if method == "Grad-CAM":
+        return explain.grad_cam(_classifier, _crop)
+    return explain.integrated_gradients(_classifier, _crop)
+
+
+def crop_key(crop: np.ndarray) -> str:
+    return ui.sha256_bytes(np.ascontiguousarray(crop).tobytes())
+
+
+with features_tab:
+    crop = face_source("learn.features")
+    if crop is None:
+        st.info("Pick a face to see what each layer responds to.", icon=":material/face:")
+    else:
+        key = crop_key(crop)
+        acts = cached_activations(key, choice.label, crop, classifier)
+        left, right = st.columns([1, 3])
+        left.image(explain.degrade(crop, "jpeg", 100), caption="The 256x256 input", width="stretch")
+        layer = right.selectbox("Layer", list(acts), key="learn.layer",
+                                format_func=lambda n: f"{n} ({' x '.join(map(str, acts[n].shape))})")
+        right.image(explain.feature_grid(acts[layer]), caption=f"Every channel of {layer}, each scaled to its own "
+                    "range: bright = strong response", width="stretch")
+        channel = st.slider("Channel to enlarge", 0, acts[layer].shape[-1] - 1, 0, key="learn.channel")
+        columns = st.columns(2)
+        other = "f2f" if choice.model.endswith("-df") else "df"
+        pair = {choice.label: classifier}
+        if choice.model in (f"{arch}-df", f"{arch}-f2f"):
+            pair[f"{arch}-{other}"] = ui.load_classifier(f"{arch}-{other}")
+        for column, (label, model) in zip(columns, pair.items()):
+            values = cached_activations(key, label, crop, model)[layer][..., channel]
+            column.image(explain.feature_grid(values[..., None], columns=1, cell=256), width="stretch",
+                         caption=f"{label}: {layer}, channel {channel}")
+
+
+with saliency_tab:
+    crop = face_source("learn.saliency")
+    if crop is None:
+        st.info("Pick a face to see where the network finds its evidence.", icon=":material/face:")
+    else:
+        method = st.radio("Method", ["Grad-CAM", "Integrated gradients"], horizontal=True, key="learn.method",
+                          help="Grad-CAM: gradient-weighted activations of the last convolutional block. Integrated "
+                               "gradients: per-pixel attributions from a black image to the face.")
+        opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="learn.opacity")
+        heatmap = cached_saliency(crop_key(crop), choice.label, method, crop, classifier)
+        p_fake = float(1 - classifier.score_real([crop])[0])
+        left, right = st.columns(2)
+        left.image(explain.degrade(crop, "jpeg", 100), caption="Input", width="stretch")
+        right.image(explain.overlay(crop, heatmap, opacity=opacity), width="stretch",
+                    caption=f"{method} for P(fake) = {p_fake:.1%} ({choice.label}): red = strongest evidence for fake")
+
+
+with experiments_tab:
+    crop = face_source("learn.experiments")
+    if crop is None:
+        st.info("Pick a face to see how compression erodes the mesoscopic evidence.", icon=":material/face:")
+    else:
+        kind = st.radio("Degradation", list(explain.DEGRADATIONS), horizontal=True, key="learn.kind",
+                        format_func=lambda k: explain.DEGRADATIONS[k]["title"].split(" (")[0])
+        levels = explain.DEGRADATIONS[kind]["levels"]
+        level = st.select_slider(explain.DEGRADATIONS[kind]["title"], options=levels, key=f"learn.level.{kind}")
+        curve = explain.degradation_curve(classifier, crop, kind)
+        degraded = explain.degrade(crop, kind, level)
+        current = dict(curve)[float(level)]
+        left, right = st.columns([1, 2])
+        left.image(degraded, caption=f"P(fake) {current:.1%} at {level}", width="stretch")
+        figure = go.Figure(go.Scatter(x=[x for x, _ in curve], y=[y for _, y in curve], mode="lines+markers",
+                                      name=choice.label, marker_color="#6C3BD1"))
+        figure.add_trace(go.Scatter(x=[level], y=[current], mode="markers", marker={"size": 16, "color": "#D32F2F"},
+                                    name="current"))
+        figure.add_hline(y=0.5, line_dash="dash", line_color="#888")
+        figure.update_layout(xaxis_title=explain.DEGRADATIONS[kind]["title"], yaxis_title="P(fake)",
+                             yaxis_range=[-0.02, 1.02], yaxis_tickformat=".0%", height=340,
+                             margin={"t": 20, "b": 40, "l": 60, "r": 20},
+                             xaxis_autorange="reversed" if kind == "jpeg" else True)
+        right.plotly_chart(figure, key="learn.curve", config={"displaylogo": False})
+        st.caption("The paper's central concern: compression and blur wash out mesoscopic detail, so scores drift "
+                   "as quality drops. The curve starts at the plain score (quality 100 = the original crop).")
+
+
+with quiz_tab:
+    from mesonet.media import load_image
+    from mesonet.samples import list_samples, sample_path
+
+    st.write("Real or fake? Guess, then see the truth and what the network says. Add your own labelled faces "
+             "below; otherwise the quiz uses the authors' sample crops.")
+    with st.expander("Your own labelled faces", icon=":material/upload:"):
+        real_files = st.file_uploader("Real faces", type=ui.IMAGE_TYPES, accept_multiple_files=True,
+                                      key="learn.quiz_real")
+        fake_files = st.file_uploader("Fake faces", type=ui.IMAGE_TYPES, accept_multiple_files=True,
+                                      key="learn.quiz_fake")
+    items = [(f.name, f.getvalue(), "real") for f in real_files or []] + \
+            [(f.name, f.getvalue(), "fake") for f in fake_files or []]
+    if not items:
+        items = [(s.name, None, s.label) for s in list_samples() if s.is_face_crop]
+    deck_id = ui.sha256_bytes("".join(name for name, _, _ in items).encode())
+    if st.session_state.get("learn.quiz_deck") != deck_id:
+        order = np.random.default_rng().permutation(len(items)).tolist()
+        st.session_state.update({"learn.quiz_deck": deck_id, "learn.quiz_order": order, "learn.quiz_pos": 0,
+                                 "learn.quiz_right": 0, "learn.quiz_done": 0, "learn.quiz_guess": None})
+    position = st.session_state["learn.quiz_pos"] % len(items)
+    name, data, truth = items[st.session_state["learn.quiz_order"][position]]
+    try:
+        face = load_image(data, name=name) if data is not None else load_image(sample_path(name))
+    except MesonetError as exc:
+        ui.show_error(exc)
+        st.stop()
+    left, right = st.columns([1, 2])
+    left.image(face, caption=f"Face {position + 1} of {len(items)}", width="stretch")
+    with right:
+        guess = st.session_state["learn.quiz_guess"]
+        if guess is None:
+            columns = st.columns(2)
+            for column, answer in zip(columns, ["real", "fake"]):
+                if column.button(f"It's {answer}", key=f"learn.quiz_guess_{answer}", width="stretch", type="primary"):
+                    st.session_state["learn.quiz_guess"] = answer
+                    st.session_state["learn.quiz_done"] += 1
+                    st.session_state["learn.quiz_right"] += int(answer == truth)
+                    st.rerun()
+        else:
+            p_fake = float(1 - classifier.score_real([face])[0])
+            verdict = "fake" if p_fake >= 0.5 else "real"
+            (st.success if guess == truth else st.error)(
+                f"You said **{guess}**; it is **{truth}**. {choice.label} says P(fake) = {p_fake:.1%} "
+                f"({verdict}{', right' if verdict == truth else ', wrong'}).")
+            if st.button("Next face", key="learn.quiz_next", icon=":material/arrow_forward:"):
+                st.session_state["learn.quiz_pos"] += 1
+                st.session_state["learn.quiz_guess"] = None
+                st.rerun()
+        st.metric("Your score", f"{st.session_state['learn.quiz_right']} / {st.session_state['learn.quiz_done']}")

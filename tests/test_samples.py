@@ -1,0 +1,53 @@
+"""The samples catalog: offline samples, the authors' crops with SHA-256 checks, downloads."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from mesonet.media import load_image, probe_video
+from mesonet.samples import SampleError, get_sample, list_samples, sample_path
+
+
+def test_catalog_has_an_offline_photo_and_clip_and_the_authors_crops():
+    names = [s.name for s in list_samples()]
+    assert names[:2] == ["astronaut-photo", "astronaut-clip"]
+    assert {"authors-df00204", "authors-df01254", "authors-real00240", "authors-real00772"} <= set(names)
+    assert get_sample("authors-df00204").url.endswith("/test_images/df/df00204.jpg")
+    with pytest.raises(SampleError, match="astronaut-photo"):
+        get_sample("nope")
+
+
+def test_offline_samples_need_no_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("MESONET_CACHE_DIR", str(tmp_path))
+    photo = load_image(sample_path("astronaut-photo"))
+    assert photo.shape == (512, 512, 3)
+    info = probe_video(sample_path("astronaut-clip"))
+    assert (info.width, info.height, info.frame_count, info.fps) == (640, 360, 75, 25.0)
+    assert sample_path("astronaut-clip").parent == tmp_path / "samples"
+
+
+def test_authors_crops_resolve_from_the_samples_folder_and_are_verified(tmp_path, monkeypatch, shared_dir):
+    assert sample_path("authors-real00772") == shared_dir / "samples" / "mesonet_test_images" / "real" / "real00772.jpg"
+    corrupted = tmp_path / "local"
+    (corrupted / "real").mkdir(parents=True)
+    (corrupted / "real" / "real00772.jpg").write_bytes(b"not the published file")
+    monkeypatch.setenv("MESONET_SAMPLES_DIR", str(corrupted))
+    monkeypatch.setenv("MESONET_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(SampleError, match="set MESONET_SAMPLES_DIR"):
+        sample_path("authors-real00772", download=False)
+
+
+def test_authors_crop_download_is_checked(tmp_path, monkeypatch, local_server, shared_dir):
+    root, base = local_server
+    monkeypatch.delenv("MESONET_SAMPLES_DIR")
+    monkeypatch.setenv("MESONET_CACHE_DIR", str(tmp_path / "cache"))
+    (root / "df").mkdir()
+    shutil.copy(shared_dir / "samples" / "mesonet_test_images" / "df" / "df00204.jpg", root / "df" / "df00204.jpg")
+    monkeypatch.setattr("mesonet.samples._AUTHORS_RAW", base + "/{}")
+    path = sample_path("authors-df00204")
+    assert path == tmp_path / "cache" / "samples" / "df" / "df00204.jpg"
+    assert path.read_bytes() == (root / "df" / "df00204.jpg").read_bytes()
+    with pytest.raises(SampleError, match="Download of .* failed"):
+        sample_path("authors-df01254")
