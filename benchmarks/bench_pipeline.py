@@ -45,6 +45,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
+from PIL import Image
 
 from mesonet.analysis import Analysis, analyze_media
 from mesonet.faces import extract_faces
@@ -214,8 +215,6 @@ def bench_end_to_end(clips: dict[str, Path], classifier: Classifier, args: argpa
 def bench_photo(photo: Path, classifier: Classifier, args: argparse.Namespace) -> None:
     print(f"\n== 2. One-face photo, analyze_media({MODEL}) end to end, {args.repeats} runs, seconds ==")
     runs = time_analysis(photo, classifier, n_frames=1, repeats=args.repeats, warmup=args.warmup)
-    from PIL import Image
-
     with Image.open(photo) as image:
         size = f"{image.width}x{image.height}"
     print_table(["photo", "size", "faces", "wall med", "wall min", "load", "detect+align", "score", "other",
