@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test benchmark clean
+.PHONY: setup run test browser benchmark clean
 
 setup: $(VENV)/.installed
 
@@ -19,11 +19,16 @@ run: setup
 	$(BIN)/mesonet weights fetch || echo "Some weights could not be downloaded: the app shows which are missing."
 	$(BIN)/streamlit run streamlit_app.py
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
 
-benchmark: setup
+# The browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+benchmark: setup browser
 	$(BIN)/python benchmarks/bench_scoring.py
+	$(BIN)/python benchmarks/bench_pipeline.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache
