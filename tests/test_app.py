@@ -127,6 +127,11 @@ def test_analyse_video_chart_gallery_downloads_and_switching_weights(video, clas
     expected_f2f = [1 - s for s in classifier("meso4-f2f").score_real(expected.extraction.crops())]
     np.testing.assert_allclose(plotly_arrays(f2f)[0], expected_f2f, atol=1e-5)
 
+    # Any frame's face can be sent to the Learn page's saliency view.
+    at.button(key="analyse.explain").click().run()
+    assert at.title[0].value == "Learn how MesoNet sees"
+    assert at.button_group(key="learn.saliency.source").value == "Sent from Analyse"
+
 
 @pytest.mark.parametrize(("name", "content", "message"), [
     ("notes.mp4", b"this is text, not a video\n", "notes.mp4"),
