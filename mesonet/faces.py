@@ -29,6 +29,7 @@ face_recognition is imported on first use: importing it loads dlib's models (abo
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -107,6 +108,12 @@ class FaceCrop:
         return None if self.landmarks is None else landmark_parts(self.landmarks)
 
 
+# face_recognition keeps one dlib detector and one shape predictor for the whole process, and
+# they are not thread-safe: two app sessions detecting at once crash the server (segfault,
+# "free(): invalid next size"). Every call into them holds this lock.
+_DLIB_LOCK = threading.Lock()
+
+
 def _face_recognition() -> ModuleType:
     """Imports face_recognition, undoing its import-time change to Pillow.
 
@@ -137,7 +144,9 @@ def _resized(image: np.ndarray, scale: float) -> np.ndarray:
 def _locate(image: np.ndarray, scale: float, upsample: int, model: str,
             origin: tuple[int, int], frame_shape: tuple[int, ...]) -> list[Box]:
     """Runs the detector on `image` (a region scaled by `scale`) and maps boxes to the frame."""
-    found = _face_recognition().face_locations(image, number_of_times_to_upsample=upsample, model=model)
+    api = _face_recognition()
+    with _DLIB_LOCK:
+        found = api.face_locations(image, number_of_times_to_upsample=upsample, model=model)
     top0, left0 = origin
     height, width = frame_shape[:2]
     boxes = []
@@ -220,7 +229,9 @@ def face_landmarks_68(frame: np.ndarray, box: Box) -> np.ndarray:
         float32 array of shape (68, 2): (x, y) in frame pixels (may lie outside the frame).
     """
     _check_frame(frame)
-    parts = _face_recognition().face_landmarks(frame, [tuple(int(v) for v in box)], model="large")[0]
+    api = _face_recognition()
+    with _DLIB_LOCK:
+        parts = api.face_landmarks(frame, [tuple(int(v) for v in box)], model="large")[0]
     points = np.zeros((68, 2), dtype=np.float32)
     # face_recognition only returns named parts; every index appears in one of them.
     for name, indices in _PART_INDICES.items():

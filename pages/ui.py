@@ -263,8 +263,8 @@ def get_extraction(media: MediaInput, settings: ExtractionSettings):
             status.update(label=f"Could not analyse {media.name}", state="error", expanded=False)
             raise
         elapsed = time.perf_counter() - start
-        status.update(label=f"Found {extraction.n_faces} face(s) in {len(extraction.frames)} frame(s) "
-                            f"in {elapsed:.1f} s", state="complete", expanded=False)
+        status.update(label=f"Found {extraction.n_faces} face(s) in {len(extraction.frames)} frame(s)",
+                      state="complete", expanded=False)
     extraction_cache().put(cache_key, extraction)
     return extraction, elapsed
 
@@ -272,6 +272,7 @@ def get_extraction(media: MediaInput, settings: ExtractionSettings):
 # ---------------------------------------------------------------------------------------------
 # Result views
 
+UNCERTAIN_MARGIN = 0.05  # a verdict this close to the threshold is flagged as uncertain
 VERDICT_STYLE = {"fake": ("#D32F2F", "FAKE"), "real": ("#2E7D32", "REAL"), "no face": ("#757575", "NO FACE")}
 
 
@@ -282,24 +283,34 @@ def percent(value: float | None) -> str:
 def verdict_card(analysis, *, seconds: float, cached: bool) -> None:
     """The headline: verdict, P(fake), faces found, model and time."""
     summary = analysis.summary
+    is_video = analysis.extraction.kind == "video"
     color, word = VERDICT_STYLE[summary.verdict]
     with st.container(border=True):
         left, right = st.columns([1, 2], vertical_alignment="center")
         left.markdown(f"<div style='font-size:2.6rem;font-weight:700;color:{color};line-height:1.1'>{word}</div>"
                       f"<div style='color:#555'>verdict for {analysis.path}</div>", unsafe_allow_html=True)
-        metrics = right.columns(4)
+        metrics = right.columns(4 if is_video else 3)
         metrics[0].metric("P(fake)", percent(summary.p_fake_mean),
-                          help="Mean P(fake) over the frames with a face (the paper's video score).")
-        metrics[1].metric("Frames voting fake", percent(summary.vote_fake),
-                          help="Share of frames whose P(fake) reaches the threshold (the authors' released code).")
-        metrics[2].metric("Frames with a face", f"{summary.frames_with_face} / {summary.frames_sampled}")
-        metrics[3].metric("Time", f"{seconds:.2f} s", help="Face extraction (reused when cached) and scoring.")
-        right.caption(f"Model **{analysis.model}** · threshold {analysis.threshold:.2f} · verdict by "
-                      f"{'mean P(fake)' if analysis.aggregate == 'mean' else 'majority of frames'}"
+                          help="Mean P(fake) over the frames with a face (the paper's video score)." if is_video
+                          else "P(fake) of the face (of the largest face, or the most suspicious one).")
+        if is_video:
+            metrics[1].metric("Frames voting fake", percent(summary.vote_fake),
+                              help="Share of frames whose P(fake) reaches the threshold (the authors' released code).")
+            metrics[2].metric("Frames with a face", f"{summary.frames_with_face} / {summary.frames_sampled}")
+        else:
+            metrics[1].metric("Faces found", str(len(analysis.faces)))
+        metrics[-1].metric("Time", f"{seconds:.2f} s", help="Face extraction (reused when cached) and scoring.")
+        right.caption(f"Model **{analysis.model}** · threshold {analysis.threshold:.2f}"
+                      + (f" · verdict by {'mean P(fake)' if analysis.aggregate == 'mean' else 'majority of frames'}"
+                         if is_video else "")
                       + (" · faces reused from an earlier analysis" if cached else ""))
     if summary.verdict == "no face":
         st.warning("No face was found, so there is nothing to score. Try a clearer, frontal face, the CNN detector, "
                    "or, for an image that is already a face crop, the face-crop switch.", icon=":material/face:")
+    elif abs(summary.p_fake_mean - analysis.threshold) < UNCERTAIN_MARGIN:
+        st.warning(f"Uncertain: P(fake) is within {UNCERTAIN_MARGIN:.0%} of the threshold, so this verdict could "
+                   "go either way. Compare models, or try weights trained on the other manipulation.",
+                   icon=":material/help:")
 
 
 def scores_figure(analysis):
@@ -307,12 +318,17 @@ def scores_figure(analysis):
     import plotly.graph_objects as go
 
     figure = go.Figure()
+    by_frame = analysis.faces_by_frame()
     for track_id in analysis.tracks:
-        faces = [f for f in analysis.faces if f.track_id == track_id]
+        # One entry per sampled frame, None where this face is missing, so the line breaks at gaps.
+        faces = [next((f for f in by_frame.get(frame.frame_index, []) if f.track_id == track_id), None)
+                 for frame in analysis.extraction.frames]
+        times = [frame.time_s for frame in analysis.extraction.frames]
         figure.add_trace(go.Scatter(
-            x=[f.time_s for f in faces], y=[f.p_fake for f in faces], mode="lines+markers",
-            name=f"face {track_id + 1}", customdata=[f.frame_index for f in faces],
-            marker={"size": 9, "color": [p_fake_color(f.p_fake) for f in faces], "line": {"width": 1, "color": "white"}},
+            x=times, y=[f.p_fake if f else None for f in faces], mode="lines+markers",
+            name=f"face {track_id + 1}", customdata=[f.frame_index if f else None for f in faces],
+            marker={"size": 9, "color": [p_fake_color(f.p_fake if f else None) for f in faces],
+                    "line": {"width": 1, "color": "white"}},
             hovertemplate="frame %{customdata}<br>%{x:.2f} s<br>P(fake) %{y:.1%}<extra>face " + str(track_id + 1) + "</extra>",
         ))
     figure.add_hline(y=analysis.threshold, line_dash="dash", line_color="#888",
@@ -357,14 +373,14 @@ def frame_view(analysis, frame_index: int) -> None:
     frame = next(f for f in analysis.extraction.frames if f.frame_index == frame_index)
     scores = analysis.faces_by_frame().get(frame_index, [])
     faces = list(zip(frame.faces, scores))
-    st.markdown(f"**Frame {frame.frame_index}** at {frame.time_s:.2f} s" +
-                (f" · P(fake) {percent(scores[0].p_fake)}" if scores else " · no face found"))
+    where = f"**Frame {frame.frame_index}** at {frame.time_s:.2f} s" if analysis.extraction.kind == "video" else "**Photo**"
+    st.markdown(where + (f" · P(fake) {percent(scores[0].p_fake)}" if scores else " · no face found"))
     left, right = st.columns([3, 1])
     if frame.preview_jpeg is not None:
         left.image(annotated_frame(frame, faces), width="stretch")
     for face_crop, score in faces:
         right.image(face_crop.crop, caption=f"face {score.track_id + 1}: P(fake) {percent(score.p_fake)}"
-                    + ("" if face_crop.aligned else " (margin crop)"), width=192)
+                    + ("" if face_crop.aligned else " (margin crop)"), width=256)
 
 
 def bordered_crop(crop, p_fake: float):
@@ -384,8 +400,10 @@ def gallery(analysis, *, per_row: int = 6) -> None:
     for start in range(0, len(crops), per_row):
         columns = st.columns(per_row)
         for column, (frame, face_crop, score) in zip(columns, crops[start:start + per_row]):
-            column.image(bordered_crop(face_crop.crop, score.p_fake), width="stretch",
-                         caption=f"{frame.time_s:.2f} s · P(fake) {percent(score.p_fake)}")
+            when = f"{frame.time_s:.2f} s · " if analysis.extraction.kind == "video" else f"face {score.track_id + 1} · "
+            # JPEG: encoding 30 crops as PNG on every rerun costs a noticeable fraction of a second.
+            column.image(bordered_crop(face_crop.crop, score.p_fake), width="stretch", output_format="JPEG",
+                         caption=f"{when}P(fake) {percent(score.p_fake)}")
 
 
 def crops_zip(analysis) -> bytes:

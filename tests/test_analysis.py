@@ -146,3 +146,19 @@ def test_largest_face_mode_is_one_track_and_short_tracks_do_not_decide(shared_di
     long_fake = summarize([0.9] * 8, frames_sampled=30)
     assert _video_summary({0: long_real, 1: short_fake}, 30) == long_real
     assert _video_summary({0: long_real, 1: long_fake}, 30) == long_fake
+
+
+def test_concurrent_analyses_are_safe_and_independent(shared_dir, classifier):
+    """Regression: dlib's shared detector crashed the app server when two sessions detected at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clips = [shared_dir / "data" / "videos" / folder / "ff_c40_183_253.mp4" for folder in ("deepfakes", "face2face")]
+    clips += [shared_dir / "data" / "videos" / "real" / "ff_youtube_183.mp4"] * 2
+    model = classifier("meso4-df")
+    sampling = FrameSampling(n_frames=6)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda clip: analyze_media(clip, model, sampling=sampling), clips))
+    for clip, result in zip(clips, together):
+        alone = analyze_media(clip, model, sampling=sampling)
+        assert [f.box for f in result.faces] == [f.box for f in alone.faces]
+        assert result.summary.p_fake_mean == pytest.approx(alone.summary.p_fake_mean, abs=1e-6)

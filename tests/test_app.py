@@ -69,7 +69,8 @@ def plotly_arrays(spec: dict) -> list[np.ndarray]:
         y = trace["y"]
         if isinstance(y, dict):
             y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.dtype(y["dtype"]))
-        out.append(np.asarray(y, dtype=float))
+        y = np.asarray([np.nan if v is None else v for v in y], dtype=float)
+        out.append(y[~np.isnan(y)])  # frames without that face are gaps
     return out
 
 

@@ -1,0 +1,366 @@
+"""Browser tests: the real app (`streamlit run`) driven in headless Chromium with Playwright.
+
+Each test uploads real files from ../shared and checks what the page shows against the core
+(`analyze_media` with the default Meso4 DF classifier, the app's default model):
+the verdict word and the P(fake) metric, the chart-to-frame-view link, the error box for a
+bad file, and four sessions analysing different files at the same time on one server.
+
+Full-page screenshots go to artifacts/screenshots/ (git-ignored) for a human to look at.
+
+Playwright never downloads a browser here: Debian's /usr/bin/chromium is launched directly.
+Run: `python -m pytest tests/test_browser.py -q` (about a minute on the 2-core machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright
+from playwright.async_api import expect as expect_async
+from playwright.sync_api import expect, sync_playwright
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+VIEWPORT = {"width": 1400, "height": 3200}  # tall enough for a whole analysed video
+MODEL = "meso4-df"  # the sidebar's default: Meso4 architecture, DF weights
+# The first analysis of a server also imports TensorFlow and loads the model.
+FIRST_ANALYSIS_MS = 90_000
+ANALYSIS_MS = 60_000
+UI_MS = 15_000
+
+# CSS selectors into Streamlit's DOM (data-testid attributes; `st-key-<key>` classes for keyed elements).
+FILE_INPUT = 'input[type="file"]'
+CHART_POINTS = ".st-key-analyse-chart .js-plotly-plot .scatterlayer .points path"
+FRAME_VIEW = ".st-key-analyse-frame_view"
+EXCEPTION = '[data-testid="stException"]'
+ALERT = '[data-testid="stAlert"]'
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures: server, browser, expected results
+# ---------------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().decode().strip() == "ok"
+    except OSError:
+        return False
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def output(self, lines: int = 60) -> str:
+        """What the server printed last: from a crash's "Fatal Python error" on, if any
+        (faulthandler's stacks of every thread), else the last `lines` lines."""
+        text = self.log.read_text(errors="replace").splitlines()
+        fatal = [n for n, line in enumerate(text) if line.startswith("Fatal Python error")]
+        return "\n".join(text[fatal[-1]:] if fatal else text[-lines:])
+
+    def check_alive(self) -> None:
+        """Fails the test with the server's last output if the server process has died."""
+        if self.process.poll() is not None:
+            pytest.fail(f"The streamlit server died (exit code {self.process.returncode}). "
+                        f"Its last output:\n{self.output()}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[Server]:
+    """A `streamlit run streamlit_app.py` server for the whole session (with faulthandler on, so that
+    a crash in native code prints every thread's Python stack into the log)."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    cmd = [sys.executable, "-X", "faulthandler", "-m", "streamlit", "run", "streamlit_app.py",
+           "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           # Nothing edits the code during a test run; the watcher only adds load and log noise.
+           "--server.fileWatcherType", "none"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT)
+    running = Server(url, process, log)
+    try:
+        deadline = time.monotonic() + 30
+        while not _healthy(url):
+            running.check_alive()
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not become healthy at {url} within 30 s. Output:\n{running.output()}")
+            time.sleep(0.1)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server: Server) -> Iterator:
+    """A fresh browser context (a new Streamlit session) on the Analyse page."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(UI_MS)
+    page = context.new_page()
+    page.goto(server.url)
+    page.wait_for_selector(FILE_INPUT, state="attached", timeout=30_000)
+    yield page
+    context.close()
+    server.check_alive()  # a timeout above may really be a crashed server: say so
+
+
+@pytest.fixture(scope="session")
+def expected(classifier) -> Callable:
+    """`expected(path)`: the core's Analysis of a file with the app's default model (memoised)."""
+    from mesonet.analysis import analyze_media
+
+    results: dict[Path, object] = {}
+
+    def analysis_of(path: Path):
+        if path not in results:
+            results[path] = analyze_media(path, classifier(MODEL))
+        return results[path]
+
+    return analysis_of
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+# ---------------------------------------------------------------------------------------------
+# Page helpers (the selectors and scripts also serve the concurrent test's async pages)
+# ---------------------------------------------------------------------------------------------
+
+VERDICT_WORD = {"real": "REAL", "fake": "FAKE", "no face": "NO FACE"}
+# Height of the page's content: Streamlit scrolls inside its main container, not the document.
+CONTENT_HEIGHT_JS = """() => Math.max(document.body.scrollHeight,
+    ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
+        .map(e => e.scrollHeight))"""
+# The verdict card's markdown ("REAL" above "verdict for <name>") and its P(fake) metric.
+VERDICT_CARD = '[data-testid="stMarkdownContainer"]:has-text("verdict for {name}")'
+
+
+def p_fake_value(page):
+    """The verdict card's P(fake) metric value (works for sync and async pages alike)."""
+    label = page.locator('[data-testid="stMetricLabel"]', has_text=re.compile(r"^\s*P\(fake\)\s*$"))
+    return page.locator('[data-testid="stMetric"]', has=label).locator('[data-testid="stMetricValue"]')
+
+
+def wait_for_verdict(page, name: str, *, timeout: float = ANALYSIS_MS) -> tuple[str, str]:
+    """Waits for the verdict card of the file `name`; returns (verdict word, P(fake) text)."""
+    card = page.locator(VERDICT_CARD.format(name=name))
+    card.wait_for(timeout=timeout)
+    value = p_fake_value(page)
+    value.wait_for(timeout=timeout)
+    return card.inner_text().splitlines()[0].strip(), value.inner_text().strip()
+
+
+def frame_header(page) -> str:
+    return page.locator(FRAME_VIEW).get_by_text(re.compile(r"^Frame \d+ at")).inner_text()
+
+
+# Every <img> (frame view, crops, gallery) has arrived and decoded.
+IMAGES_LOADED_JS = "() => [...document.images].every(img => img.complete && img.naturalWidth > 0)"
+
+
+def full_screenshot(page, path: Path) -> None:
+    """The whole page: grows the viewport to the content's height first (Streamlit's main
+    container scrolls, so Playwright's full_page alone would cut it at the viewport)."""
+    page.wait_for_function(IMAGES_LOADED_JS, timeout=UI_MS)
+    height = page.evaluate(CONTENT_HEIGHT_JS)
+    size = page.viewport_size
+    if height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": height})
+    page.screenshot(path=str(path), full_page=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+def test_video_verdict_matches_core_and_chart_click_shows_that_frame(page, shared_dir, expected, screenshots):
+    video = shared_dir / "data" / "videos" / "real" / "ff_youtube_183.mp4"
+    analysis = expected(video)
+    assert len(analysis.faces) >= 3, "the clip should give a face in most sampled frames"
+
+    page.set_input_files(FILE_INPUT, video)
+    word, p_fake = wait_for_verdict(page, video.name, timeout=FIRST_ANALYSIS_MS)
+    page.get_by_text(f"Aligned faces ({len(analysis.faces)})").wait_for(timeout=ANALYSIS_MS)
+    points = page.locator(CHART_POINTS)
+    expect(points).to_have_count(len(analysis.faces), timeout=ANALYSIS_MS)
+    expect(page.get_by_text(re.compile(r"^Found \d+ face\(s\) in \d+ frame\(s\)"))).to_be_visible()
+
+    assert word == VERDICT_WORD[analysis.verdict]
+    assert p_fake == f"{analysis.summary.p_fake_mean:.1%}"
+    time_metric = page.locator('[data-testid="stMetric"]:has-text("Time") [data-testid="stMetricValue"]')
+    time_before_click = time_metric.inner_text()
+    full_screenshot(page, screenshots / "analyse_video.png")
+
+    # Until a point is clicked the frame view shows the most suspicious frame.
+    shown = int(re.match(r"Frame (\d+)", frame_header(page)).group(1))
+    assert shown == max(analysis.faces, key=lambda f: f.p_fake).frame_index
+    # A point away from the shown one and from the ends of the line.
+    n = next(i for i in range(len(analysis.faces) // 3, len(analysis.faces))
+             if analysis.faces[i].frame_index != shown)
+    target = analysis.faces[n]
+    point = points.nth(n)
+    point.scroll_into_view_if_needed()
+    box = point.bounding_box()
+    # Plotly picks points from the mouse position on its drag layer, above the markers.
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+    header = page.locator(FRAME_VIEW).get_by_text(re.compile(rf"^Frame {target.frame_index} at"))
+    header.wait_for(timeout=ANALYSIS_MS)
+    assert header.inner_text() == (f"Frame {target.frame_index} at {target.time_s:.2f} s · "
+                                   f"P(fake) {target.p_fake:.1%}")
+    # Only the fragment reran: the verdict card (and its timing) is untouched.
+    assert time_metric.inner_text() == time_before_click
+    assert p_fake_value(page).inner_text() == p_fake
+    assert page.locator(EXCEPTION).count() == 0
+    full_screenshot(page, screenshots / "analyse_video_point_clicked.png")
+
+
+def test_bad_file_shows_an_error_box_then_a_photo_works(page, shared_dir, expected, screenshots, tmp_path):
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("These are my notes, not a video.\n")
+    page.set_input_files(FILE_INPUT, notes)
+
+    error = page.locator(ALERT).filter(has_text="notes.mp4")
+    error.wait_for(timeout=FIRST_ANALYSIS_MS)
+    assert "not a video" in error.inner_text()
+    assert page.locator(EXCEPTION).count() == 0
+    assert page.locator(VERDICT_CARD.format(name="notes.mp4")).count() == 0
+    full_screenshot(page, screenshots / "analyse_bad_file.png")
+
+    photo = shared_dir / "data" / "photos" / "obama.jpg"
+    analysis = expected(photo)
+    page.set_input_files(FILE_INPUT, photo)
+    word, p_fake = wait_for_verdict(page, photo.name)
+    assert word == VERDICT_WORD[analysis.verdict]
+    assert p_fake == f"{analysis.summary.p_fake_mean:.1%}"
+    expect(error).to_have_count(0)
+    assert page.locator(EXCEPTION).count() == 0
+    full_screenshot(page, screenshots / "analyse_photo_after_bad_file.png")
+
+
+async def _analyse_in_session(browser, url: str, path: Path, n_faces: int, screenshot: Path) -> tuple[str, str, str]:
+    """One user: a new context, upload, wait for the whole result; returns (word, P(fake), frame header)."""
+    context = await browser.new_context(viewport=VIEWPORT)
+    try:
+        page = await context.new_page()
+        await page.goto(url)
+        await page.wait_for_selector(FILE_INPUT, state="attached", timeout=30_000)
+        await page.set_input_files(FILE_INPUT, path)
+        card = page.locator(VERDICT_CARD.format(name=path.name))
+        await card.wait_for(timeout=FIRST_ANALYSIS_MS)
+        await page.get_by_text(f"Aligned faces ({n_faces})").wait_for(timeout=ANALYSIS_MS)
+        await expect_async(page.locator(CHART_POINTS)).to_have_count(n_faces, timeout=ANALYSIS_MS)
+        await page.wait_for_function(IMAGES_LOADED_JS, timeout=ANALYSIS_MS)
+        word = (await card.inner_text()).splitlines()[0].strip()
+        p_fake = (await p_fake_value(page).inner_text()).strip()
+        header = await page.locator(FRAME_VIEW).get_by_text(re.compile(r"^Frame \d+ at")).inner_text()
+        assert await page.locator(EXCEPTION).count() == 0, f"{path.name}: the page shows a traceback"
+        height = await page.evaluate(CONTENT_HEIGHT_JS)
+        if height > VIEWPORT["height"]:
+            await page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+        await page.screenshot(path=str(screenshot), full_page=True)
+        return word, p_fake, header
+    finally:
+        await context.close()
+
+
+async def _analyse_concurrently(server: Server, jobs: list[tuple[Path, int, Path]]) -> list[tuple[str, str, str]]:
+    """Runs one session per job at the same time; stops early if the server process dies."""
+
+    async def watch_server() -> None:
+        while server.process.poll() is None:
+            await asyncio.sleep(0.25)
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        sessions = asyncio.gather(*(_analyse_in_session(chromium, server.url, *job) for job in jobs))
+        watchdog = asyncio.ensure_future(watch_server())
+        try:
+            await asyncio.wait({sessions, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+            if not sessions.done():
+                sessions.cancel()
+                await asyncio.gather(sessions, return_exceptions=True)
+                return []  # the caller reports the dead server
+            return sessions.result()
+        finally:
+            watchdog.cancel()
+            await chromium.close()
+
+
+def test_four_concurrent_sessions_each_see_their_own_result(server, shared_dir, expected, screenshots, tmp_path):
+    """Four users analyse four videos at once on one server; each sees its own result.
+
+    Also catches native crashes under concurrency: HOG face detection from several sessions'
+    threads at once through face_recognition's one shared dlib detector crashed the whole
+    server (segfault or heap corruption in _dlib_pybind11).
+    """
+    videos = shared_dir / "data" / "videos"
+    # A changed copy of the real clip: its faces are not in the server's extraction cache
+    # from the first test, so all four sessions really extract at the same time.
+    real = tmp_path / "ff_youtube_183_copy.mp4"
+    shutil.copyfile(videos / "real" / "ff_youtube_183.mp4", real)
+    with real.open("ab") as file:
+        file.write(b"\0trailing bytes that ffmpeg ignores")
+    deepfake = tmp_path / "deepfakes_183_253.mp4"
+    face2face = tmp_path / "face2face_183_253.mp4"
+    shutil.copyfile(videos / "deepfakes" / "ff_c40_183_253.mp4", deepfake)  # same name in both folders
+    shutil.copyfile(videos / "face2face" / "ff_c40_183_253.mp4", face2face)
+    files = [real, deepfake, face2face, videos / "real" / "short_hamilton_clip.mp4"]
+    analyses = [expected(path) for path in files]
+    jobs = [(path, len(analysis.faces), screenshots / f"concurrent_{i + 1}_{path.stem}.png")
+            for i, (path, analysis) in enumerate(zip(files, analyses))]
+
+    # The sync Playwright of the other tests owns this thread's event loop: run asyncio in another.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        results = pool.submit(asyncio.run, _analyse_concurrently(server, jobs)).result(timeout=180)
+    server.check_alive()
+
+    for path, analysis, (word, p_fake, header) in zip(files, analyses, results, strict=True):
+        assert (word, p_fake) == (VERDICT_WORD[analysis.verdict], f"{analysis.summary.p_fake_mean:.1%}"), path.name
+        most_suspicious = max(analysis.faces, key=lambda f: f.p_fake)
+        assert header.startswith(f"Frame {most_suspicious.frame_index} at "), (path.name, header)
