@@ -96,7 +96,49 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--face-crop", action="store_true", help="IMAGE is already an aligned face crop")
     explain.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG and JSON files")
     explain.set_defaults(run=_explain)
+    _add_dataset_commands(commands)
     return parser
+
+
+def _add_dataset_commands(commands) -> None:
+    """`evaluate` and `train`: whole class-folder datasets (df/, fake/, f2f/, deepfake/, forged/ vs real/)."""
+    from mesonet.evaluate import DEFAULT_VIDEO_PATTERN
+
+    layout = ("DIR holds one folder per class: df, fake, f2f, deepfake or forged for forged faces (several may "
+              "coexist), real for real faces.")
+    evaluate = commands.add_parser("evaluate", help="score a labelled dataset: accuracy per class, ROC AUC, EER",
+                                   description=f"Score every file of a labelled dataset. {layout} Images are "
+                                               "face crops unless --faces detect; videos get video-level scores.")
+    evaluate.add_argument("dir", metavar="DIR")
+    _add_model_options(evaluate)
+    evaluate.add_argument("--faces", choices=("aligned", "detect"), default="aligned",
+                          help="aligned: images are face crops (default); detect: find the largest face first")
+    evaluate.add_argument("--group-by-video", nargs="?", const=DEFAULT_VIDEO_PATTERN, metavar="REGEX",
+                          help=f"per-video accuracy, grouping images by REGEX on the file name without extension "
+                               f"(default pattern for <video>_<frame>.jpg: {DEFAULT_VIDEO_PATTERN})")
+    evaluate.add_argument("--report", metavar="PATH.html", help="write a self-contained HTML report")
+    evaluate.add_argument("--json", metavar="PATH", help="write the metrics and skipped files as JSON")
+    evaluate.add_argument("--csv", metavar="PATH", help="write one row per file")
+    evaluate.set_defaults(run=_evaluate)
+
+    train = commands.add_parser("train", help="train or fine-tune a network on a labelled dataset",
+                                description=f"Train with the paper's recipe (MSE, Adam 1e-3 divided by 10 every "
+                                            f"1000 steps, batch 75, augmentation). {layout} Running the same "
+                                            "command again resumes from the checkpoint beside --out.")
+    train.add_argument("dir", metavar="DIR")
+    train.add_argument("--arch", choices=("meso4", "mesoinception4"), required=True)
+    train.add_argument("--init", metavar="NAME|PATH", help="starting weights: catalog name or weight file "
+                                                            "(default: random)")
+    train.add_argument("--epochs", type=_positive_int, default=20, help="default: 20")
+    train.add_argument("--batch-size", type=_positive_int, default=75, help="default: 75")
+    train.add_argument("--val-split", type=float, default=0.1, help="share kept for validation (default: 0.1)")
+    train.add_argument("--steps-per-epoch", type=_positive_int, metavar="N", help="default: one pass over the data")
+    train.add_argument("--max-steps", type=_positive_int, metavar="N", help="stop after N steps in total")
+    train.add_argument("--dense-units", type=_positive_int, nargs="+", default=[16], metavar="N",
+                       help="hidden dense layers of the head (default: 16, the paper's)")
+    train.add_argument("--out", metavar="PATH", help="weights file, ending .weights.h5 (default: "
+                                                     "<arch>_trained.weights.h5); metadata goes beside it")
+    train.set_defaults(run=_train)
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -249,6 +291,39 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"  {name}")
     return EXIT_OK
 
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from mesonet.evaluate import evaluate_dataset, write_report
+    from mesonet.scoring import load_classifier
+
+    classifier = load_classifier(args.model, weights_file=args.weights_file)
+    result = evaluate_dataset(args.dir, classifier, faces=args.faces, threshold=args.threshold,
+                              group_by_video=args.group_by_video, progress=_ProgressBar("evaluate"))
+    for _, reason in result.skipped:
+        _error(reason)
+    print(result.format_table())
+    if args.json:
+        result.write_json(args.json)
+    if args.csv:
+        result.write_csv(args.csv)
+    if args.report:
+        print(f"report: {write_report(result, args.report)}")
+    return EXIT_INPUT_ERROR if result.skipped else EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    from mesonet.models import Variant
+    from mesonet.training import TrainConfig, format_epoch, train
+
+    config = TrainConfig(arch=args.arch, variant=Variant(dense_units=tuple(args.dense_units)), init=args.init,
+                         epochs=args.epochs, batch_size=args.batch_size, val_split=args.val_split,
+                         steps_per_epoch=args.steps_per_epoch, max_steps=args.max_steps)
+    result = train(args.dir, args.out or f"{args.arch}_trained.weights.h5", config=config,
+                   progress=_ProgressBar("train"), on_epoch=lambda entry: print(format_epoch(entry), flush=True))
+    print(f"best weights: {result.weights_path} (metadata in {result.weights_path.name}.json; stopped after "
+          f"{result.stopped_because})")
+    return EXIT_OK
 
 def _summary_row(analysis) -> dict:
     summary = analysis.summary

@@ -380,7 +380,7 @@ def frame_view(analysis, frame_index: int) -> None:
         left.image(annotated_frame(frame, faces), width="stretch")
     for face_crop, score in faces:
         right.image(face_crop.crop, caption=f"face {score.track_id + 1}: P(fake) {percent(score.p_fake)}"
-                    + ("" if face_crop.aligned else " (margin crop)"), width=256)
+                    + ("" if face_crop.aligned else " (margin crop)"), width="stretch")
 
 
 def bordered_crop(crop, p_fake: float):
