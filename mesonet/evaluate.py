@@ -1,0 +1,543 @@
+"""Evaluating a classifier on a labelled class-folder dataset (see mesonet.datasets).
+
+Images are scored in fixed-size batches while a thread pool decodes the next ones, so memory
+does not grow with the dataset (only one small record per file is kept). Images are face
+crops by default (like the authors' dataset), resized with nearest-neighbour exactly as
+`mesonet.scoring.preprocess_faces` does, so every score equals the single-image predict path.
+With `faces="detect"`, the largest face of each image is found and aligned first. Video files
+get one video-level score each through `mesonet.analysis.analyze_media` (mean P(fake) of the
+sampled frames, as in the paper).
+
+Convention: the forged class is the positive class of the ROC curve, average precision and
+EER, with P(fake) = 1 - score_real as the score. A file is called forged when its P(fake)
+reaches the threshold (`mesonet.scoring.label_for`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from mesonet.datasets import (CLASS_NAMES, LABEL_FORGED, LABEL_REAL, Dataset, LabeledFile, iter_face_batches,
+                              scan_dataset)
+from mesonet.errors import CancelledError, MesonetError, NoFaceError
+from mesonet.scoring import DEFAULT_THRESHOLD, Classifier
+
+Progress = Callable[[int, int], None]
+FaceMode = Literal["aligned", "detect"]
+# `<video>_<frame>.jpg`: everything before the last underscore followed by digits is the video.
+DEFAULT_VIDEO_PATTERN = r"^(?P<video>.+)_(?P<frame>\d+)$"
+METRIC_KEYS = ("accuracy_forged", "accuracy_real", "accuracy_total", "roc_auc", "eer", "average_precision")
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    """The score of one scored unit: an image, a video file, or a group of frames.
+
+    Attributes:
+        path: the file (for a group of frames: the video key).
+        label: 1 real, 0 forged (from the class folder).
+        class_folder: the class folder, e.g. "df".
+        kind: "image", "video" (a video file) or "frames" (images grouped by video).
+        score_real: the network's output, P(real) (for videos and groups: 1 - mean P(fake)).
+        video: the video key when images are grouped by video, else None.
+        n_frames: frames the score comes from (1 for an image).
+    """
+
+    path: str
+    label: int
+    class_folder: str
+    kind: str
+    score_real: float
+    video: str | None = None
+    n_frames: int = 1
+
+    @property
+    def p_fake(self) -> float:
+        return 1.0 - self.score_real
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Binary metrics with forged as the positive class.
+
+    Attributes:
+        threshold: P(fake) at or above which an item is called forged.
+        accuracy_forged: share of forged items called forged (the paper's "forged" column).
+        accuracy_real: share of real items called real.
+        accuracy_total: share of all items called right.
+        roc_auc: area under the ROC curve of P(fake); None with a single class.
+        eer: equal error rate (where false-positive and false-negative rates meet).
+        average_precision: area under the precision-recall curve for the forged class.
+        confusion: [[forged called forged, forged called real], [real called forged, real called real]].
+        best_threshold: P(fake) threshold that maximises balanced accuracy (Youden's J).
+        best_balanced_accuracy: balanced accuracy at `best_threshold`.
+        n_forged, n_real: items per class.
+    """
+
+    threshold: float
+    accuracy_forged: float | None
+    accuracy_real: float | None
+    accuracy_total: float
+    roc_auc: float | None
+    eer: float | None
+    average_precision: float | None
+    confusion: list[list[int]]
+    best_threshold: float | None
+    best_balanced_accuracy: float | None
+    n_forged: int
+    n_real: int
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def compute_metrics(labels: Sequence[int] | np.ndarray, score_real: Sequence[float] | np.ndarray, *,
+                    threshold: float = DEFAULT_THRESHOLD) -> Metrics:
+    """The paper's table and ranking metrics from labels and raw network outputs.
+
+    Args:
+        labels: 1 real, 0 forged, shape (N,).
+        score_real: network outputs P(real), shape (N,).
+        threshold: P(fake) at or above which an item is called forged.
+    """
+    from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score, roc_curve
+
+    labels = np.asarray(labels, dtype=np.int64)
+    p_fake = 1.0 - np.asarray(score_real, dtype=np.float64)
+    if labels.size == 0:
+        raise ValueError("No scored items: nothing to compute metrics on.")
+    is_forged = labels == LABEL_FORGED
+    called_forged = p_fake >= threshold
+    n_forged, n_real = int(is_forged.sum()), int((~is_forged).sum())
+    confusion = confusion_matrix(is_forged, called_forged, labels=[True, False]).tolist()
+    result = dict(threshold=threshold,
+                  accuracy_forged=float(called_forged[is_forged].mean()) if n_forged else None,
+                  accuracy_real=float((~called_forged[~is_forged]).mean()) if n_real else None,
+                  accuracy_total=float((called_forged == is_forged).mean()),
+                  roc_auc=None, eer=None, average_precision=None, confusion=confusion,
+                  best_threshold=None, best_balanced_accuracy=None, n_forged=n_forged, n_real=n_real)
+    if n_forged and n_real:
+        fpr, tpr, thresholds = roc_curve(is_forged, p_fake)
+        fnr = 1.0 - tpr
+        crossing = int(np.nanargmin(np.abs(fnr - fpr)))
+        best = int(np.argmax(tpr - fpr))
+        result.update(roc_auc=float(roc_auc_score(is_forged, p_fake)),
+                      eer=float((fpr[crossing] + fnr[crossing]) / 2),
+                      average_precision=float(average_precision_score(is_forged, p_fake)),
+                      # roc_curve's first threshold is +inf (nothing called forged); clip to a probability.
+                      best_threshold=float(min(thresholds[best], 1.0)),
+                      best_balanced_accuracy=float((tpr[best] + 1.0 - fpr[best]) / 2))
+    return Metrics(**result)
+
+
+def group_frames_by_video(items: Sequence[ItemScore],
+                          pattern: str = DEFAULT_VIDEO_PATTERN) -> tuple[list[ItemScore], list[str]]:
+    """Groups image scores into videos by a regular expression on the file stem.
+
+    The video key is the named group "video" if the pattern has one, else group 1, else the
+    whole match; frames of the same key in different class folders stay separate videos. A
+    video's score is the mean P(fake) of its frames (the paper's aggregation).
+
+    Args:
+        items: image scores.
+        pattern: regular expression matched (re.search) against the file name without extension.
+
+    Returns:
+        (one ItemScore of kind "frames" per video, paths of images the pattern did not match).
+    """
+    regex = _compile_pattern(pattern)
+    groups: dict[tuple[str, str], list[ItemScore]] = {}
+    unmatched: list[str] = []
+    for item in items:
+        if item.kind != "image":
+            continue
+        match = regex.search(Path(item.path).stem)
+        if match is None:
+            unmatched.append(item.path)
+            continue
+        key = match.groupdict().get("video") or (match.group(1) if regex.groups else match.group(0))
+        groups.setdefault((item.class_folder, key), []).append(item)
+    videos = []
+    for (folder, key), frames in groups.items():
+        p_fake = float(np.mean([f.p_fake for f in frames]))
+        videos.append(ItemScore(f"{folder}/{key}", frames[0].label, folder, "frames", 1.0 - p_fake, key, len(frames)))
+    return videos, unmatched
+
+
+def _compile_pattern(pattern: str) -> re.Pattern:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise MesonetError(f"--group-by-video pattern {pattern!r} is not a valid regular expression ({exc}); "
+                           f"the default is {DEFAULT_VIDEO_PATTERN!r}.") from None
+
+
+@dataclass
+class Evaluation:
+    """The outcome of `evaluate_dataset`.
+
+    Attributes:
+        model: the classifier's name.
+        dataset: `Dataset.summary()` of the evaluated folder.
+        threshold: P(fake) at or above which an item is called forged.
+        faces: "aligned" (images are face crops) or "detect" (faces found first).
+        items: one score per image that could be read (frame level), in dataset order.
+        videos: one score per video file, and per group of frames when grouping by video.
+        skipped: (path, reason) for each file that could not be read or had no face.
+        metrics: frame-level metrics over `items` (None when there are no images).
+        video_metrics: video-level metrics over `videos` (None when there are none).
+        unmatched_frames: images the grouping pattern did not match.
+        timings_s: wall-clock seconds per stage, and "images_per_s".
+    """
+
+    model: str
+    dataset: dict
+    threshold: float
+    faces: str
+    items: list[ItemScore]
+    videos: list[ItemScore]
+    skipped: list[tuple[str, str]]
+    metrics: Metrics | None
+    video_metrics: Metrics | None
+    group_pattern: str | None = None
+    unmatched_frames: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def headline(self) -> Metrics:
+        """Frame-level metrics when there are images, else video-level ones."""
+        return self.metrics or self.video_metrics
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the headline metrics at top level, then every detail."""
+        head = self.headline
+        return {
+            **head.to_dict(), "level": "frame" if self.metrics else "video",
+            "model": self.model, "faces": self.faces, "dataset": self.dataset,
+            "frame_metrics": self.metrics and self.metrics.to_dict(),
+            "video_metrics": self.video_metrics and self.video_metrics.to_dict(),
+            "group_by_video": self.group_pattern, "n_unmatched_frames": len(self.unmatched_frames),
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "timings_s": self.timings_s,
+            "label_convention": "score_real is the network output P(real); p_fake = 1 - score_real; "
+                                "forged is the positive class",
+        }
+
+    def rows(self) -> list[dict]:
+        """One row per image or video file (and per skipped file, with its reason), for CSV."""
+        rows = []
+        for item in [*self.items, *(v for v in self.videos if v.kind == "video")]:
+            rows.append({"path": item.path, "class": CLASS_NAMES[item.label], "class_folder": item.class_folder,
+                         "kind": item.kind, "video": item.video or "", "score_real": item.score_real,
+                         "p_fake": item.p_fake, "called": "forged" if item.p_fake >= self.threshold else "real",
+                         "correct": (item.p_fake >= self.threshold) == (item.label == LABEL_FORGED), "error": ""})
+        rows += [{"path": p, "class": "", "class_folder": "", "kind": "", "video": "", "score_real": "",
+                  "p_fake": "", "called": "", "correct": "", "error": reason} for p, reason in self.skipped]
+        return rows
+
+    def write_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def write_csv(self, path: str | Path) -> None:
+        import csv
+
+        rows = self.rows()
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["path"])
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def format_table(self) -> str:
+        """The paper's table (forged / real / total at the threshold) and the other metrics, as text."""
+        lines = [f"model {self.model} on {self.dataset['root']} (threshold P(fake) >= {self.threshold:g})"]
+        for title, m in (("frames", self.metrics), ("videos", self.video_metrics)):
+            if m is None:
+                continue
+            lines.append(f"{title}: {m.n_forged} forged, {m.n_real} real")
+            lines.append(f"  accuracy  forged {_fmt(m.accuracy_forged)}  real {_fmt(m.accuracy_real)}  "
+                         f"total {_fmt(m.accuracy_total)}")
+            lines.append(f"  ROC AUC {_fmt(m.roc_auc)}  EER {_fmt(m.eer)}  average precision "
+                         f"{_fmt(m.average_precision)}  best threshold {_fmt(m.best_threshold)} "
+                         f"(balanced accuracy {_fmt(m.best_balanced_accuracy)})")
+            (ff, fr), (rf, rr) = m.confusion
+            lines.append(f"  confusion (rows: true forged, true real; columns: called forged, called real): "
+                         f"[[{ff}, {fr}], [{rf}, {rr}]]")
+        if self.unmatched_frames:
+            lines.append(f"{len(self.unmatched_frames)} image(s) did not match the video pattern and count only "
+                         "at frame level.")
+        if self.skipped:
+            lines.append(f"{len(self.skipped)} file(s) skipped (listed on stderr and in --json/--csv).")
+        rate = self.timings_s.get("images_per_s")
+        if rate:
+            lines.append(f"{len(self.items)} images in {self.timings_s['images']:.1f} s ({rate:.0f} images/s)")
+        lines.append("Scores: P(fake) = 1 - score_real, the network's raw output P(real).")
+        return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+
+def evaluate_dataset(root: str | Path | Dataset, classifier: Classifier, *, faces: FaceMode = "aligned",
+                     threshold: float = DEFAULT_THRESHOLD, group_by_video: str | None = None,
+                     batch_size: int = 64, workers: int | None = None, resize: str = "nearest",
+                     detector: str = "hog", progress: Progress | None = None,
+                     cancel: threading.Event | None = None) -> Evaluation:
+    """Scores every file of a class-folder dataset and computes the metrics.
+
+    Args:
+        root: the dataset folder, or an already scanned Dataset.
+        classifier: the loaded classifier.
+        faces: "aligned" takes each image as a face crop; "detect" finds and aligns the
+            largest face of each image first (images without a face are skipped).
+        threshold: P(fake) at or above which an item is called forged.
+        group_by_video: a regular expression on file stems (see `group_frames_by_video`) to
+            add per-video accuracy over images; None for none.
+        batch_size: images per model call (memory holds a few such batches).
+        workers: decoding threads (default: the number of CPUs, at least 2).
+        resize: resize of the crops to 256x256 ("nearest", as the networks were trained).
+        detector: face detector for `faces="detect"` and for videos: "hog" or "cnn".
+        progress: called with (files done, files total).
+        cancel: set it from another thread to stop between batches (raises CancelledError).
+
+    Returns:
+        An Evaluation; unreadable files are in `skipped`, not fatal.
+
+    Raises:
+        DatasetError: the folder layout is wrong.
+        MesonetError: nothing at all could be scored, or a bad grouping pattern.
+    """
+    if faces not in ("aligned", "detect"):
+        raise ValueError(f"faces must be 'aligned' or 'detect', got {faces!r}.")
+    if group_by_video is not None:
+        _compile_pattern(group_by_video)  # fail before the long part
+    dataset = root if isinstance(root, Dataset) else scan_dataset(root)
+    images, video_files = dataset.images(), dataset.videos()
+    total = len(dataset.files)
+    done = 0
+    report = progress or (lambda d, t: None)
+    report(0, total)
+
+    started = time.perf_counter()
+    items: list[ItemScore] = []
+    skipped: list[tuple[str, str]] = []
+    loader = _detected_face_loader(detector) if faces == "detect" else _crop_loader(resize)
+    for batch in iter_face_batches([f.path for f in images], batch_size=batch_size,
+                                   workers=workers or max(2, os.cpu_count() or 2), loader=loader):
+        if cancel is not None and cancel.is_set():
+            raise CancelledError(f"Evaluation cancelled after {done} of {total} files.")
+        scores = classifier.score_batch(np.divide(batch.faces, 255.0, dtype=np.float32))
+        for position, score in zip(batch.indices, scores):
+            f = images[position]
+            items.append(ItemScore(str(f.path), f.label, f.class_folder, "image", float(score)))
+        skipped += [(str(images[position].path), str(error)) for position, error in batch.errors]
+        done += len(batch.indices) + len(batch.errors)
+        report(done, total)
+    image_s = time.perf_counter() - started
+
+    videos: list[ItemScore] = []
+    for f in video_files:
+        score = _score_video(f, classifier, threshold=threshold, detector=detector, skipped=skipped)
+        if score is not None:
+            videos.append(score)
+        done += 1
+        report(done, total)
+
+    unmatched: list[str] = []
+    if group_by_video is not None:
+        groups, unmatched = group_frames_by_video(items, group_by_video)
+        videos += groups
+    if not items and not videos:
+        raise MesonetError(f"No file of {dataset.root} could be scored ({len(skipped)} skipped, e.g. "
+                           f"{skipped[0][1] if skipped else 'none'}). Check the files are images or videos of faces.")
+    metrics = compute_metrics([i.label for i in items], [i.score_real for i in items],
+                              threshold=threshold) if items else None
+    video_metrics = compute_metrics([v.label for v in videos], [v.score_real for v in videos],
+                                    threshold=threshold) if videos else None
+    timings = {"images": round(image_s, 3), "total": round(time.perf_counter() - started, 3)}
+    if items and image_s > 0:
+        timings["images_per_s"] = round(len(items) / image_s, 1)
+    return Evaluation(classifier.name, dataset.summary(), threshold, faces, items, videos, skipped, metrics,
+                      video_metrics, group_by_video, unmatched, timings)
+
+
+def _crop_loader(resize: str):
+    from mesonet.datasets import load_face_crop
+
+    return lambda path: load_face_crop(path, resize=resize)
+
+
+def _detected_face_loader(detector: str):
+    """Loads an image and returns the aligned crop of its largest face (256x256)."""
+    from mesonet.faces import extract_faces
+    from mesonet.media import load_image
+
+    def load(path: Path) -> np.ndarray:
+        found = extract_faces(load_image(path), model=detector)
+        if not found:
+            raise NoFaceError(f"{path.name}: no face found; skipped.")
+        return found[0].crop
+
+    return load
+
+
+def _score_video(f: LabeledFile, classifier: Classifier, *, threshold: float, detector: str,
+                 skipped: list[tuple[str, str]]) -> ItemScore | None:
+    from mesonet.analysis import analyze_media
+
+    try:
+        analysis = analyze_media(f.path, classifier, detector=detector, threshold=threshold)
+    except MesonetError as exc:
+        skipped.append((str(f.path), str(exc)))
+        return None
+    summary = analysis.summary
+    if summary.p_fake_mean is None:
+        skipped.append((str(f.path), f"{f.path.name}: no face found in {summary.frames_sampled} sampled frames."))
+        return None
+    return ItemScore(str(f.path), f.label, f.class_folder, "video", 1.0 - summary.p_fake_mean,
+                     f.path.stem, summary.frames_with_face)
+
+
+# ---------------------------------------------------------------------------------------------
+# The self-contained HTML report
+
+def write_report(evaluation: Evaluation, path: str | Path, *, worst: int = 12, thumb_px: int = 128) -> Path:
+    """Writes a single HTML file with the table, ROC curve, histograms and worst mistakes.
+
+    Plotly's JavaScript and the thumbnails are inlined, so the file opens offline and can be
+    mailed as is (about 5 MB, mostly plotly.js).
+
+    Args:
+        evaluation: the result of `evaluate_dataset`.
+        path: the .html file to write.
+        worst: how many mistakes to show per class (the most confident wrong answers).
+        thumb_px: thumbnail size in pixels.
+    """
+    path = Path(path)
+    parts = [f"<h1>MesoNet evaluation: {html.escape(evaluation.model)}</h1>",
+             f"<p>Dataset <code>{html.escape(evaluation.dataset['root'])}</code>; threshold: P(fake) &ge; "
+             f"{evaluation.threshold:g} is called forged. P(fake) = 1 &minus; score_real, the network's raw "
+             "output P(real). Forged is the positive class of the ROC curve.</p>"]
+    include_js: bool | str = True  # plotly.js once, in the first figure
+    for title, items, metrics in (("Frames", evaluation.items, evaluation.metrics),
+                                  ("Videos", evaluation.videos, evaluation.video_metrics)):
+        if metrics is None:
+            continue
+        parts.append(f"<h2>{title}</h2>{_metrics_table_html(metrics)}")
+        figures = [_roc_figure(items, metrics), _histogram_figure(items, evaluation.threshold)]
+        for figure in figures:
+            if figure is not None:
+                parts.append(figure.to_html(full_html=False, include_plotlyjs=include_js))
+                include_js = False
+        if title == "Frames" or any(i.kind == "video" for i in items):
+            parts.append(_mistakes_html(items, evaluation.threshold, worst=worst, thumb_px=thumb_px))
+    if evaluation.skipped:
+        rows = "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(r)}</li>" for p, r in evaluation.skipped)
+        parts.append(f"<h2>Skipped files ({len(evaluation.skipped)})</h2><ul>{rows}</ul>")
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>MesoNet evaluation</title>"
+            f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>")
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+_CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
+        ".gallery{display:flex;flex-wrap:wrap;gap:8px}.gallery figure{margin:0;width:140px;font-size:11px;"
+        "word-break:break-all}")
+
+
+def _metrics_table_html(m: Metrics) -> str:
+    (ff, fr), (rf, rr) = m.confusion
+    rows = [("Forged accuracy", _fmt(m.accuracy_forged)), ("Real accuracy", _fmt(m.accuracy_real)),
+            ("Total accuracy", _fmt(m.accuracy_total)), ("ROC AUC", _fmt(m.roc_auc)), ("EER", _fmt(m.eer)),
+            ("Average precision", _fmt(m.average_precision)),
+            ("Best threshold (balanced accuracy)", f"{_fmt(m.best_threshold)} ({_fmt(m.best_balanced_accuracy)})"),
+            ("Forged / real items", f"{m.n_forged} / {m.n_real}")]
+    table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    confusion = (f"<table><tr><th></th><th>called forged</th><th>called real</th></tr>"
+                 f"<tr><th>forged</th><td>{ff}</td><td>{fr}</td></tr>"
+                 f"<tr><th>real</th><td>{rf}</td><td>{rr}</td></tr></table>")
+    return f"<table>{table}</table><h3>Confusion matrix</h3>{confusion}"
+
+
+def _roc_figure(items: Sequence[ItemScore], metrics: Metrics):
+    import plotly.graph_objects as go
+    from sklearn.metrics import roc_curve
+
+    if metrics.roc_auc is None:
+        return None
+    fpr, tpr, _ = roc_curve([i.label == LABEL_FORGED for i in items], [i.p_fake for i in items])
+    figure = go.Figure([go.Scatter(x=fpr, y=tpr, mode="lines", name=f"ROC (AUC {metrics.roc_auc:.4f})"),
+                        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})])
+    figure.update_layout(title="ROC curve (forged = positive)", xaxis_title="false-positive rate (real called forged)",
+                         yaxis_title="true-positive rate (forged called forged)", width=560, height=480)
+    return figure
+
+
+def _histogram_figure(items: Sequence[ItemScore], threshold: float):
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    for label in (LABEL_FORGED, LABEL_REAL):
+        values = [i.p_fake for i in items if i.label == label]
+        if values:
+            figure.add_trace(go.Histogram(x=values, name=CLASS_NAMES[label], opacity=0.6, xbins={"size": 0.02}))
+    figure.add_vline(x=threshold, line_dash="dash", annotation_text="threshold")
+    figure.update_layout(barmode="overlay", title="P(fake) per true class", xaxis_title="P(fake)",
+                         yaxis_title="items", width=700, height=420)
+    return figure
+
+
+def _mistakes_html(items: Sequence[ItemScore], threshold: float, *, worst: int, thumb_px: int) -> str:
+    blocks = []
+    for label in (LABEL_FORGED, LABEL_REAL):
+        wrong = [i for i in items if i.label == label and (i.p_fake >= threshold) != (label == LABEL_FORGED)]
+        # Most confident mistakes first: forged faces with the lowest P(fake), real with the highest.
+        wrong.sort(key=lambda i: i.p_fake if label == LABEL_FORGED else -i.p_fake)
+        cards = "".join(_thumbnail_card(i, thumb_px) for i in wrong[:worst])
+        blocks.append(f"<h3>Worst mistakes: {CLASS_NAMES[label]} ({len(wrong)} wrong)</h3>"
+                      f"<div class='gallery'>{cards or 'none'}</div>")
+    return "".join(blocks)
+
+
+def _thumbnail_card(item: ItemScore, size: int) -> str:
+    caption = f"{html.escape(Path(item.path).name)}<br>P(fake) {item.p_fake:.3f}"
+    data = _thumbnail_b64(item, size)
+    image = f"<img src='data:image/jpeg;base64,{data}' width='{size}'>" if data else "<div>(no preview)</div>"
+    return f"<figure>{image}<figcaption>{caption}</figcaption></figure>"
+
+
+def _thumbnail_b64(item: ItemScore, size: int) -> str | None:
+    from PIL import Image
+
+    from mesonet.media import FrameSampling, iter_media_frames, load_image
+
+    try:
+        if item.kind == "video":
+            _, frames = iter_media_frames(item.path, FrameSampling(n_frames=1))
+            rgb = next(iter(frames)).rgb
+        elif item.kind == "image":
+            rgb = load_image(item.path)
+        else:
+            return None
+    except (MesonetError, StopIteration):
+        return None
+    image = Image.fromarray(rgb)
+    image.thumbnail((size, size))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=80)
+    return base64.b64encode(out.getvalue()).decode("ascii")
