@@ -9,6 +9,8 @@ page = st.navigation(
         st.Page("pages/analyse.py", title="Analyse", icon=":material/search:", default=True),
         st.Page("pages/compare.py", title="Compare models", icon=":material/compare:"),
         st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/weights.py", title="Weights", icon=":material/database:"),
     ]
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import shutil
 import tempfile
 import threading
@@ -433,3 +434,77 @@ def downloads(analysis, key: str) -> None:
     columns[2].download_button("Face crops (ZIP)", lambda: crops_zip(analysis), f"{stem}_crops.zip", "application/zip",
                                icon=":material/folder_zip:", key=f"{key}.zip", on_click="ignore",
                                disabled=not analysis.faces)
+
+
+# ---------------------------------------------------------------------------------------------
+# Labelled datasets (Evaluate and Train)
+
+DATASETS_DIR_ENV = "MESONET_DATASETS_DIR"
+MAX_ZIP_BYTES = 2 * 1024**3  # uncompressed; refuses zip bombs
+
+
+def server_datasets() -> dict[str, Path]:
+    """Dataset folders offered on the server: the subfolders of MESONET_DATASETS_DIR."""
+    root = os.environ.get(DATASETS_DIR_ENV)
+    if not root or not Path(root).is_dir():
+        return {}
+    return {p.name: p for p in sorted(Path(root).iterdir()) if p.is_dir() and not p.name.startswith(".")}
+
+
+@contextlib.contextmanager
+def unpacked_zip(data: bytes, name: str) -> Iterator[Path]:
+    """A ZIP of class folders unpacked into a temporary folder that exists only inside the block."""
+    import io
+    import zipfile
+
+    from mesonet.datasets import DatasetError
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise DatasetError(f"{name} is not a ZIP file. Zip a folder holding one folder per class "
+                           "(df, fake, f2f, deepfake or forged; and real).") from None
+    total = sum(member.file_size for member in archive.infolist())
+    if total > MAX_ZIP_BYTES:
+        raise DatasetError(f"{name} unpacks to {total / 1024**3:.1f} GB; the limit is 2 GB. Use a smaller dataset.")
+    folder = Path(tempfile.mkdtemp(prefix="mesonet-dataset-"))
+    try:
+        for member in archive.infolist():
+            target = (folder / member.filename).resolve()
+            if not target.is_relative_to(folder.resolve()):
+                raise DatasetError(f"{name} holds a path outside the archive ({member.filename}); it was refused.")
+        archive.extractall(folder)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class DatasetChoice:
+    """A labelled dataset: an uploaded ZIP (bytes) or a folder on the server."""
+
+    name: str
+    zip_data: bytes | None = None
+    folder: Path | None = None
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[Path]:
+        if self.folder is not None:
+            yield self.folder
+        else:
+            with unpacked_zip(self.zip_data, self.name) as folder:
+                yield folder
+
+
+def dataset_input(key: str) -> DatasetChoice | None:
+    """A ZIP upload of class folders, or one of the server's dataset folders."""
+    folders = server_datasets()
+    sources = ["Upload a ZIP"] + (["Server folder"] if folders else [])
+    source = st.segmented_control("Data", sources, default=sources[-1], key=f"{key}.data_source")
+    st.caption("One folder per class: `df`, `fake`, `f2f`, `deepfake` or `forged` hold forged faces, `real` holds "
+               "real ones. Images are aligned face crops, like the authors' dataset.")
+    if source == "Server folder":
+        name = st.selectbox("Dataset folder", list(folders), key=f"{key}.folder")
+        return DatasetChoice(name, folder=folders[name])
+    upload = st.file_uploader("ZIP of class folders", type=["zip"], key=f"{key}.zip")
+    return None if upload is None else DatasetChoice(upload.name, zip_data=upload.getvalue())

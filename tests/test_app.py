@@ -221,3 +221,66 @@ def test_learn_page_table_maps_curve_and_quiz():
 
 def captions_of(at: AppTest) -> list[str]:
     return [c for image in at.get("image") for c in image.captions]
+
+
+@pytest.fixture(scope="module")
+def small_dataset_zip(shared_dir) -> bytes:
+    """A ZIP of 12 forged and 12 real crops from the authors' training set."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for folder in ("df", "real"):
+            for path in sorted((shared_dir / "data" / "mesonet_df" / "train" / folder).glob("*.jpg"))[:12]:
+                archive.write(path, f"faces/{folder}/{path.name}")
+    return out.getvalue()
+
+
+def test_evaluate_page_with_a_small_zip(small_dataset_zip, shared_dir, classifier):
+    from mesonet.media import load_image
+
+    at = open_app("pages/evaluate.py")
+    assert "Upload a ZIP" in at.info[0].value
+    at.file_uploader(key="evaluate.zip").set_value(("faces.zip", small_dataset_zip, "application/zip")).run()
+    next(b for b in at.button if b.label == "Evaluate").click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    # Accuracy per class against the single-image path, computed independently here.
+    root = shared_dir / "data" / "mesonet_df" / "train"
+    expected = {}
+    for folder in ("df", "real"):
+        paths = sorted((root / folder).glob("*.jpg"))[:12]
+        p_fake = 1 - classifier("meso4-df").score_real([load_image(p) for p in paths])
+        expected[folder] = float(np.mean(p_fake >= 0.5) if folder == "df" else np.mean(p_fake < 0.5))
+    accuracy = table.iloc[0]
+    assert accuracy["forged"] == pytest.approx(expected["df"]) and accuracy["real"] == pytest.approx(expected["real"])
+    assert list(table.iloc[1][["forged", "real", "total"]]) == [12, 12, 24]
+    assert download_content(at, "faces_meso4-df_report.html").startswith(b"<!DOCTYPE html>")
+
+
+def test_evaluate_page_refuses_a_bad_zip():
+    at = open_app("pages/evaluate.py")
+    at.file_uploader(key="evaluate.zip").set_value(("faces.zip", b"not a zip", "application/zip")).run()
+    next(b for b in at.button if b.label == "Evaluate").click().run()
+    assert not at.exception and "not a ZIP file" in at.error[0].value
+
+
+def test_train_page_runs_in_the_background_and_offers_the_weights(small_dataset_zip):
+    import time
+
+    at = open_app("pages/train.py")
+    at.file_uploader(key="train.zip").set_value(("faces.zip", small_dataset_zip, "application/zip")).run()
+    at.number_input(key="train.steps").set_value(6)
+    at.number_input(key="train.batch").set_value(8).run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception
+    deadline = time.time() + 180
+    while time.time() < deadline and not at.success:
+        time.sleep(1)
+        at.run()
+        assert not at.exception and not at.error
+    assert at.success and at.success[0].value.startswith("Done in")
+    at.button(key="train.use").click().run()
+    labels = at.radio(key="model.weights").options
+    assert any(label.startswith("Custom: trained meso4") for label in labels)
