@@ -52,24 +52,23 @@ def model_choices() -> list[ModelChoice]:
     return choices
 
 
-def _run_through_the_router() -> None:
-    """Makes sure a page runs inside streamlit_app.py's navigation.
+def _leave_pages_folder_mode() -> None:
+    """Makes every later run go through streamlit_app.py's navigation.
 
     Streamlit treats an app with a `pages/` folder as an old-style multipage app until some run
-    calls `st.navigation`; on a fresh server, a visitor who lands directly on a page's URL gets
-    that page's file run alone (no menu), and so does everyone after them. Switching that mode
-    off and rerunning sends the run through the router. (Private Streamlit API, checked on 1.67.)
+    calls `st.navigation`: on a fresh server, a visitor who lands directly on a page's URL gets
+    that page's file run alone (no menu), and so would everyone after them until someone opened
+    the home page. Switching the mode off here limits that to the one run already under way.
+    (Private Streamlit API, checked on 1.67.)
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    PagesManager.uses_pages_directory = False
 
 
 def sidebar_model_picker() -> ModelChoice:
     """Architecture and weights in the sidebar, shared by every page for this user."""
-    _run_through_the_router()
+    _leave_pages_folder_mode()
     st.session_state.setdefault("model.arch", "meso4")
     with st.sidebar:
         st.subheader("Classifier")
