@@ -31,6 +31,15 @@ LABEL_NOTE = ("MesoNet's networks output **P(real)**. MesoNet Studio shows **P(f
 WEIGHTS_NOTE = ("**DF** weights were trained on Deepfake face swaps, **F2F** weights on Face2Face reenactment. "
                 "Weights only know the manipulation they were trained on: F2F weights call many Deepfake "
                 "faces real, and the other way round.")
+# The app's pages, in menu order: (file, title, icon). streamlit_app.py routes to them.
+PAGE_SPECS = [
+    ("pages/analyse.py", "Analyse", ":material/search:"),
+    ("pages/compare.py", "Compare models", ":material/compare:"),
+    ("pages/learn.py", "Learn", ":material/school:"),
+    ("pages/evaluate.py", "Evaluate", ":material/fact_check:"),
+    ("pages/train.py", "Train", ":material/model_training:"),
+    ("pages/weights.py", "Weights", ":material/database:"),
+]
 CUSTOM_KEY = "weights.custom"  # {label: {"arch": str, "path": str}} for this user's accepted files
 
 
@@ -52,18 +61,29 @@ def model_choices() -> list[ModelChoice]:
     return choices
 
 
+def menu() -> None:
+    """The app's menu, at the top of the sidebar."""
+    with st.sidebar:
+        st.markdown("### MesoNet Studio")
+        for path, title, icon in PAGE_SPECS:
+            st.page_link(path, label=title, icon=icon)
+        st.divider()
+
+
 def _leave_pages_folder_mode() -> None:
     """Makes every later run go through streamlit_app.py's navigation.
 
     Streamlit treats an app with a `pages/` folder as an old-style multipage app until some run
     calls `st.navigation`: on a fresh server, a visitor who lands directly on a page's URL gets
-    that page's file run alone (no menu), and so would everyone after them until someone opened
-    the home page. Switching the mode off here limits that to the one run already under way.
-    (Private Streamlit API, checked on 1.67.)
+    that page's file run alone, without the router, and so would everyone after them until
+    someone opened the home page. Switching the mode off here limits that to the run already
+    under way, which draws the menu itself. (Private Streamlit API, checked on 1.67.)
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    PagesManager.uses_pages_directory = False
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        menu()
 
 
 def sidebar_model_picker() -> ModelChoice:
