@@ -44,6 +44,11 @@ _EXPORTS = {
     "extract_faces_from_media": "mesonet.analysis",
     "score_extraction": "mesonet.analysis",
     "summarize": "mesonet.analysis",
+    "DatasetError": "mesonet.datasets",
+    "scan_dataset": "mesonet.datasets",
+    "evaluate_dataset": "mesonet.evaluate",
+    "TrainConfig": "mesonet.training",
+    "train": "mesonet.training",
 }
 
 __all__ = sorted(_EXPORTS)
