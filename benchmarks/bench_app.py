@@ -31,13 +31,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,11 +44,10 @@ from playwright.sync_api import Page, sync_playwright
 
 from mesonet.media import probe_video
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = Path("/work/shared/data")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+from tests.app_server import CHROMIUM, CHROMIUM_ARGS, REPO, start_streamlit, stop_streamlit  # noqa: E402
+
+DEFAULT_DATA_DIR = Path(os.environ.get("MESONET_DATA_DIR", REPO.parent / "shared")) / "data"
 TARGET_PHOTO_S = 1.5
 TARGET_CLIP_S = 4.0
 TARGET_SWITCH_S = 1.0
@@ -90,46 +87,6 @@ PAGE_COMPLETE_JS = """() => [...document.querySelectorAll("h3")].some(h => h.inn
 # ---------------------------------------------------------------------------------------------
 # Server
 # ---------------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().decode().strip() == "ok"
-    except OSError:
-        return False
-
-
-def start_server(log_path: Path) -> tuple[subprocess.Popen, str, float]:
-    """Starts `streamlit run streamlit_app.py`; returns (process, URL, seconds until healthy)."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--server.headless", "true"]
-    with log_path.open("wb") as log:
-        start = time.perf_counter()
-        process = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
-    while not healthy(url):
-        if process.poll() is not None or time.perf_counter() - start > 60:
-            stop_server(process)
-            raise RuntimeError(f"streamlit did not become healthy; its output:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.02)
-    return process, url, time.perf_counter() - start
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
 
 # ---------------------------------------------------------------------------------------------
 # Files that the server's extraction cache has never seen
@@ -223,8 +180,8 @@ def main() -> None:
     # 1. Server start-up.
     starts = []
     for n in range(args.starts):
-        process, _, elapsed = start_server(work / f"start{n}.log")
-        stop_server(process)
+        process, _, elapsed = start_streamlit(work / f"start{n}.log")
+        stop_streamlit(process)
         starts.append(elapsed)
     print(f"\nServer start to healthy: {', '.join(f'{s:.2f}' for s in starts)} s")
 
@@ -236,7 +193,7 @@ def main() -> None:
     info = probe_video(clips[0])
     print(f"Clip: {info.width}x{info.height}, {info.duration_s:.1f} s, {info.frame_count} frames, {info.codec}")
 
-    process, url, _ = start_server(work / "server.log")
+    process, url, _ = start_streamlit(work / "server.log")
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -273,7 +230,7 @@ def main() -> None:
             print(f"Weights switch on {clips[-1].name}: P(fake) DF {p_df} <-> F2F {p_f2f}")
             browser.close()
     finally:
-        stop_server(process)
+        stop_streamlit(process)
 
     def row(what: str, values: Sequence[float], target: float | None, extra: str) -> list[str]:
         median = statistics.median(values)

@@ -18,11 +18,8 @@ import concurrent.futures
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,13 +29,10 @@ from playwright.async_api import async_playwright
 from playwright.async_api import expect as expect_async
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import REPO
+from tests.app_server import CHROMIUM, CHROMIUM_ARGS, REPO, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 3200}  # tall enough for a whole analysed video
 MODEL = "meso4-df"  # the sidebar's default: Meso4 architecture, DF weights
@@ -58,20 +52,6 @@ ALERT = '[data-testid="stAlert"]'
 # ---------------------------------------------------------------------------------------------
 # Fixtures: server, browser, expected results
 # ---------------------------------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().decode().strip() == "ok"
-    except OSError:
-        return False
-
 
 @dataclass
 class Server:
@@ -95,33 +75,16 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Iterator[Server]:
-    """A `streamlit run streamlit_app.py` server for the whole session (with faulthandler on, so that
-    a crash in native code prints every thread's Python stack into the log)."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+    """One `streamlit run streamlit_app.py` server for the whole session."""
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    cmd = [sys.executable, "-X", "faulthandler", "-m", "streamlit", "run", "streamlit_app.py",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           # Nothing edits the code during a test run; the watcher only adds load and log noise.
-           "--server.fileWatcherType", "none"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT)
-    running = Server(url, process, log)
     try:
-        deadline = time.monotonic() + 30
-        while not _healthy(url):
-            running.check_alive()
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not become healthy at {url} within 30 s. Output:\n{running.output()}")
-            time.sleep(0.1)
-        yield running
+        process, url, _ = start_streamlit(log, timeout_s=30)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield Server(url, process, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_streamlit(process)
 
 
 @pytest.fixture(scope="session")
@@ -364,3 +327,24 @@ def test_four_concurrent_sessions_each_see_their_own_result(server, shared_dir, 
         assert (word, p_fake) == (VERDICT_WORD[analysis.verdict], f"{analysis.summary.p_fake_mean:.1%}"), path.name
         most_suspicious = max(analysis.faces, key=lambda f: f.p_fake)
         assert header.startswith(f"Frame {most_suspicious.frame_index} at "), (path.name, header)
+
+
+def test_a_fresh_server_shows_the_app_menu_on_a_page_url(browser, tmp_path, screenshots):
+    """Regression: on a fresh server, a first visit straight to a page's URL ran that page file alone
+    (Streamlit's pages-folder mode): no menu, and the folder's file names, `ui` included, as pages."""
+    process, url, _ = start_streamlit(tmp_path / "fresh.log", timeout_s=30)
+    try:
+        for visit in ("first", "second"):
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            page = context.new_page()
+            page.goto(f"{url}/weights")
+            expect(page.get_by_role("heading", name="Weights", exact=True)).to_be_visible(timeout=FIRST_ANALYSIS_MS)
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            expect(sidebar.get_by_text("MesoNet Studio")).to_be_visible()
+            for title in ("Analyse", "Compare models", "Learn", "Evaluate", "Train", "Weights"):
+                expect(sidebar.get_by_role("link", name=title, exact=True)).to_be_visible()
+            expect(sidebar.get_by_role("link", name="ui", exact=True)).to_have_count(0)
+            page.screenshot(path=str(screenshots / f"fresh_server_{visit}_visit.png"))
+            context.close()
+    finally:
+        stop_streamlit(process)
