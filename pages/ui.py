@@ -431,8 +431,9 @@ def bordered_crop(crop, p_fake: float):
 
 def gallery(analysis, *, per_row: int = 6) -> None:
     """Every aligned crop in frame order, with its time and P(fake)."""
+    by_frame = analysis.faces_by_frame()
     crops = [(frame, face_crop, score) for frame in analysis.extraction.frames
-             for face_crop, score in zip(frame.faces, analysis.faces_by_frame().get(frame.frame_index, []))]
+             for face_crop, score in zip(frame.faces, by_frame.get(frame.frame_index, []))]
     for start in range(0, len(crops), per_row):
         columns = st.columns(per_row)
         for column, (frame, face_crop, score) in zip(columns, crops[start:start + per_row]):
