@@ -191,8 +191,8 @@ def _weights_fetch(args: argparse.Namespace) -> int:
     for name in args.names or list(CATALOG):
         try:
             entry = get_weights(name)
-            if find_weights(entry.name):
-                print(f"{entry.name}: already present at {find_weights(entry.name)}")
+            if present := find_weights(entry.name):
+                print(f"{entry.name}: already present at {present}")
                 continue
             path = weights_path(entry.name, progress=_ProgressBar(f"{entry.name}"))
             print(f"{entry.name}: saved to {path} (SHA-256 verified)")
