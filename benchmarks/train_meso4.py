@@ -31,7 +31,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("MESONET_WEIGHTS_DIR", str(REPO.parent / "shared" / "weights"))
 
 from mesonet.datasets import scan_dataset, split_files  # noqa: E402
-from mesonet.training import TrainConfig, dataset_metrics, train  # noqa: E402
+from mesonet.training import TrainConfig, train  # noqa: E402
+from mesonet.training_data import dataset_metrics  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mesonet_df" / "train"
 SPLIT_SEED = 0

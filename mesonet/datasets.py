@@ -30,7 +30,8 @@ from mesonet.errors import MesonetError
 from mesonet.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, load_image
 from mesonet.models import INPUT_SIZE
 
-FORGED_FOLDERS = ("df", "fake", "f2f", "deepfake", "forged")
+# The last four are FaceForensics++'s manipulations, as its folders name them.
+FORGED_FOLDERS = ("df", "fake", "f2f", "deepfake", "forged", "deepfakes", "face2face", "faceswap", "neuraltextures")
 REAL_FOLDERS = ("real",)
 LABEL_REAL, LABEL_FORGED = 1, 0
 CLASS_NAMES = {LABEL_FORGED: "forged", LABEL_REAL: "real"}
