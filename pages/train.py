@@ -1,11 +1,12 @@
-"""Train: a short training or fine-tuning run in the background, with live curves."""
+"""Train: a short training or fine-tuning run in its own process, with live curves for everyone."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -14,35 +15,19 @@ import streamlit as st
 
 from mesonet.errors import MesonetError
 from mesonet.models import ARCHITECTURE_TITLES, Variant
-from mesonet.training import TrainConfig, train
+from mesonet.training import TrainConfig
+from mesonet.training_job import TrainingJob
 from pages import ui
+
+STEPS_RANGE = (5, 2000)
+BATCH_RANGE = (4, 128)
 
 choice = ui.sidebar_model_picker()
 st.title("Train or fine-tune")
 st.write("A short run for the classroom: the paper's recipe (mean squared error on the sigmoid, Adam at 1e-3 divided "
-         "by 10 every 1000 steps, augmentation) on your labelled faces, with live loss and accuracy curves. One run "
-         "at a time per server; it runs in the background, so other users are not blocked.")
-
-
-@dataclass
-class TrainingJob:
-    """One background run, shared by every session (only one runs at a time)."""
-
-    owner: str
-    config: TrainConfig
-    steps_total: int = 0
-    steps_done: int = 0
-    history: list[dict] = field(default_factory=list)
-    result_path: Path | None = None
-    metadata: dict | None = None
-    error: str | None = None
-    started: float = field(default_factory=time.time)
-    finished: float | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def running(self) -> bool:
-        return self.finished is None
+         "by 10 every 1000 steps, augmentation) on your labelled faces, with live loss and accuracy curves. The run "
+         "belongs to the server: one at a time, visible to every user, and it runs in its own process, so the app "
+         "keeps serving everyone while it trains.")
 
 
 @st.cache_resource
@@ -51,29 +36,56 @@ def training_slot() -> dict:
     return {"job": None, "lock": threading.Lock()}
 
 
-def run_job(job: TrainingJob, data: ui.DatasetChoice, out: Path) -> None:
-    def progress(done: int, total: int) -> None:
-        job.steps_done, job.steps_total = done, total
+def start_job(data: ui.DatasetChoice, config: TrainConfig) -> None:
+    """Replaces a finished job (deleting its folders) and starts a new one in a child process."""
+    slot = training_slot()
+    with slot["lock"]:
+        previous: TrainingJob | None = slot["job"]
+        if previous is not None and previous.running:
+            return  # someone else started one a moment ago
+        if previous is not None:
+            previous.close()
+        inputs = contextlib.ExitStack()
+        try:
+            folder = inputs.enter_context(data.open())  # an uploaded ZIP stays unpacked while the run needs it
+        except BaseException:
+            inputs.close()
+            raise
+        out_dir = Path(tempfile.mkdtemp(prefix="mesonet-train-"))
+        slot["job"] = TrainingJob(folder, out_dir, config, on_close=inputs.close).start()
 
-    try:
-        with data.open() as folder:
-            result = train(folder, out, config=job.config, progress=progress, on_epoch=job.history.append,
-                           cancel=job.cancel, resume=False)
-        job.result_path, job.metadata = result.weights_path, result.metadata
-    except MesonetError as exc:
-        job.error = str(exc)
-    except Exception as exc:  # a bug must not leave the slot taken forever
-        job.error = f"Training failed unexpectedly: {exc}"
-    finally:
-        job.finished = time.time()
+
+def keep_weights(job: TrainingJob) -> str:
+    """Copies the run's weights where custom weights live and adds them to this user's picker."""
+    digest = ui.sha256_bytes(job.result_path.read_bytes())
+    stored = ui.custom_weights_dir() / f"{digest[:16]}_{job.result_path.name}"
+    shutil.copyfile(job.result_path, stored)
+    label = f"trained {job.config.arch} ({time.strftime('%H:%M', time.localtime(job.finished))})"
+    st.session_state.setdefault(ui.CUSTOM_KEY, {})[label] = {"arch": job.config.arch, "path": str(stored)}
+    return label
+
+
+def curves_figure(history: list[dict]) -> go.Figure:
+    frame = pd.DataFrame(history)
+    figure = go.Figure()
+    for column, name in (("loss", "training loss"), ("val_loss", "validation loss")):
+        if column in frame:
+            figure.add_trace(go.Scatter(x=frame["epoch"], y=frame[column], name=name, mode="lines+markers"))
+    for column, name in (("accuracy", "training accuracy"), ("val_accuracy", "validation accuracy")):
+        if column in frame:
+            figure.add_trace(go.Scatter(x=frame["epoch"], y=frame[column], name=name, yaxis="y2",
+                                        mode="lines+markers", line={"dash": "dot"}))
+    figure.update_layout(xaxis={"title": "epoch", "dtick": 1}, yaxis_title="loss (MSE)", height=340,
+                         yaxis2={"title": "accuracy", "overlaying": "y", "side": "right", "range": [0, 1],
+                                 "tickformat": ".0%", "showgrid": False},
+                         legend={"orientation": "h", "y": 1.12}, margin={"t": 40, "b": 40, "r": 80})
+    return figure
 
 
 if added := st.session_state.pop("train.added", None):
     st.success(f"Added {added}: pick it in the sidebar's weights.", icon=":material/check_circle:")
 
-slot = training_slot()
-session_id = st.session_state.setdefault("train.session", ui.sha256_bytes(str(time.time_ns()).encode())[:12])
-job: TrainingJob | None = slot["job"]
+job: TrainingJob | None = training_slot()["job"]
 busy = job is not None and job.running
 
 data = ui.dataset_input("train")
@@ -82,69 +94,69 @@ arch = columns[0].radio("Architecture", list(ARCHITECTURE_TITLES), format_func=A
                         key="train.arch", index=list(ARCHITECTURE_TITLES).index(choice.arch))
 init = columns[1].selectbox("Start from", ["random", f"{arch}-df", f"{arch}-f2f"], key="train.init",
                             format_func=lambda v: "random weights" if v == "random" else f"{v} (fine-tune)")
-steps = columns[2].number_input("Steps", 5, 2000, 60, 5, key="train.steps",
-                                help="Training steps in total; a step is one batch.")
-batch_size = columns[3].number_input("Batch size", 4, 128, 32, 4, key="train.batch",
-                                     help="The paper uses 75; smaller batches give quicker steps on a CPU.")
-start = st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=data is None or busy)
-if busy and job.owner != session_id:
-    st.info("Another user's training run is in progress; you can start yours when it finishes.",
+# No min/max on the inputs: Streamlit would keep the last valid value and let Start go ahead while the field
+# says "outside the allowed range". Checking here lets the page say so and disable Start.
+steps = columns[2].number_input("Steps", value=60, step=5, key="train.steps",
+                                help=f"Training steps in total ({STEPS_RANGE[0]}-{STEPS_RANGE[1]}); a step is one batch.")
+batch_size = columns[3].number_input("Batch size", value=32, step=4, key="train.batch",
+                                     help=f"Faces per step ({BATCH_RANGE[0]}-{BATCH_RANGE[1]}). The paper uses 75; "
+                                          "smaller batches give quicker steps on a CPU.")
+invalid = [f"{name} must be a whole number from {low} to {high}."
+           for name, value, (low, high) in (("Steps", steps, STEPS_RANGE), ("Batch size", batch_size, BATCH_RANGE))
+           if not (low <= value <= high and float(value).is_integer())]
+for message in invalid:
+    st.error(message, icon=":material/error:")
+
+start = st.button("Start training", type="primary", icon=":material/play_arrow:",
+                  disabled=data is None or busy or bool(invalid))
+if busy:
+    st.info("A training run is in progress (below); a new one can start when it finishes or is stopped.",
             icon=":material/hourglass_top:")
-if data is None and not busy:
+elif data is None:
     st.info("Upload a ZIP of class folders or pick a server folder to train on.", icon=":material/folder_zip:")
 
 if start:
-    with slot["lock"]:
-        if slot["job"] is None or not slot["job"].running:
-            config = TrainConfig(arch=arch, variant=Variant(), init=None if init == "random" else init,
-                                 epochs=max(1, int(steps) // 20), batch_size=int(batch_size),
-                                 steps_per_epoch=min(20, int(steps)), max_steps=int(steps), val_split=0.1)
-            out = Path(tempfile.mkdtemp(prefix="mesonet-train-")) / f"{arch}_trained.weights.h5"
-            job = TrainingJob(session_id, config)
-            slot["job"] = job
-            threading.Thread(target=run_job, args=(job, data, out), daemon=True, name="mesonet-train").start()
-    st.rerun()
+    config = TrainConfig(arch=arch, variant=Variant(), init=None if init == "random" else init,
+                         epochs=max(1, int(steps) // 20), batch_size=int(batch_size),
+                         steps_per_epoch=min(20, int(steps)), max_steps=int(steps), val_split=0.1)
+    try:
+        start_job(data, config)
+    except MesonetError as exc:
+        ui.show_error(exc)
+    else:
+        st.rerun()
 
 
 @st.fragment(run_every=1.0)
 def live_view() -> None:
     job: TrainingJob | None = training_slot()["job"]
-    if job is None or job.owner != st.session_state["train.session"]:
+    if job is None:
         return
+    st.subheader(f"Run: {ARCHITECTURE_TITLES[job.config.arch]}"
+                 + (f", fine-tuning {job.config.init}" if job.config.init else ", from random weights"))
     if job.running:
         fraction = job.steps_done / job.steps_total if job.steps_total else 0.0
-        st.progress(fraction, text=f"Step {job.steps_done} of {job.steps_total or '?'} · "
-                                   f"{time.time() - job.started:.0f} s")
-        if st.button("Stop", icon=":material/stop:", key="train.stop"):
-            job.cancel.set()
+        status = (f"Step {job.steps_done} of {job.steps_total}" if job.steps_total
+                  else "Starting the training process")
+        st.progress(fraction, text=f"{status} · {time.time() - job.started:.0f} s")
+        if st.button("Stop", icon=":material/stop:", key="train.stop",
+                     help="Stops after the current step and keeps the best weights so far."):
+            job.stop()
     elif job.error:
         st.error(job.error, icon=":material/error:")
     else:
-        st.success(f"Done in {job.finished - job.started:.0f} s: best weights saved.", icon=":material/check_circle:")
+        how = "Stopped" if job.stopped else "Done"
+        st.success(f"{how} after {job.steps_done} steps in {job.finished - job.started:.0f} s: best weights saved.",
+                   icon=":material/check_circle:")
     if job.history:
-        history = pd.DataFrame(job.history)
-        figure = go.Figure()
-        for column, name in (("loss", "training loss"), ("val_loss", "validation loss")):
-            if column in history:
-                figure.add_trace(go.Scatter(x=history.index + 1, y=history[column], name=name, mode="lines+markers"))
-        for column, name in (("accuracy", "training accuracy"), ("val_accuracy", "validation accuracy")):
-            if column in history:
-                figure.add_trace(go.Scatter(x=history.index + 1, y=history[column], name=name, yaxis="y2",
-                                            mode="lines+markers", line={"dash": "dot"}))
-        figure.update_layout(xaxis_title="epoch", yaxis_title="loss (MSE)", height=340,
-                             yaxis2={"title": "accuracy", "overlaying": "y", "side": "right", "range": [0, 1]},
-                             margin={"t": 20, "b": 40})
-        st.plotly_chart(figure, key="train.curves")
+        st.plotly_chart(curves_figure(job.history), key="train.curves")
     if not job.running and job.result_path is not None:
         columns = st.columns(2)
         columns[0].download_button("Download the weights (.weights.h5)", job.result_path.read_bytes(),
                                    job.result_path.name, "application/octet-stream", on_click="ignore",
                                    icon=":material/download:")
         if columns[1].button("Use these weights in the app", icon=":material/add_circle:", key="train.use"):
-            label = f"trained {job.config.arch} ({time.strftime('%H:%M', time.localtime(job.finished))})"
-            st.session_state.setdefault(ui.CUSTOM_KEY, {})[label] = {"arch": job.config.arch,
-                                                                      "path": str(job.result_path)}
-            st.session_state["train.added"] = label
+            st.session_state["train.added"] = keep_weights(job)
             st.rerun(scope="app")  # the sidebar's picker must list the new weights
 
 

@@ -30,9 +30,15 @@ def healthy(url: str) -> bool:
         return False
 
 
-def start_streamlit(log_path: Path, *, timeout_s: float = 60.0) -> tuple[subprocess.Popen, str, float]:
+def start_streamlit(log_path: Path, *, timeout_s: float = 60.0,
+                    env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, float]:
     """Runs `streamlit run streamlit_app.py` on 127.0.0.1 (with faulthandler, so a crash in native
     code prints every thread's stack into the log).
+
+    Args:
+        log_path: where the server's output goes.
+        timeout_s: how long the server may take to answer its health check.
+        env: variables added to this process's environment for the server.
 
     Returns:
         (process, URL, seconds until /_stcore/health answered ok).
@@ -47,7 +53,7 @@ def start_streamlit(log_path: Path, *, timeout_s: float = 60.0) -> tuple[subproc
                "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     with log_path.open("wb") as log:
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
     while not healthy(url):
         if process.poll() is not None or time.perf_counter() - start > timeout_s:
             stop_streamlit(process)

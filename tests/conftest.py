@@ -47,6 +47,18 @@ def classifier():
 
 
 @pytest.fixture()
+def tiny_dataset(tmp_path: Path, shared_dir: Path) -> Path:
+    """8 forged and 8 real crops from the authors' training set (symlinks)."""
+    train_dir = shared_dir / "data" / "mesonet_df" / "train"
+    root = tmp_path / "tiny"
+    for folder in ("df", "real"):
+        (root / folder).mkdir(parents=True)
+        for source in sorted((train_dir / folder).glob("*.jpg"))[:8]:
+            (root / folder / source.name).symlink_to(source)
+    return root
+
+
+@pytest.fixture()
 def local_server(tmp_path):
     """Serves tmp_path/www over HTTP on 127.0.0.1."""
     root = tmp_path / "www"

@@ -280,7 +280,18 @@ def test_train_page_runs_in_the_background_and_offers_the_weights(small_dataset_
         time.sleep(1)
         at.run()
         assert not at.exception and not at.error
-    assert at.success and at.success[0].value.startswith("Done in")
+    assert at.success and at.success[0].value.startswith("Done after 6 steps")
     at.button(key="train.use").click().run()
     labels = at.radio(key="model.weights").options
     assert any(label.startswith("Custom: trained meso4") for label in labels)
+
+
+def test_train_page_disables_start_while_a_field_is_out_of_range(small_dataset_zip):
+    """Issue 14: an out-of-range Steps value used to be shown as invalid while Start still worked."""
+    at = open_app("pages/train.py")
+    at.file_uploader(key="train.zip").set_value(("faces.zip", small_dataset_zip, "application/zip")).run()
+    at.number_input(key="train.steps").set_value(99999).run()
+    start = next(b for b in at.button if b.label == "Start training")
+    assert start.disabled and "Steps must be a whole number from 5 to 2000" in at.error[0].value
+    at.number_input(key="train.steps").set_value(40).run()
+    assert not next(b for b in at.button if b.label == "Start training").disabled and not at.error

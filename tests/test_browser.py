@@ -348,3 +348,51 @@ def test_a_fresh_server_shows_the_app_menu_on_a_page_url(browser, tmp_path, scre
             context.close()
     finally:
         stop_streamlit(process)
+
+
+def test_training_runs_beside_the_server_stops_and_other_users_are_still_served(browser, tmp_path, shared_dir,
+                                                                               expected, screenshots):
+    """Regression (issue 14): "Start training" on a server dataset killed the whole server with a
+    segmentation fault inside TensorFlow; every connected browser showed "Connection error"."""
+    faces = tmp_path / "datasets" / "faces80"
+    for folder in ("df", "real"):
+        (faces / folder).mkdir(parents=True)
+        for source in sorted((shared_dir / "data" / "mesonet_df" / "train" / folder).glob("*.jpg"))[:40]:
+            (faces / folder / source.name).symlink_to(source)
+    process, url, _ = start_streamlit(tmp_path / "train.log", timeout_s=30,
+                                      env={"MESONET_DATASETS_DIR": str(faces.parent)})
+    try:
+        context = browser.new_context(viewport={"width": 1400, "height": 1400})
+        context.set_default_timeout(UI_MS)
+        teacher = context.new_page()
+        teacher.goto(f"{url}/train")
+        teacher.get_by_role("button", name="Start training").click(timeout=FIRST_ANALYSIS_MS)
+        teacher.get_by_text(re.compile(r"^Step [1-9]\d* of 60")).wait_for(timeout=FIRST_ANALYSIS_MS)
+        teacher.locator(".st-key-train-curves .js-plotly-plot").wait_for(timeout=FIRST_ANALYSIS_MS)
+        assert process.poll() is None
+        teacher.screenshot(path=str(screenshots / "train_running.png"), full_page=True)
+
+        # Another user is served while the run trains.
+        student = browser.new_context(viewport=VIEWPORT)
+        student.set_default_timeout(UI_MS)
+        other = student.new_page()
+        other.goto(url)
+        other.wait_for_selector(FILE_INPUT, state="attached", timeout=30_000)
+        photo = shared_dir / "data" / "photos" / "obama.jpg"
+        other.set_input_files(FILE_INPUT, photo)
+        word, _ = wait_for_verdict(other, photo.name, timeout=FIRST_ANALYSIS_MS)
+        assert word == VERDICT_WORD[expected(photo).verdict]
+        # ... and sees the run too: it belongs to the server, not to the session that started it.
+        other.goto(f"{url}/train")
+        other.get_by_role("button", name="Stop").wait_for(timeout=FIRST_ANALYSIS_MS)
+
+        teacher.get_by_role("button", name="Stop").click()
+        teacher.get_by_text(re.compile(r"^Stopped after \d+ steps")).wait_for(timeout=ANALYSIS_MS)
+        teacher.get_by_role("button", name="Use these weights in the app").wait_for()
+        assert teacher.locator(EXCEPTION).count() == 0
+        teacher.screenshot(path=str(screenshots / "train_stopped.png"), full_page=True)
+        assert process.poll() is None, "the server died"
+        student.close()
+        context.close()
+    finally:
+        stop_streamlit(process)

@@ -18,18 +18,6 @@ from mesonet.weights import load_model_with_weights, read_metadata
 TINY = dict(epochs=1, batch_size=4, steps_per_epoch=2, val_split=0.25)
 
 
-@pytest.fixture()
-def tiny_dataset(tmp_path: Path, shared_dir: Path) -> Path:
-    """8 forged and 8 real crops from the authors' training set (symlinks)."""
-    train_dir = shared_dir / "data" / "mesonet_df" / "train"
-    root = tmp_path / "tiny"
-    for folder in ("df", "real"):
-        (root / folder).mkdir(parents=True)
-        for source in sorted((train_dir / folder).glob("*.jpg"))[:8]:
-            (root / folder / source.name).symlink_to(source)
-    return root
-
-
 def test_two_steps_from_meso4_df_write_loadable_weights_that_changed(tiny_dataset, tmp_path, classifier,
                                                                      sample_images, capsys):
     out = tmp_path / "tuned.weights.h5"
