@@ -26,7 +26,7 @@ def pick_threshold(is_forged: Sequence[int] | np.ndarray, p_fake: Sequence[float
 
     Balanced accuracy, so that a validation set with more real than forged faces (or the
     other way round) does not pull the threshold towards its larger class. Among equally
-    good thresholds the one nearest 0.5 wins; the result is rounded to 3 decimals.
+    good thresholds the one nearest 0.5 wins.
 
     Raises:
         ValueError: the scores lack one of the two classes.
@@ -35,12 +35,13 @@ def pick_threshold(is_forged: Sequence[int] | np.ndarray, p_fake: Sequence[float
     p_fake = np.asarray(p_fake, dtype=np.float64)
     if is_forged.all() or not is_forged.any():
         raise ValueError("Picking a threshold needs scores of both forged and real faces.")
-    # Candidates: midpoints between consecutive distinct scores, plus 0.5 itself.
-    distinct = np.unique(np.round(p_fake, 4))
+    # Candidates: midpoints between consecutive distinct scores (at most ~2000 of them, by quantile; scores
+    # that crowd near 0 or 1 need their full precision), plus 0.5 itself.
+    distinct = np.unique(np.quantile(p_fake, np.linspace(0, 1, 2001)))
     candidates = np.unique(np.concatenate([[0.5], (distinct[:-1] + distinct[1:]) / 2]))
     scores = np.array([balanced_accuracy(is_forged, p_fake, t) for t in candidates])
     best = np.flatnonzero(scores >= scores.max() - 1e-12)
-    return round(float(candidates[best[np.argmin(np.abs(candidates[best] - 0.5))]]), 3)
+    return float(candidates[best[np.argmin(np.abs(candidates[best] - 0.5))]])
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ def test_balanced_accuracy_ignores_class_sizes_and_ties_prefer_0_5():
     p_fake = np.array([0.1] * 90 + [0.4] * 5 + [0.6] * 5 + [0.9])
     is_forged = np.array([0] * 95 + [1] * 6)
     assert pick_threshold(is_forged, p_fake) == 0.5
+    # Scores that all crowd near 0 are still told apart.
+    assert 2e-7 < pick_threshold([0, 0, 1, 1], [1e-7, 2e-7, 5e-6, 6e-6]) <= 5e-6
     with pytest.raises(ValueError, match="both forged and real"):
         pick_threshold([1, 1], [0.2, 0.3])
 
