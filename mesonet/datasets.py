@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from mesonet.errors import MesonetError
+from mesonet.errors import DatasetError, MesonetError
 from mesonet.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, load_image
 from mesonet.models import INPUT_SIZE
 
@@ -38,10 +38,6 @@ CLASS_NAMES = {LABEL_FORGED: "forged", LABEL_REAL: "real"}
 _IGNORED_FOLDERS = ("__macosx", ".ipynb_checkpoints")
 LAYOUT_HELP = (f"put forged faces in a folder named {' / '.join(FORGED_FOLDERS)} and real faces in a folder "
                f"named {REAL_FOLDERS[0]}")
-
-
-class DatasetError(MesonetError):
-    """A dataset folder whose layout cannot be read as labelled classes."""
 
 
 @dataclass(frozen=True)
