@@ -312,3 +312,24 @@ def _decode_batch(paths: Sequence[str | Path], start: int, stop: int, loader: Fa
             continue
         indices.append(position)
     return FaceBatch(np.asarray(indices, dtype=np.int64), faces[:len(indices)], errors)
+
+
+def sample_per_class(dataset: Dataset, per_class: int, *, seed: int = 0) -> Dataset:
+    """At most `per_class` files of each class, drawn at random but reproducibly (for short classroom runs).
+
+    Args:
+        dataset: the scanned dataset.
+        per_class: files kept per class; 0 keeps every file.
+        seed: seed of the draw; the same dataset and seed give the same files.
+
+    Returns:
+        A Dataset with the kept files, each class sorted by path.
+    """
+    if not per_class:
+        return dataset
+    rng = random.Random(seed)
+    files: list[LabeledFile] = []
+    for label in sorted({f.label for f in dataset.files}):
+        group = [f for f in dataset.files if f.label == label]
+        files += sorted(rng.sample(group, min(per_class, len(group))), key=lambda f: str(f.path))
+    return Dataset(dataset.root, files, dataset.ignored)

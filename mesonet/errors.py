@@ -46,3 +46,9 @@ class SampleError(MesonetError):
 
 class DatasetError(MesonetError):
     """A dataset folder or archive whose layout cannot be read as labelled classes."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when empty), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__

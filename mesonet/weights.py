@@ -31,6 +31,8 @@ Progress = Callable[[int, int], None]
 CatalogStatus = Literal["present", "missing", "corrupted"]
 
 CUSTOM_WEIGHT_SUFFIXES = (".weights.h5", ".h5", ".keras")
+# What the command line and the app use until told otherwise.
+DEFAULT_WEIGHTS = "meso4-df"
 
 _SOURCE_COMMIT = "2144d56a30e48cdcac1976ff13a1c5cdc86376c6"
 _SOURCE = f"https://github.com/DariusAf/MesoNet/tree/{_SOURCE_COMMIT}/weights"

@@ -15,9 +15,10 @@ import streamlit as st
 from mesonet.errors import MesonetError
 from mesonet.models import ARCHITECTURE_TITLES, Variant
 from mesonet.training import TrainConfig, train
-from pages import ui
+from mesonet.weights import list_weights
+import studio as ui
 
-choice = ui.sidebar_model_picker()
+choice = ui.page_setup()
 st.title("Train or fine-tune")
 st.write("A short run for the classroom: the paper's recipe (mean squared error on the sigmoid, Adam at 1e-3 divided "
          "by 10 every 1000 steps, augmentation) on your labelled faces, with live loss and accuracy curves. One run "
@@ -80,7 +81,8 @@ data = ui.dataset_input("train")
 columns = st.columns(4)
 arch = columns[0].radio("Architecture", list(ARCHITECTURE_TITLES), format_func=ARCHITECTURE_TITLES.get,
                         key="train.arch", index=list(ARCHITECTURE_TITLES).index(choice.arch))
-init = columns[1].selectbox("Start from", ["random", f"{arch}-df", f"{arch}-f2f"], key="train.init",
+init = columns[1].selectbox("Start from", ["random"] + [e.name for e in list_weights(arch=arch)],
+                            key="train.init",
                             format_func=lambda v: "random weights" if v == "random" else f"{v} (fine-tune)")
 steps = columns[2].number_input("Steps", 5, 2000, 60, 5, key="train.steps",
                                 help="Training steps in total; a step is one batch.")

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from mesonet.media import load_image, probe_video
 from mesonet.errors import SampleError
+from mesonet.media import load_image, probe_video
 from mesonet.samples import get_sample, list_samples, sample_path
 
 

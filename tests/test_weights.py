@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -11,8 +10,15 @@ import pytest
 
 from mesonet.errors import WeightsError
 from mesonet.models import build_model
-from mesonet.weights import (CATALOG, download_weights, find_weights, get_weights, list_weights,
-                             load_model_with_weights, weights_path)
+from mesonet.weights import (
+    CATALOG,
+    download_weights,
+    find_weights,
+    get_weights,
+    list_weights,
+    load_model_with_weights,
+    weights_path,
+)
 
 
 def test_catalog_has_the_four_released_files_with_stable_names():
