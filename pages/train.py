@@ -12,11 +12,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+import studio as ui
 from mesonet.errors import MesonetError
 from mesonet.models import ARCHITECTURE_TITLES, Variant
 from mesonet.training import TrainConfig, train
 from mesonet.weights import list_weights
-import studio as ui
 
 choice = ui.page_setup()
 st.title("Train or fine-tune")
