@@ -20,15 +20,20 @@ run: setup
 	$(BIN)/streamlit run streamlit_app.py
 
 test: setup browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # The browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Every benchmark, in its short form where it has one (minutes on the 2-core machine).
 benchmark: setup browser
 	$(BIN)/python benchmarks/bench_scoring.py
 	$(BIN)/python benchmarks/bench_pipeline.py --quick
+	$(BIN)/python benchmarks/bench_evaluate.py
+	$(BIN)/python benchmarks/bench_app.py
+	$(BIN)/python benchmarks/train_meso4.py --mode finetune
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache

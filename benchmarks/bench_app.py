@@ -23,7 +23,7 @@ small and may be busy (its load average is printed).
 Chromium is Debian's /usr/bin/chromium (Playwright never downloads a browser).
 
 Run (about 2 minutes):
-    MESONET_WEIGHTS_DIR=/work/shared/weights python benchmarks/bench_app.py [--repeats 5] [--starts 3]
+    python benchmarks/bench_app.py [--repeats 5] [--starts 3]
         [--data-dir /work/shared/data]
 """
 
@@ -40,14 +40,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import imageio_ffmpeg
+from _common import DATA_DIR
 from playwright.sync_api import Page, sync_playwright
 
-from mesonet.media import probe_video
+from mesonet.video import probe_video
+from tests.app_server import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop_streamlit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
-from tests.app_server import CHROMIUM, CHROMIUM_ARGS, REPO, start_streamlit, stop_streamlit  # noqa: E402
-
-DEFAULT_DATA_DIR = Path(os.environ.get("MESONET_DATA_DIR", REPO.parent / "shared")) / "data"
+DEFAULT_DATA_DIR = DATA_DIR
 TARGET_PHOTO_S = 1.5
 TARGET_CLIP_S = 4.0
 TARGET_SWITCH_S = 1.0

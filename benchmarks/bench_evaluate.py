@@ -24,18 +24,15 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("MESONET_WEIGHTS_DIR", str(REPO.parent / "shared" / "weights"))
+import numpy as np
+from _common import DATA_DIR
+from PIL import Image
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from mesonet.datasets import Dataset, iter_face_batches, scan_dataset
+from mesonet.evaluate import compute_metrics, evaluate_dataset
+from mesonet.scoring import load_classifier, predict_images
 
-from mesonet.datasets import Dataset, iter_face_batches, scan_dataset  # noqa: E402
-from mesonet.evaluate import compute_metrics, evaluate_dataset  # noqa: E402
-from mesonet.scoring import load_classifier, predict_images  # noqa: E402
-
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "mesonet_df" / "train"
+DEFAULT_DATA = DATA_DIR / "mesonet_df" / "train"
 
 
 def decode_only_rate(paths: list[Path], workers: int) -> float:

@@ -21,7 +21,7 @@ and the minimum (the machine is small and noisy). Generated videos are made once
 imageio-ffmpeg's ffmpeg and cached in --cache-dir under names keyed by their parameters.
 
 Run (about 5-6 minutes on the 2-core machine; --quick for about 2):
-    MESONET_WEIGHTS_DIR=/work/shared/weights python benchmarks/bench_pipeline.py [--repeats 5]
+    python benchmarks/bench_pipeline.py [--repeats 5]
         [--quick] [--sections e2e photo memory upsample] [--cache-dir DIR] [--data-dir DIR]
 """
 
@@ -45,15 +45,16 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
+from _common import DATA_DIR
 from PIL import Image
 
 from mesonet.analysis import Analysis, analyze_media
 from mesonet.faces import extract_faces
-from mesonet.media import FrameSampling, iter_frames, probe_video, sample_frame_indices
 from mesonet.scoring import Classifier, load_classifier
+from mesonet.video import FrameSampling, iter_frames, probe_video, sample_frame_indices
 
 MODEL = "meso4-df"
-DEFAULT_DATA_DIR = Path("/work/shared/data")
+DEFAULT_DATA_DIR = DATA_DIR
 DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "mesonet-bench"
 TARGET_S_UP_TO_720P = 2.0
 TARGET_S_1080P = 3.0

@@ -5,29 +5,17 @@ Compares, in one run, `model.predict`, `model.predict_on_batch` and the core's
 repeated timed calls after a warm-up; the machine is small and noisy.
 
 Run: python benchmarks/bench_scoring.py [--repeats 30]
-Needs the catalog weights (MESONET_WEIGHTS_DIR or weights/).
+Uses the catalog weights shipped in weights/.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
+from _common import median_seconds
 
 from mesonet.scoring import load_classifier, preprocess_faces
-
-
-def median_seconds(call, repeats: int) -> float:
-    for _ in range(3):
-        call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -43,13 +31,13 @@ def main() -> None:
         classifier = load_classifier(name)
         model = classifier.model
         methods = {
-            "model.predict": lambda b: model.predict(b, verbose=0),
+            "model.predict": lambda b, model=model: model.predict(b, verbose=0),
             "predict_on_batch": model.predict_on_batch,
             "score_batch (ours)": classifier.score_batch,
         }
         for method, call in methods.items():
-            t32 = median_seconds(lambda: call(batch32), args.repeats)
-            t1 = median_seconds(lambda: call(batch1), args.repeats)
+            t32 = median_seconds(lambda call=call: call(batch32), args.repeats)
+            t1 = median_seconds(lambda call=call: call(batch1), args.repeats)
             print(f"{name:<20}{method:<22}{32 / t32:>18.0f}{t1 * 1000:>12.2f}")
         t_pre = median_seconds(lambda: preprocess_faces(faces), args.repeats)
         print(f"{name:<20}{'preprocess uint8->f32':<22}{32 / t_pre:>18.0f}")

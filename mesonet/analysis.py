@@ -32,13 +32,16 @@ from PIL import Image
 
 from mesonet.errors import CancelledError
 from mesonet.faces import FaceCrop, extract_faces, match_tracks
-from mesonet.media import FrameSampling, VideoInfo, is_video, iter_frames, load_image, probe_video, sample_frame_indices
-from mesonet.scoring import DEFAULT_THRESHOLD, Classifier, preprocess_faces
+from mesonet.media import is_video, load_image
+from mesonet.scoring import Classifier, preprocess_faces
+from mesonet.verdict import DEFAULT_THRESHOLD, Verdict, called_fake, is_uncertain, verdict_for
+from mesonet.video import FrameSampling, VideoInfo, iter_frames, probe_video, sample_frame_indices
 
 Progress = Callable[[int, int], None]
 MIN_TRACK_SHARE = 0.2
 Aggregate = Literal["mean", "vote"]
-Verdict = Literal["real", "fake", "no face"]
+# The authors' vote: a video is fake when at least this share of its frames is.
+VOTE_MAJORITY = 0.5
 
 
 @dataclass
@@ -96,10 +99,16 @@ class Summary:
     p_fake_median: float | None
     vote_fake: float | None
     verdict: Verdict
+    threshold: float = DEFAULT_THRESHOLD
 
     @property
     def frames_without_face(self) -> int:
         return self.frames_sampled - self.frames_with_face
+
+    @property
+    def is_uncertain(self) -> bool:
+        """The mean P(fake) sits so close to the threshold that the verdict could go either way."""
+        return is_uncertain(self.p_fake_mean, self.threshold)
 
     def to_dict(self) -> dict:
         return {"verdict": self.verdict, "p_fake": self.p_fake_mean, "p_fake_median": self.p_fake_median,
@@ -120,11 +129,11 @@ def summarize(p_fake: np.ndarray | list[float], *, frames_sampled: int, threshol
     """
     scores = np.asarray(p_fake, dtype=np.float64)
     if scores.size == 0:
-        return Summary(frames_sampled, 0, None, None, None, "no face")
+        return Summary(frames_sampled, 0, None, None, None, "no face", threshold)
     mean, median = float(scores.mean()), float(np.median(scores))
-    vote = float(np.mean(scores >= threshold))
-    is_fake = mean >= threshold if aggregate == "mean" else vote >= 0.5
-    return Summary(frames_sampled, int(scores.size), mean, median, vote, "fake" if is_fake else "real")
+    vote = float(np.mean(called_fake(scores, threshold)))
+    verdict = verdict_for(mean, threshold) if aggregate == "mean" else verdict_for(vote, VOTE_MAJORITY)
+    return Summary(frames_sampled, int(scores.size), mean, median, vote, verdict, threshold)
 
 
 @dataclass
@@ -349,12 +358,12 @@ def score_extraction(extraction: Extraction, classifier: Classifier, *, threshol
                             threshold=threshold, aggregate=aggregate)
         for track_id in sorted({f.track_id for f in faces})
     }
-    summary = _video_summary(tracks, n_frames)
+    summary = _video_summary(tracks, n_frames, threshold)
     return Analysis(extraction.path, classifier.name, threshold, aggregate, extraction, faces, tracks, summary,
                     {"score": elapsed})
 
 
-def _video_summary(tracks: dict[int, Summary], n_frames: int) -> Summary:
+def _video_summary(tracks: dict[int, Summary], n_frames: int, threshold: float = DEFAULT_THRESHOLD) -> Summary:
     """The summary of the face seen most often, unless another face is fake.
 
     One forged face makes a forged video, so among fake tracks the one seen most often
@@ -363,7 +372,7 @@ def _video_summary(tracks: dict[int, Summary], n_frames: int) -> Summary:
     after a cut) are reported but do not decide.
     """
     if not tracks:
-        return Summary(n_frames, 0, None, None, None, "no face")
+        return Summary(n_frames, 0, None, None, None, "no face", threshold)
     most_frames = max(s.frames_with_face for s in tracks.values())
     deciding = [s for s in tracks.values() if s.frames_with_face >= MIN_TRACK_SHARE * most_frames]
     fake_tracks = [s for s in deciding if s.verdict == "fake"]

@@ -15,10 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mesonet.errors import MesonetError
+from mesonet.models import ARCHITECTURES
+from mesonet.verdict import DEFAULT_THRESHOLD
+from mesonet.weights import DEFAULT_WEIGHTS, catalog_status, list_weights
 
 EXIT_OK, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
-MODEL_HELP = ("catalog weights: meso4-df, meso4-f2f, mesoinception4-df, mesoinception4-f2f; "
-              "with --weights-file, the architecture: meso4 or mesoinception4")
+
+
+def _model_help() -> str:
+    """The --model help, from the catalog: its names, then the architectures for --weights-file."""
+    return (f"catalog weights: {', '.join(entry.name for entry in list_weights())}; with --weights-file, "
+            f"the architecture: {' or '.join(ARCHITECTURES)} (default: {DEFAULT_WEIGHTS})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     weights = commands.add_parser("weights", help="list or download the pretrained weights",
-                                  description="List or download the four pretrained weight files.")
+                                  description="List or download the catalog's pretrained weight files.")
     weights_commands = weights.add_subparsers(title="weights commands", required=True, metavar="ACTION")
     listing = weights_commands.add_parser("list", help="show the catalog and which files are present",
                                           description="Show the catalog and which files are present.")
@@ -51,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_weights_list)
     fetch = weights_commands.add_parser("fetch", help="download weight files (all when no NAME is given)",
                                         description="Download weight files, checking their SHA-256.")
-    fetch.add_argument("names", nargs="*", metavar="NAME", help="catalog names; default: all four")
+    fetch.add_argument("names", nargs="*", metavar="NAME", help="catalog names; default: every entry")
     fetch.set_defaults(run=_weights_fetch)
 
     predict = commands.add_parser(
@@ -126,7 +133,7 @@ def _add_dataset_commands(commands) -> None:
                                             f"1000 steps, batch 75, augmentation). {layout} Running the same "
                                             "command again resumes from the checkpoint beside --out.")
     train.add_argument("dir", metavar="DIR")
-    train.add_argument("--arch", choices=("meso4", "mesoinception4"), required=True)
+    train.add_argument("--arch", choices=ARCHITECTURES, required=True)
     train.add_argument("--init", metavar="NAME|PATH", help="starting weights: catalog name or weight file "
                                                             "(default: random)")
     train.add_argument("--epochs", type=_positive_int, default=20, help="default: 20")
@@ -142,10 +149,10 @@ def _add_dataset_commands(commands) -> None:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", default="meso4-df", help=f"{MODEL_HELP} (default: meso4-df)")
+    parser.add_argument("--model", "-m", default=DEFAULT_WEIGHTS, help=_model_help())
     parser.add_argument("--weights-file", metavar="PATH", help="your own weight file (.h5, .weights.h5 or .keras)")
-    parser.add_argument("--threshold", type=_probability, default=0.5,
-                        help="P(fake) at or above which a face is called fake (default: 0.5)")
+    parser.add_argument("--threshold", type=_probability, default=DEFAULT_THRESHOLD,
+                        help=f"P(fake) at or above which a face is called fake (default: {DEFAULT_THRESHOLD})")
 
 
 def _positive_int(text: str) -> int:
@@ -167,16 +174,9 @@ def _error(message: str) -> None:
 
 
 def _weights_list(args: argparse.Namespace) -> int:
-    from mesonet.weights import find_weights, list_weights
-
-    rows = []
-    for entry in list_weights():
-        try:
-            status = "present" if find_weights(entry.name) else "missing"
-        except MesonetError:
-            status = "corrupted"
-        rows.append({"name": entry.name, "architecture": entry.arch_title, "trained_on": entry.trained_on,
-                     "status": status, "file": entry.filename, "sha256": entry.sha256, "url": entry.url})
+    rows = [{"name": entry.name, "architecture": entry.arch_title, "trained_on": entry.trained_on,
+             "status": catalog_status(entry.name), "file": entry.filename, "sha256": entry.sha256, "url": entry.url}
+            for entry in list_weights()]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
     else:
@@ -185,10 +185,10 @@ def _weights_list(args: argparse.Namespace) -> int:
 
 
 def _weights_fetch(args: argparse.Namespace) -> int:
-    from mesonet.weights import CATALOG, find_weights, get_weights, weights_path
+    from mesonet.weights import find_weights, get_weights, weights_path
 
     failed = False
-    for name in args.names or list(CATALOG):
+    for name in args.names or [entry.name for entry in list_weights()]:
         try:
             entry = get_weights(name)
             if present := find_weights(entry.name):
@@ -224,8 +224,9 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _detect(args: argparse.Namespace) -> int:
     from mesonet.analysis import analyze_media
-    from mesonet.media import FrameSampling
+    from mesonet.export import save_crops
     from mesonet.scoring import load_classifier
+    from mesonet.video import FrameSampling
 
     classifier = load_classifier(args.model, weights_file=args.weights_file)
     if args.all_frames:
@@ -248,7 +249,7 @@ def _detect(args: argparse.Namespace) -> int:
             continue
         analyses.append(analysis)
         if args.save_crops:
-            _save_crops(analysis, Path(args.save_crops))
+            save_crops(analysis.extraction, args.save_crops, Path(analysis.path).stem)
     rows = [_summary_row(a) for a in analyses]
     table_out = sys.stderr if args.json == "-" else sys.stdout
     if rows:
@@ -286,7 +287,8 @@ def _explain(args: argparse.Namespace) -> int:
                               f"image is already a face crop.")
         crop = faces[0].crop
     summary = write_explanation(classifier, crop, args.out)
-    print(f"P(fake) {summary['p_fake']:.1%} with {classifier.name}; wrote {len(summary['files']) + 1} files to {args.out}")
+    print(f"P(fake) {summary['p_fake']:.1%} with {classifier.name}; "
+          f"wrote {len(summary['files']) + 1} files to {args.out}")
     for name in summary["files"] + ["degradation.json"]:
         print(f"  {name}")
     return EXIT_OK
@@ -294,7 +296,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from mesonet.evaluate import evaluate_dataset, write_report
+    from mesonet.evaluate import evaluate_dataset
+    from mesonet.report import write_report
     from mesonet.scoring import load_classifier
 
     classifier = load_classifier(args.model, weights_file=args.weights_file)
@@ -331,16 +334,6 @@ def _summary_row(analysis) -> dict:
     return {"file": analysis.path, "verdict": summary.verdict, "p_fake": pct(summary.p_fake_mean),
             "vote_fake": pct(summary.vote_fake), "faces": f"{summary.frames_with_face}/{summary.frames_sampled}",
             "model": analysis.model}
-
-
-def _save_crops(analysis, folder: Path) -> None:
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = Path(analysis.path).stem
-    for frame in analysis.extraction.frames:
-        for face, track_id in zip(frame.faces, frame.track_ids):
-            Image.fromarray(face.crop).save(folder / f"{stem}_frame{frame.frame_index:06d}_face{track_id}.png")
 
 
 def format_table(rows: list[dict], columns: list[str]) -> str:

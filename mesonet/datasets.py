@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from mesonet.errors import MesonetError
+from mesonet.errors import DatasetError, MesonetError
 from mesonet.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, load_image
 from mesonet.models import INPUT_SIZE
 
@@ -39,10 +39,6 @@ CLASS_NAMES = {LABEL_FORGED: "forged", LABEL_REAL: "real"}
 _IGNORED_FOLDERS = ("__macosx", ".ipynb_checkpoints")
 LAYOUT_HELP = (f"put forged faces in a folder named {' / '.join(FORGED_FOLDERS)} and real faces in a folder "
                f"named {REAL_FOLDERS[0]}")
-
-
-class DatasetError(MesonetError):
-    """A dataset folder whose layout cannot be read as labelled classes."""
 
 
 @dataclass(frozen=True)
@@ -317,3 +313,24 @@ def _decode_batch(paths: Sequence[str | Path], start: int, stop: int, loader: Fa
             continue
         indices.append(position)
     return FaceBatch(np.asarray(indices, dtype=np.int64), faces[:len(indices)], errors)
+
+
+def sample_per_class(dataset: Dataset, per_class: int, *, seed: int = 0) -> Dataset:
+    """At most `per_class` files of each class, drawn at random but reproducibly (for short classroom runs).
+
+    Args:
+        dataset: the scanned dataset.
+        per_class: files kept per class; 0 keeps every file.
+        seed: seed of the draw; the same dataset and seed give the same files.
+
+    Returns:
+        A Dataset with the kept files, each class sorted by path.
+    """
+    if not per_class:
+        return dataset
+    rng = random.Random(seed)
+    files: list[LabeledFile] = []
+    for label in sorted({f.label for f in dataset.files}):
+        group = [f for f in dataset.files if f.label == label]
+        files += sorted(rng.sample(group, min(per_class, len(group))), key=lambda f: str(f.path))
+    return Dataset(dataset.root, files, dataset.ignored)

@@ -9,17 +9,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from mesonet.errors import MesonetError
+from mesonet.errors import ChecksumError, DownloadError
 
 Progress = Callable[[int, int], None]
-
-
-class DownloadError(MesonetError):
-    """The server could not be reached or the transfer failed."""
-
-
-class ChecksumError(MesonetError):
-    """A file's SHA-256 is not the published one."""
 
 
 def sha256_of(path: str | Path) -> str:

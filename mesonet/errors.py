@@ -1,7 +1,8 @@
-"""Errors the user can act on.
+"""Errors the user can act on: every error class of the core lives here.
 
 Every message says what went wrong and what to do about it, in one line, so that the
 command line can print it as is and the app can show it in `st.error`.
+(`mesonet.training.TrainingError` is the one exception still defined in its own module.)
 """
 
 from __future__ import annotations
@@ -19,9 +20,39 @@ class MediaError(MesonetError):
     """A file that cannot be read as an image or a video."""
 
 
+class InvalidSamplingError(MesonetError, ValueError):
+    """Frame-sampling options that make no sense, or select no frame of this video."""
+
+
 class NoFaceError(MesonetError):
     """No face was found where one is needed."""
 
 
 class CancelledError(MesonetError):
     """Work stopped because the caller asked for it."""
+
+
+class DownloadError(MesonetError):
+    """The server could not be reached or the transfer failed."""
+
+
+class ChecksumError(MesonetError):
+    """A file's SHA-256 is not the published one."""
+
+
+class SampleError(MesonetError):
+    """A sample that cannot be found, downloaded or made."""
+
+
+class DatasetError(MesonetError):
+    """A dataset folder or archive whose layout cannot be read as labelled classes."""
+
+
+class TrainingError(MesonetError):
+    """Training options or files that cannot be used."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when empty), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__

@@ -10,14 +10,11 @@ sampled frames, as in the paper).
 
 Convention: the forged class is the positive class of the ROC curve, average precision and
 EER, with P(fake) = 1 - score_real as the score. A file is called forged when its P(fake)
-reaches the threshold (`mesonet.scoring.label_for`).
+reaches the threshold (`mesonet.verdict`). The HTML report and its figures are in `mesonet.report`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 import math
 import os
@@ -31,10 +28,10 @@ from typing import Literal
 
 import numpy as np
 
-from mesonet.datasets import (CLASS_NAMES, LABEL_FORGED, LABEL_REAL, Dataset, LabeledFile, iter_face_batches,
-                              scan_dataset)
+from mesonet.datasets import CLASS_NAMES, LABEL_FORGED, Dataset, LabeledFile, iter_face_batches, scan_dataset
 from mesonet.errors import CancelledError, MesonetError, NoFaceError
-from mesonet.scoring import DEFAULT_THRESHOLD, Classifier
+from mesonet.scoring import Classifier
+from mesonet.verdict import DEFAULT_THRESHOLD, called_fake
 
 Progress = Callable[[int, int], None]
 FaceMode = Literal["aligned", "detect"]
@@ -121,7 +118,7 @@ def compute_metrics(labels: Sequence[int] | np.ndarray, score_real: Sequence[flo
     if labels.size == 0:
         raise ValueError("No scored items: nothing to compute metrics on.")
     is_forged = labels == LABEL_FORGED
-    called_forged = p_fake >= threshold
+    called_forged = called_fake(p_fake, threshold)
     n_forged, n_real = int(is_forged.sum()), int((~is_forged).sum())
     confusion = confusion_matrix(is_forged, called_forged, labels=[True, False]).tolist()
     result = dict(threshold=threshold,
@@ -176,6 +173,22 @@ def group_frames_by_video(items: Sequence[ItemScore],
         p_fake = float(np.mean([f.p_fake for f in frames]))
         videos.append(ItemScore(f"{folder}/{key}", frames[0].label, folder, "frames", 1.0 - p_fake, key, len(frames)))
     return videos, unmatched
+
+
+def worst_mistakes(items: Sequence[ItemScore], threshold: float, *, limit: int | None = 12) -> list[ItemScore]:
+    """The items called wrong at the threshold, the most confident mistakes first.
+
+    Forged items come with the lowest P(fake) first, real ones with the highest: the further a
+    score is from its item's label, the worse the mistake.
+
+    Args:
+        items: scored items (frames, videos or groups).
+        threshold: P(fake) at or above which an item is called forged.
+        limit: how many to return at most (None: all).
+    """
+    wrong = [item for item in items if called_fake(item.p_fake, threshold) != (item.label == LABEL_FORGED)]
+    wrong.sort(key=lambda item: abs(item.label - item.score_real), reverse=True)
+    return wrong if limit is None else wrong[:limit]
 
 
 def _compile_pattern(pattern: str) -> re.Pattern:
@@ -268,11 +281,11 @@ class Evaluation:
             if m is None:
                 continue
             lines.append(f"{title}: {m.n_forged} forged, {m.n_real} real")
-            lines.append(f"  accuracy  forged {_fmt(m.accuracy_forged)}  real {_fmt(m.accuracy_real)}  "
-                         f"total {_fmt(m.accuracy_total)}")
-            lines.append(f"  ROC AUC {_fmt(m.roc_auc)}  EER {_fmt(m.eer)}  average precision "
-                         f"{_fmt(m.average_precision)}  best threshold {_fmt(m.best_threshold)} "
-                         f"(balanced accuracy {_fmt(m.best_balanced_accuracy)})")
+            lines.append(f"  accuracy  forged {format_metric(m.accuracy_forged)}  "
+                         f"real {format_metric(m.accuracy_real)}  total {format_metric(m.accuracy_total)}")
+            lines.append(f"  ROC AUC {format_metric(m.roc_auc)}  EER {format_metric(m.eer)}  average precision "
+                         f"{format_metric(m.average_precision)}  best threshold {format_metric(m.best_threshold)} "
+                         f"(balanced accuracy {format_metric(m.best_balanced_accuracy)})")
             (ff, fr), (rf, rr) = m.confusion
             lines.append(f"  confusion (rows: true forged, true real; columns: called forged, called real): "
                          f"[[{ff}, {fr}], [{rf}, {rr}]]")
@@ -288,7 +301,8 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def _fmt(value: float | None) -> str:
+def format_metric(value: float | None) -> str:
+    """A metric with four decimals, or "-" when it does not exist (one class only, or NaN)."""
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
@@ -410,134 +424,3 @@ def _score_video(f: LabeledFile, classifier: Classifier, *, threshold: float, de
         return None
     return ItemScore(str(f.path), f.label, f.class_folder, "video", 1.0 - summary.p_fake_mean,
                      f.path.stem, summary.frames_with_face)
-
-
-# ---------------------------------------------------------------------------------------------
-# The self-contained HTML report
-
-def write_report(evaluation: Evaluation, path: str | Path, *, worst: int = 12, thumb_px: int = 128) -> Path:
-    """Writes a single HTML file with the table, ROC curve, histograms and worst mistakes.
-
-    Plotly's JavaScript and the thumbnails are inlined, so the file opens offline and can be
-    mailed as is (about 5 MB, mostly plotly.js).
-
-    Args:
-        evaluation: the result of `evaluate_dataset`.
-        path: the .html file to write.
-        worst: how many mistakes to show per class (the most confident wrong answers).
-        thumb_px: thumbnail size in pixels.
-    """
-    path = Path(path)
-    parts = [f"<h1>MesoNet evaluation: {html.escape(evaluation.model)}</h1>",
-             f"<p>Dataset <code>{html.escape(evaluation.dataset['root'])}</code>; threshold: P(fake) &ge; "
-             f"{evaluation.threshold:g} is called forged. P(fake) = 1 &minus; score_real, the network's raw "
-             "output P(real). Forged is the positive class of the ROC curve.</p>"]
-    include_js: bool | str = True  # plotly.js once, in the first figure
-    for title, items, metrics in (("Frames", evaluation.items, evaluation.metrics),
-                                  ("Videos", evaluation.videos, evaluation.video_metrics)):
-        if metrics is None:
-            continue
-        parts.append(f"<h2>{title}</h2>{_metrics_table_html(metrics)}")
-        figures = [_roc_figure(items, metrics), _histogram_figure(items, evaluation.threshold)]
-        for figure in figures:
-            if figure is not None:
-                parts.append(figure.to_html(full_html=False, include_plotlyjs=include_js))
-                include_js = False
-        if title == "Frames" or any(i.kind == "video" for i in items):
-            parts.append(_mistakes_html(items, evaluation.threshold, worst=worst, thumb_px=thumb_px))
-    if evaluation.skipped:
-        rows = "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(r)}</li>" for p, r in evaluation.skipped)
-        parts.append(f"<h2>Skipped files ({len(evaluation.skipped)})</h2><ul>{rows}</ul>")
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>MesoNet evaluation</title>"
-            f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>")
-    path.write_text(page, encoding="utf-8")
-    return path
-
-
-_CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
-        ".gallery{display:flex;flex-wrap:wrap;gap:8px}.gallery figure{margin:0;width:140px;font-size:11px;"
-        "word-break:break-all}")
-
-
-def _metrics_table_html(m: Metrics) -> str:
-    (ff, fr), (rf, rr) = m.confusion
-    rows = [("Forged accuracy", _fmt(m.accuracy_forged)), ("Real accuracy", _fmt(m.accuracy_real)),
-            ("Total accuracy", _fmt(m.accuracy_total)), ("ROC AUC", _fmt(m.roc_auc)), ("EER", _fmt(m.eer)),
-            ("Average precision", _fmt(m.average_precision)),
-            ("Best threshold (balanced accuracy)", f"{_fmt(m.best_threshold)} ({_fmt(m.best_balanced_accuracy)})"),
-            ("Forged / real items", f"{m.n_forged} / {m.n_real}")]
-    table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    confusion = (f"<table><tr><th></th><th>called forged</th><th>called real</th></tr>"
-                 f"<tr><th>forged</th><td>{ff}</td><td>{fr}</td></tr>"
-                 f"<tr><th>real</th><td>{rf}</td><td>{rr}</td></tr></table>")
-    return f"<table>{table}</table><h3>Confusion matrix</h3>{confusion}"
-
-
-def _roc_figure(items: Sequence[ItemScore], metrics: Metrics):
-    import plotly.graph_objects as go
-    from sklearn.metrics import roc_curve
-
-    if metrics.roc_auc is None:
-        return None
-    fpr, tpr, _ = roc_curve([i.label == LABEL_FORGED for i in items], [i.p_fake for i in items])
-    figure = go.Figure([go.Scatter(x=fpr, y=tpr, mode="lines", name=f"ROC (AUC {metrics.roc_auc:.4f})"),
-                        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})])
-    figure.update_layout(title="ROC curve (forged = positive)", xaxis_title="false-positive rate (real called forged)",
-                         yaxis_title="true-positive rate (forged called forged)", width=560, height=480)
-    return figure
-
-
-def _histogram_figure(items: Sequence[ItemScore], threshold: float):
-    import plotly.graph_objects as go
-
-    figure = go.Figure()
-    for label in (LABEL_FORGED, LABEL_REAL):
-        values = [i.p_fake for i in items if i.label == label]
-        if values:
-            figure.add_trace(go.Histogram(x=values, name=CLASS_NAMES[label], opacity=0.6, xbins={"size": 0.02}))
-    figure.add_vline(x=threshold, line_dash="dash", annotation_text="threshold")
-    figure.update_layout(barmode="overlay", title="P(fake) per true class", xaxis_title="P(fake)",
-                         yaxis_title="items", width=700, height=420)
-    return figure
-
-
-def _mistakes_html(items: Sequence[ItemScore], threshold: float, *, worst: int, thumb_px: int) -> str:
-    blocks = []
-    for label in (LABEL_FORGED, LABEL_REAL):
-        wrong = [i for i in items if i.label == label and (i.p_fake >= threshold) != (label == LABEL_FORGED)]
-        # Most confident mistakes first: forged faces with the lowest P(fake), real with the highest.
-        wrong.sort(key=lambda i: i.p_fake if label == LABEL_FORGED else -i.p_fake)
-        cards = "".join(_thumbnail_card(i, thumb_px) for i in wrong[:worst])
-        blocks.append(f"<h3>Worst mistakes: {CLASS_NAMES[label]} ({len(wrong)} wrong)</h3>"
-                      f"<div class='gallery'>{cards or 'none'}</div>")
-    return "".join(blocks)
-
-
-def _thumbnail_card(item: ItemScore, size: int) -> str:
-    caption = f"{html.escape(Path(item.path).name)}<br>P(fake) {item.p_fake:.3f}"
-    data = _thumbnail_b64(item, size)
-    image = f"<img src='data:image/jpeg;base64,{data}' width='{size}'>" if data else "<div>(no preview)</div>"
-    return f"<figure>{image}<figcaption>{caption}</figcaption></figure>"
-
-
-def _thumbnail_b64(item: ItemScore, size: int) -> str | None:
-    from PIL import Image
-
-    from mesonet.media import FrameSampling, iter_media_frames, load_image
-
-    try:
-        if item.kind == "video":
-            _, frames = iter_media_frames(item.path, FrameSampling(n_frames=1))
-            rgb = next(iter(frames)).rgb
-        elif item.kind == "image":
-            rgb = load_image(item.path)
-        else:
-            return None
-    except (MesonetError, StopIteration):
-        return None
-    image = Image.fromarray(rgb)
-    image.thumbnail((size, size))
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=80)
-    return base64.b64encode(out.getvalue()).decode("ascii")

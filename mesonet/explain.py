@@ -17,6 +17,7 @@ from PIL import Image, ImageFilter
 
 from mesonet.models import build_model, check_architecture, import_keras
 from mesonet.scoring import Classifier, preprocess_faces
+from mesonet.verdict import DEFAULT_THRESHOLD
 
 Degradation = Literal["jpeg", "blur", "downscale", "noise"]
 
@@ -228,7 +229,7 @@ def write_explanation(classifier: Classifier, crop: np.ndarray, folder) -> dict:
     for kind, points in curves.items():
         figure, axes = plt.subplots(figsize=(5, 3.2), dpi=100)
         axes.plot([x for x, _ in points], [y for _, y in points], marker="o", color="#6C3BD1")
-        axes.axhline(0.5, color="#888", linestyle="--", linewidth=1)
+        axes.axhline(DEFAULT_THRESHOLD, color="#888", linestyle="--", linewidth=1)
         axes.set(xlabel=DEGRADATIONS[kind]["title"], ylabel="P(fake)", ylim=(-0.02, 1.02),
                  title=f"{classifier.name}: P(fake) under {kind}")
         if kind == "jpeg":

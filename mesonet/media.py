@@ -1,23 +1,14 @@
-"""Reading photos and videos as uint8 RGB frames.
+"""Reading photos as uint8 RGB, and any media file (photo or video) as sampled frames.
 
 Public API:
     IMAGE_EXTENSIONS, VIDEO_EXTENSIONS   lower-case suffixes, with the dot
     is_video(path) -> bool
     load_image(source, *, name=None) -> np.ndarray        uint8 RGB (H, W, 3)
-    probe_video(path) -> VideoInfo
-    FrameSampling(mode, n_frames, every, start_s, end_s, max_frames)
-    InvalidSamplingError                  MesonetError and ValueError: bad sampling options
-    VideoFrame(frame_index, time_s, rgb)  a NamedTuple, unpacks like a 3-tuple
-    sample_frame_indices(info_or_count, sampling, *, fps=None) -> list[int]
-    iter_frames(path, indices, *, info=None) -> Iterator[VideoFrame]
     iter_media_frames(path, sampling=None) -> (VideoInfo | None, Iterator[VideoFrame])
 
-Frames are numbered 0, 1, 2, ... in the order the decoder outputs them (ffmpeg with
-``-fps_mode passthrough``: no frame is duplicated or dropped to fit a constant rate, so
-index k is the k-th picture stored in the file). A frame's time is ``index / fps`` seconds
-from the first video frame: exact for constant-frame-rate video, nominal for variable rate.
-Frames come out upright: ffmpeg applies the rotation stored in the file's metadata, and
-`VideoInfo.width` / `height` describe the upright frame.
+Videos are read by `mesonet.video` (probe_video, FrameSampling, sample_frame_indices,
+iter_frames, VideoFrame, VideoInfo); those names are importable from here too, since most
+callers want "a media file" rather than one kind.
 
 Every failure to read a user's file raises `MediaError` with a one-line message that says
 what is wrong and what to do.
@@ -26,128 +17,34 @@ what is wrong and what to do.
 from __future__ import annotations
 
 import io
-import logging
-import math
-import re
-import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from mesonet.errors import MediaError, MesonetError
+from mesonet.errors import MediaError, first_line
+from mesonet.video import (
+    VIDEO_EXTENSIONS,
+    FrameSampling,
+    VideoFrame,
+    VideoInfo,
+    check_media_file,
+    iter_frames,
+    probe_video,
+    sample_frame_indices,
+)
+
+__all__ = [
+    "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "FrameSampling", "VideoFrame", "VideoInfo", "is_video",
+    "iter_frames", "iter_media_frames", "load_image", "probe_video", "sample_frame_indices",
+]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
-VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv",
-                              ".flv", ".3gp"})
-
-_VIDEO_HINT = "Check the file is a complete MP4/MOV/AVI/MKV/WebM video."
 _IMAGE_HINT = "Use a JPEG, PNG, WebP, BMP or TIFF image."
-# A select expression with one term per irregular wanted frame stays fast up to a few hundred
-# terms; beyond that, converting every frame and picking in Python is simpler.
-_MAX_SELECT_TERMS = 300
-_PROBE_TIMEOUT_S = 120.0
 _PILLOW_FLAG_LOCK = threading.Lock()
-
-
-class _RotatedSizeFilter(logging.Filter):
-    """Drops imageio-ffmpeg's warning that a rotated video's frames differ in size from the stream."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "is different from the source frame size" not in record.getMessage()
-
-
-_ROTATED_SIZE_FILTER = _RotatedSizeFilter()
-
-
-class InvalidSamplingError(MesonetError, ValueError):
-    """Frame-sampling options that make no sense, or select no frame of this video."""
-
-
-class VideoFrame(NamedTuple):
-    """One decoded frame.
-
-    Attributes:
-        frame_index: position of the frame in the video, from 0.
-        time_s: frame_index / fps, in seconds from the first video frame.
-        rgb: uint8 RGB array of shape (H, W, 3), upright.
-    """
-
-    frame_index: int
-    time_s: float
-    rgb: np.ndarray
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What a video file holds, as far as the first video stream is concerned.
-
-    Attributes:
-        path: the file.
-        fps: frames per second (the stream's nominal rate).
-        duration_s: length in seconds (container duration; frame_count / fps if unknown).
-        frame_count: number of frames (counted from the stream's packets; never inf).
-        width: width in pixels of the upright frame (after rotation).
-        height: height in pixels of the upright frame.
-        rotation: clockwise rotation in degrees (0, 90, 180 or 270) that the file asks players
-            to apply, the convention of the classic `rotate` tag of phone videos. Frames from
-            `iter_frames` already have it applied.
-        codec: the video codec's short name, e.g. "h264".
-    """
-
-    path: Path
-    fps: float
-    duration_s: float
-    frame_count: int
-    width: int
-    height: int
-    rotation: int
-    codec: str
-
-
-@dataclass(frozen=True)
-class FrameSampling:
-    """Which frames of a video to look at.
-
-    Attributes:
-        mode: "even" picks `n_frames` frames spread evenly over the range; "every" picks every
-            `every`-th frame of the range, starting with its first frame; "all" picks them all.
-        n_frames: number of frames for mode "even" (fewer when the range has fewer frames).
-        every: step, in frames, for mode "every".
-        start_s: start of the range in seconds (inclusive); None means the first frame.
-        end_s: end of the range in seconds (exclusive); None means the end of the video.
-        max_frames: upper bound on the number of frames, applied last by thinning evenly.
-
-    Raises:
-        InvalidSamplingError: an option is out of range.
-    """
-
-    mode: Literal["even", "every", "all"] = "even"
-    n_frames: int = 30
-    every: int = 1
-    start_s: float | None = None
-    end_s: float | None = None
-    max_frames: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("even", "every", "all"):
-            raise InvalidSamplingError(f"Frame sampling mode {self.mode!r} is unknown: use 'even', 'every' or 'all'.")
-        if self.n_frames < 1:
-            raise InvalidSamplingError(f"Number of frames must be at least 1, got {self.n_frames}.")
-        if self.every < 1:
-            raise InvalidSamplingError(f"Frame step must be at least 1, got {self.every}.")
-        if self.max_frames is not None and self.max_frames < 1:
-            raise InvalidSamplingError(f"Maximum number of frames must be at least 1, got {self.max_frames}.")
-        if self.start_s is not None and not self.start_s >= 0:
-            raise InvalidSamplingError(f"Start time must be 0 s or later, got {self.start_s} s.")
-        if self.end_s is not None and not self.end_s > (self.start_s or 0.0):
-            raise InvalidSamplingError(
-                f"End time ({self.end_s} s) must be after the start time ({self.start_s or 0.0} s).")
 
 
 def is_video(path: str | Path) -> bool:
@@ -195,12 +92,7 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
     else:
         path = Path(source)
         label = name or path.name
-        if path.is_dir():
-            raise MediaError(f"{label}: is a folder, not a file. Choose an image file.")
-        if not path.is_file():
-            raise MediaError(f"{label}: file not found ({path}). Check the path.")
-        if path.stat().st_size == 0:
-            raise MediaError(f"{label}: the file is empty (0 bytes). Check the file was copied completely.")
+        check_media_file(path, label=label, kind="image")
         opener = path
     try:
         with Image.open(opener) as image:
@@ -210,12 +102,12 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
             upright = ImageOps.exif_transpose(image)
             return np.array(_to_rgb(upright), dtype=np.uint8)
     except Image.DecompressionBombError as exc:
-        raise MediaError(f"{label}: image is too large to open safely ({_first_line(exc)}). "
+        raise MediaError(f"{label}: image is too large to open safely ({first_line(exc)}). "
                          "Downscale it below 100 megapixels and try again.") from exc
     except UnidentifiedImageError as exc:
         raise MediaError(f"{label}: not an image Pillow can read. {_IMAGE_HINT}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise MediaError(f"{label}: the image data is damaged or incomplete ({_first_line(exc)}). "
+        raise MediaError(f"{label}: the image data is damaged or incomplete ({first_line(exc)}). "
                          "Re-export or download the image again.") from exc
 
 
@@ -257,325 +149,6 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def probe_video(path: str | Path) -> VideoInfo:
-    """Reads a video's metadata and counts its frames without decoding them.
-
-    Runs ffmpeg once, copying the first video stream to nowhere: this reads the container
-    (about 20 ms for a short clip) and gives an exact packet count.
-
-    Args:
-        path: a video file.
-
-    Returns:
-        The VideoInfo of the first video stream (cover-art pictures are ignored).
-
-    Raises:
-        MediaError: missing, empty, truncated, not a video, or no video stream.
-    """
-    path = Path(path)
-    _check_file(path)
-    text = _run_ffmpeg(path, ["-map", "0:V:0", "-c", "copy", "-f", "null", "-"])
-    return _parse_probe(path, text)
-
-
-def _check_file(path: Path) -> None:
-    if path.is_dir():
-        raise MediaError(f"{path.name}: is a folder, not a file. Choose a video file.")
-    if not path.is_file():
-        raise MediaError(f"{path.name}: file not found ({path}). Check the path.")
-    if path.stat().st_size == 0:
-        raise MediaError(f"{path.name}: the file is empty (0 bytes). Check the file was copied completely.")
-
-
-def _run_ffmpeg(path: Path, output_args: list[str]) -> str:
-    """Runs ffmpeg on `path`; returns its log (stderr), or raises MediaError if it failed."""
-    import imageio_ffmpeg
-
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), *output_args]
-    try:
-        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=_PROBE_TIMEOUT_S)
-    except subprocess.TimeoutExpired as exc:
-        raise MediaError(f"{path.name}: reading the video took longer than {_PROBE_TIMEOUT_S:.0f} s. "
-                         "Check the file is on a local disk and not damaged.") from exc
-    text = done.stderr.decode("utf-8", errors="replace")
-    if done.returncode != 0:
-        raise MediaError(_ffmpeg_failure_message(path, text))
-    return text
-
-
-def _ffmpeg_failure_message(path: Path, log: str) -> str:
-    if "matches no streams" in log or "does not contain any stream" in log:
-        return (f"{path.name}: the file has no video stream (audio only?). "
-                "Choose a video file, or a photo, that shows a face.")
-    return f"{path.name}: not a video ffmpeg can read ({_ffmpeg_reason(path, log)}). {_VIDEO_HINT}"
-
-
-def _ffmpeg_reason(path: Path, log: str) -> str:
-    """The root cause in an ffmpeg error log (e.g. "moov atom not found"), without prefixes."""
-    generic = ("Error opening", "Conversion failed", "Format ", "Press [q]")
-    reasons = []
-    for line in log.replace("\r", "\n").splitlines():
-        line = re.sub(r"^\[[^\]]*\]\s*", "", line.strip())  # e.g. "[in#0 @ 0x55...]"
-        line = line.replace(str(path), path.name).strip(" :.")
-        if line and not line.startswith(generic):
-            reasons.append(line)
-    if reasons:
-        return reasons[0]
-    # Only generic lines: the last one still says something ("Invalid data found ...").
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    return lines[-1].split(": ", 1)[-1] if lines else "unknown ffmpeg error"
-
-
-_STREAM_LINE = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio|Subtitle|Data|Attachment): (.*)$")
-
-
-def _parse_probe(path: Path, log: str) -> VideoInfo:
-    """Builds a VideoInfo from the log of `ffmpeg -i path -map 0:V:0 -c copy -f null -`."""
-    lines = log.replace("\r", "\n").splitlines()
-    input_part = []
-    for line in lines:
-        if line.startswith(("Stream mapping", "Output #")):
-            break
-        input_part.append(line)
-
-    video_line, video_block = None, []
-    for i, line in enumerate(input_part):
-        match = _STREAM_LINE.match(line)
-        if match and match.group(1) == "Video" and "(attached pic)" not in line:
-            video_line = match.group(2)
-            # The stream's own metadata and side data follow until the next stream.
-            for following in input_part[i + 1:]:
-                if _STREAM_LINE.match(following):
-                    break
-                video_block.append(following)
-            break
-    if video_line is None:
-        raise MediaError(f"{path.name}: the file has no video stream (audio only?). "
-                         "Choose a video file, or a photo, that shows a face.")
-
-    codec = video_line.split(" ", 1)[0].strip(",")
-    size = re.search(r", (\d+)x(\d+)[\s,\[]", video_line + " ")
-    if not size:
-        raise MediaError(f"{path.name}: ffmpeg could not tell the video's frame size. {_VIDEO_HINT}")
-    width, height = int(size.group(1)), int(size.group(2))
-
-    fps = _number_before(video_line, "fps") or _number_before(video_line, "tbr")
-    duration_match = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", "\n".join(input_part))
-    duration_s = 0.0
-    if duration_match:
-        hours, minutes, seconds = duration_match.groups()
-        duration_s = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    counts = re.findall(r"frame=\s*(\d+)", log)
-    frame_count = int(counts[-1]) if counts else 0
-
-    # Fill gaps from the other two numbers; count by decoding only as a last resort.
-    if fps <= 0 and frame_count > 0 and duration_s > 0:
-        fps = frame_count / duration_s
-    if frame_count <= 0 and fps > 0 and duration_s > 0:
-        frame_count = round(duration_s * fps)
-    if frame_count <= 0:
-        frame_count = _count_frames_by_decoding(path)
-    if frame_count <= 0:
-        raise MediaError(f"{path.name}: the video stream holds no frames. {_VIDEO_HINT}")
-    if fps <= 0:
-        raise MediaError(f"{path.name}: ffmpeg could not tell the video's frame rate. "
-                         "Re-encode the video to MP4 (H.264), e.g. with a video converter, and try again.")
-    if duration_s <= 0:
-        duration_s = frame_count / fps
-
-    rotation = _rotation_cw(video_block)
-    if rotation in (90, 270):
-        width, height = height, width
-    return VideoInfo(path=path, fps=fps, duration_s=duration_s, frame_count=frame_count, width=width,
-                     height=height, rotation=rotation, codec=codec)
-
-
-def _number_before(text: str, unit: str) -> float:
-    match = re.search(r"(\d+(?:\.\d+)?)(k?) " + unit + r"\b", text)
-    if not match:
-        return 0.0
-    return float(match.group(1)) * (1000.0 if match.group(2) else 1.0)
-
-
-def _rotation_cw(stream_block: Sequence[str]) -> int:
-    """Clockwise display rotation in degrees, from the stream's side data or rotate tag."""
-    text = "\n".join(stream_block)
-    matrix = re.search(r"rotation of (-?\d+(?:\.\d+)?) degrees", text)
-    if matrix:
-        # ffmpeg prints the display matrix angle counter-clockwise.
-        return round(-float(matrix.group(1)) / 90.0) * 90 % 360
-    tag = re.search(r"\brotate\s*:\s*(-?\d+)", text)
-    if tag:
-        return round(float(tag.group(1)) / 90.0) * 90 % 360
-    return 0
-
-
-def _count_frames_by_decoding(path: Path) -> int:
-    log = _run_ffmpeg(path, ["-map", "0:V:0", "-fps_mode", "passthrough", "-f", "null", "-"])
-    counts = re.findall(r"frame=\s*(\d+)", log)
-    return int(counts[-1]) if counts else 0
-
-
-def sample_frame_indices(info_or_count: VideoInfo | int, sampling: FrameSampling, *,
-                         fps: float | None = None) -> list[int]:
-    """Chooses the frame indices to analyse. Pure and deterministic.
-
-    The range is the frames whose time (index / fps) lies in [start_s, end_s), clipped to the
-    video. Within a range of n frames [first, first + n):
-      - "even": the frame at the middle of each of N equal segments,
-        first + floor((k + 0.5) * n / N) for k = 0..N-1 (all n frames when n <= N). Middles,
-        not ends: first and last frames are often fades or cuts.
-      - "every": first, first + every, first + 2 * every, ...
-      - "all": every frame.
-    Then, if more than `max_frames` remain, the same middle-of-segment rule keeps
-    `max_frames` of them, spread evenly.
-
-    Args:
-        info_or_count: the video's VideoInfo, or its frame count.
-        sampling: the options.
-        fps: frame rate, needed with a plain count when start_s or end_s is set.
-
-    Returns:
-        Sorted, distinct frame indices.
-
-    Raises:
-        InvalidSamplingError: the time range selects no frame of this video.
-    """
-    if isinstance(info_or_count, VideoInfo):
-        count, fps = info_or_count.frame_count, info_or_count.fps if fps is None else fps
-    else:
-        count = int(info_or_count)
-    if count <= 0:
-        return []
-    first, stop = 0, count
-    if sampling.start_s is not None or sampling.end_s is not None:
-        if not fps or fps <= 0:
-            raise InvalidSamplingError("A time range needs the video's frame rate: pass a VideoInfo or fps.")
-        # The small epsilon keeps a time that falls exactly on a frame from rounding past it.
-        if sampling.start_s is not None:
-            first = max(0, math.ceil(sampling.start_s * fps - 1e-6))
-        if sampling.end_s is not None:
-            stop = min(count, math.ceil(sampling.end_s * fps - 1e-6))
-        if first >= stop:
-            end = "end" if sampling.end_s is None else f"{sampling.end_s:g}"
-            raise InvalidSamplingError(
-                f"The time range {sampling.start_s or 0.0:g}-{end} s holds no frame of this {count / fps:.2f} s "
-                "video: choose a range inside the video.")
-    n = stop - first
-    if sampling.mode == "even":
-        indices = [first + i for i in _spread(n, sampling.n_frames)]
-    elif sampling.mode == "every":
-        indices = list(range(first, stop, sampling.every))
-    else:
-        indices = list(range(first, stop))
-    if sampling.max_frames is not None and len(indices) > sampling.max_frames:
-        indices = [indices[i] for i in _spread(len(indices), sampling.max_frames)]
-    return indices
-
-
-def _spread(n: int, k: int) -> list[int]:
-    """k positions out of range(n) at the middles of k equal segments (all of them if n <= k)."""
-    if n <= k:
-        return list(range(n))
-    # Integer arithmetic: floor((i + 0.5) * n / k) without floating-point surprises.
-    return [((2 * i + 1) * n) // (2 * k) for i in range(k)]
-
-
-def iter_frames(path: str | Path, indices: Sequence[int], *, info: VideoInfo | None = None) -> Iterator[VideoFrame]:
-    """Decodes the wanted frames of a video, in order, streaming.
-
-    One ffmpeg process decodes the video sequentially from the start (exact frames, no
-    seeking) up to the last wanted frame and stops there. Frames in between are decoded but,
-    thanks to ffmpeg's `select` filter, never converted to RGB nor copied to Python: for
-    30 frames of a 720p clip this is about 2x faster than reading every frame. Only one frame
-    is in memory at a time. ffmpeg runs in its own process, so it decodes ahead while the
-    caller works on the previous frame.
-
-    Args:
-        path: a video file.
-        indices: frame indices (from 0) to decode; sorted and deduplicated here. Indices past
-            the end of the video are silently skipped.
-        info: the video's VideoInfo, if already probed (saves one ffmpeg run).
-
-    Yields:
-        VideoFrame(frame_index, time_s, rgb) with rgb a uint8 array of shape (H, W, 3),
-        upright (rotation metadata applied).
-
-    Raises:
-        MediaError: the video cannot be decoded.
-        ValueError: a negative index.
-    """
-    import imageio_ffmpeg
-
-    path = Path(path)
-    wanted = sorted(set(int(i) for i in indices))
-    if wanted and wanted[0] < 0:
-        raise ValueError(f"Frame indices must be 0 or more, got {wanted[0]}.")
-    info = info or probe_video(path)
-    wanted = [i for i in wanted if i < info.frame_count]
-    if not wanted:
-        return
-
-    # passthrough: one output frame per decoded frame. The default for a pipe is constant
-    # frame rate, which duplicates frames to fill gaps (e.g. 25 copies of the first frame when
-    # the video stream starts 0.85 s after the audio) and would shift every index.
-    output_params = ["-map", "0:V:0", "-fps_mode", "passthrough"]
-    expression = _select_expression(wanted)
-    if expression is not None:
-        # -frames:v makes ffmpeg stop by itself after the last wanted frame.
-        output_params += ["-vf", f"select='{expression}'", "-frames:v", str(len(wanted))]
-    else:
-        output_params += ["-frames:v", str(wanted[-1] + 1)]
-
-    # That warning is expected for rotated videos; adding the same filter twice is a no-op.
-    logging.getLogger("imageio_ffmpeg").addFilter(_ROTATED_SIZE_FILTER)
-    try:
-        reader = imageio_ffmpeg.read_frames(str(path), input_params=["-nostdin"], output_params=output_params)
-        meta = next(reader)
-    except (OSError, RuntimeError, StopIteration) as exc:
-        raise MediaError(f"{path.name}: not a video ffmpeg can read ({_first_line(exc)}). {_VIDEO_HINT}") from exc
-    width, height = meta["size"]
-    shape = (height, width, 3)
-    try:
-        if expression is not None:
-            for frame_index, raw in zip(wanted, reader):
-                yield VideoFrame(frame_index, frame_index / info.fps, _to_array(raw, shape))
-        else:
-            want = set(wanted)
-            for frame_index, raw in enumerate(reader):
-                if frame_index in want:
-                    yield VideoFrame(frame_index, frame_index / info.fps, _to_array(raw, shape))
-                if frame_index >= wanted[-1]:
-                    break
-    except (OSError, RuntimeError) as exc:
-        raise MediaError(f"{path.name}: decoding failed part-way ({_first_line(exc)}). "
-                         "The file may be damaged or incomplete: re-export or download it again.") from exc
-    finally:
-        # Stops ffmpeg at once when the caller leaves early.
-        reader.close()
-
-
-def _select_expression(wanted: list[int]) -> str | None:
-    """An ffmpeg `select` expression true exactly for the wanted frame numbers n.
-
-    None when it would need more than _MAX_SELECT_TERMS terms (irregular indices).
-    """
-    first, last = wanted[0], wanted[-1]
-    if len(wanted) == last - first + 1:
-        return f"between(n,{first},{last})"
-    steps = {b - a for a, b in zip(wanted, wanted[1:])}
-    if len(steps) == 1:
-        return f"between(n,{first},{last})*not(mod(n-{first},{steps.pop()}))"
-    if len(wanted) > _MAX_SELECT_TERMS:
-        return None
-    return "+".join(f"eq(n,{i})" for i in wanted)
-
-
-def _to_array(raw: bytes, shape: tuple[int, int, int]) -> np.ndarray:
-    # A writable copy: callers may draw on frames; the copy costs well under 1 ms at 1080p.
-    return np.frombuffer(raw, dtype=np.uint8).reshape(shape).copy()
-
-
 def iter_media_frames(path: str | Path, sampling: FrameSampling | None = None,
                       ) -> tuple[VideoInfo | None, Iterator[VideoFrame]]:
     """Opens a photo or a video and returns its sampled frames; a photo is a one-frame video.
@@ -601,8 +174,3 @@ def iter_media_frames(path: str | Path, sampling: FrameSampling | None = None,
     info = probe_video(path)
     indices = sample_frame_indices(info, sampling or FrameSampling())
     return info, iter_frames(path, indices, info=info)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0].strip() if text else type(exc).__name__

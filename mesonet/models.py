@@ -64,8 +64,8 @@ def import_keras() -> ModuleType:
         # stderr file descriptor, ignoring TF_CPP_MIN_LOG_LEVEL; they would break the one-line
         # errors of the command line. Import errors still surface as Python exceptions.
         with _native_stderr_silenced():
-            import tensorflow  # noqa: F401
             import keras  # noqa: F401
+            import tensorflow  # noqa: F401
     return sys.modules["keras"]
 
 

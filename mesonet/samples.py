@@ -1,8 +1,9 @@
 """Sample media to try the detector with, as a catalog like the weights.
 
-- The authors' four sample face crops (two Deepfake, two real), downloaded on demand from
-  their repository and checked against their SHA-256; MESONET_SAMPLES_DIR names a folder
-  holding them (`df/…`, `real/…`) for offline use.
+- The authors' four sample face crops (two Deepfake, two real, Apache-2.0), shipped in
+  `mesonet/sample_data/` and checked against their SHA-256; MESONET_SAMPLES_DIR may name
+  another folder holding them (`df/…`, `real/…`). A missing or damaged copy is downloaded
+  again from the authors' repository.
 - A public-domain face photo that needs no download (NASA's portrait of astronaut Eileen
   Collins, shipped with scikit-image) and a short clip made from it on first use.
 """
@@ -15,19 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mesonet.downloads import ChecksumError, DownloadError, Progress, download_verified, sha256_of
-from mesonet.errors import MesonetError
+from mesonet import config
+from mesonet.downloads import Progress, download_verified, sha256_of
+from mesonet.errors import ChecksumError, DownloadError, SampleError
 
-SAMPLES_DIR_ENV = "MESONET_SAMPLES_DIR"
-CACHE_DIR_ENV = "MESONET_CACHE_DIR"
 _AUTHORS_RAW = ("https://raw.githubusercontent.com/DariusAf/MesoNet/"
                 "2144d56a30e48cdcac1976ff13a1c5cdc86376c6/test_images/{}")
 _AUTHORS_SOURCE = "DariusAf/MesoNet on GitHub (test_images/), Apache-2.0"
 _NASA = "NASA portrait of astronaut Eileen Collins, public domain; shipped with scikit-image"
-
-
-class SampleError(MesonetError):
-    """A sample that cannot be found, downloaded or made."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,7 @@ class Sample:
         kind: "image" or "video".
         label: "real" or "fake": what the file really is.
         is_face_crop: an aligned face crop already (score it directly) rather than a scene.
-        relpath: where the file sits inside MESONET_SAMPLES_DIR and the cache folder.
+        relpath: where the file sits inside a samples folder (see `mesonet.config.samples_dirs`).
         sha256: the published file's hash (None for files made here).
     """
 
@@ -97,35 +93,32 @@ def get_sample(name: str) -> Sample:
         raise SampleError(f"Unknown sample {name!r}: choose one of {', '.join(CATALOG)}.") from None
 
 
-def cache_dir() -> Path:
-    """Where downloaded and generated samples are kept (MESONET_CACHE_DIR, else ~/.cache/mesonet-studio)."""
-    base = os.environ.get(CACHE_DIR_ENV) or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mesonet-studio"
-    return Path(base) / "samples"
-
-
 def sample_path(name: str, *, download: bool = True, progress: Progress | None = None) -> Path:
-    """A local path to the sample, downloading or making it when needed.
+    """A local path to the sample, from the shipped copies, or downloaded or made when needed.
 
     Raises:
-        SampleError: offline with no local copy, a corrupted copy, or the clip cannot be made.
+        SampleError: no verified copy and none could be downloaded, or the clip cannot be made.
+            The message never shows a URL or a network error: it says what to do.
     """
     sample = get_sample(name)
     if name == "astronaut-photo":
         return _astronaut_png()
     if name == "astronaut-clip":
-        return _astronaut_clip(cache_dir() / sample.relpath)
-    for folder in ([Path(os.environ[SAMPLES_DIR_ENV])] if os.environ.get(SAMPLES_DIR_ENV) else []) + [cache_dir()]:
+        return _astronaut_clip(config.samples_cache_dir() / sample.relpath)
+    for folder in config.samples_dirs():
         path = folder / sample.relpath
         if path.is_file() and sha256_of(path) == sample.sha256:
             return path
+    remedy = (f"Reinstall MesoNet Studio, or put the authors' file in a folder as {sample.relpath} and set "
+              f"{config.SAMPLES_DIR_ENV} to that folder.")
     if not download:
-        raise SampleError(f"Sample {name} is not on this machine. Download {sample.url} into a folder as "
-                          f"{sample.relpath} and set {SAMPLES_DIR_ENV} to that folder.")
+        raise SampleError(f"Sample {sample.title} is missing from this installation. {remedy}")
     try:
-        return download_verified(sample.url, cache_dir() / sample.relpath, sample.sha256, progress=progress)
-    except (DownloadError, ChecksumError) as exc:
-        raise SampleError(f"{exc} Offline, put the file in a folder as {sample.relpath} and set "
-                          f"{SAMPLES_DIR_ENV} to that folder.") from None
+        return download_verified(sample.url, config.samples_cache_dir() / sample.relpath, sample.sha256,
+                                 progress=progress)
+    except (DownloadError, ChecksumError):
+        raise SampleError(f"Sample {sample.title} is missing from this installation and could not be downloaded. "
+                          f"{remedy}") from None
 
 
 def _astronaut_png() -> Path:

@@ -17,15 +17,10 @@ from PIL import Image
 
 from mesonet.errors import WeightsError
 from mesonet.models import ARCHITECTURES, INPUT_SIZE, check_architecture
+from mesonet.verdict import DEFAULT_THRESHOLD, verdict_for
 
-DEFAULT_THRESHOLD = 0.5
 DEFAULT_BATCH_SIZE = 32
 RESIZE_FILTERS = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "area": Image.BOX}
-
-
-def label_for(p_fake: float, threshold: float = DEFAULT_THRESHOLD) -> str:
-    """'fake' when P(fake) reaches the threshold, else 'real'."""
-    return "fake" if p_fake >= threshold else "real"
 
 
 def preprocess_faces(faces: np.ndarray | Sequence[np.ndarray], *, resize: str = "nearest") -> np.ndarray:
@@ -190,6 +185,7 @@ def predict_images(paths: Sequence[str | Path], classifier: Classifier, *, thres
     for path, result in zip(paths, results):
         if result is None:
             score = float(next(scores))
-            result = ImagePrediction(str(path), classifier.name, score, 1.0 - score, label_for(1.0 - score, threshold))
+            p_fake = 1.0 - score
+            result = ImagePrediction(str(path), classifier.name, score, p_fake, verdict_for(p_fake, threshold))
         out.append(result)
     return out

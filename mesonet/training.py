@@ -27,17 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mesonet.datasets import LABEL_FORGED, LABEL_REAL, scan_dataset, split_files
-from mesonet.errors import CancelledError, MesonetError
+from mesonet.errors import CancelledError, TrainingError
 from mesonet.models import Variant, build_model, check_architecture, import_keras
 from mesonet.training_data import make_dataset
 from mesonet.training_keras import EpochCallback, Progress, keras_classes, make_run_tracker, now_utc
 
 WEIGHTS_SUFFIX = ".weights.h5"
 MONITORS = ("accuracy", "auc")
-
-
-class TrainingError(MesonetError):
-    """Training options or files that cannot be used."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ METADATA_FORMAT = "mesonet-weights/1"
 
 def now_utc() -> str:
     """The current time for metadata, e.g. "2026-11-27T19:40:00+00:00"."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 

@@ -1,8 +1,13 @@
 """The catalog of pretrained weights, where to find them, and how to load any weight file.
 
+The catalog is the only list of weights: the command line, the app's sidebar, the Train and
+Learn pages, the Weights page and the tests all ask it. Adding weights is one `WeightsEntry`
+in `CATALOG` below (or `register_weights` at run time).
+
 Resolution order for a catalog entry: the folder named by MESONET_WEIGHTS_DIR, then the
-project's `weights/` folder, then a download from the authors' repository into `weights/`.
-Every file found or downloaded is checked against its SHA-256 before use.
+project's `weights/` folder (where the four released files are committed), then a download
+from the entry's URL into `weights/`. Every file found or downloaded is checked against its
+SHA-256 before use.
 
 Custom files (.h5, .weights.h5, .keras) are checked against the architecture they are given
 for: a file that does not fit gives a WeightsError naming the expected architecture.
@@ -11,44 +16,61 @@ for: a file that does not fit gives a WeightsError naming the expected architect
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from mesonet.downloads import ChecksumError, DownloadError, download_verified, sha256_of
-from mesonet.errors import WeightsError
+from mesonet import config
+from mesonet.downloads import download_verified, sha256_of
+from mesonet.errors import ChecksumError, DownloadError, MesonetError, WeightsError
 from mesonet.models import ARCHITECTURE_TITLES, PUBLISHED_TRAINABLE_PARAMS, Variant, check_architecture
 
 Progress = Callable[[int, int], None]
+CatalogStatus = Literal["present", "missing", "corrupted"]
 
-WEIGHTS_DIR_ENV = "MESONET_WEIGHTS_DIR"
-PROJECT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 CUSTOM_WEIGHT_SUFFIXES = (".weights.h5", ".h5", ".keras")
+# What the command line and the app use until told otherwise.
+DEFAULT_WEIGHTS = "meso4-df"
 
 _SOURCE_COMMIT = "2144d56a30e48cdcac1976ff13a1c5cdc86376c6"
-_SOURCE_REPO = "https://github.com/DariusAf/MesoNet"
+_SOURCE = f"https://github.com/DariusAf/MesoNet/tree/{_SOURCE_COMMIT}/weights"
 _RAW_URL = f"https://raw.githubusercontent.com/DariusAf/MesoNet/{_SOURCE_COMMIT}/weights/{{}}"
 
 
 @dataclass(frozen=True)
 class WeightsEntry:
-    """One pretrained weight file of the catalog."""
+    """One pretrained weight file of the catalog.
+
+    Attributes:
+        name: the stable identifier users type, e.g. "meso4-df".
+        arch: the architecture the file was saved from ("meso4" or "mesoinception4").
+        short_label: what the app's weights picker shows, e.g. "DF: Deepfake face swaps".
+        manipulation: the forgery the weights were trained to detect, e.g. "Deepfake". Weights only
+            know their own manipulation; the Learn page compares entries that differ here.
+        trained_on: the training data, in words.
+        filename: the file's name in a weights folder.
+        sha256: the published file's hash; a file that does not match is never used.
+        url: where `mesonet weights fetch` downloads it from.
+        description: one sentence for listings.
+        license: the file's licence.
+        source: a page that shows where the file comes from.
+        input_size: side of the square input face crops, in pixels.
+    """
 
     name: str
     arch: str
+    short_label: str
+    manipulation: str
     trained_on: str
     filename: str
     sha256: str
+    url: str
     description: str
     license: str = "Apache-2.0"
-    source: str = f"{_SOURCE_REPO}/tree/{_SOURCE_COMMIT}/weights"
+    source: str = _SOURCE
     input_size: int = 256
-
-    @property
-    def url(self) -> str:
-        return _RAW_URL.format(self.filename)
 
     @property
     def arch_title(self) -> str:
@@ -59,30 +81,35 @@ class WeightsEntry:
         return PUBLISHED_TRAINABLE_PARAMS[self.arch]
 
 
-_DF = "Deepfake face swaps (the authors' Deepfake dataset)"
-_F2F = "Face2Face reenactment (FaceForensics, H.264 quality 23)"
+_DF = ("DF: Deepfake face swaps", "Deepfake", "Deepfake face swaps (the authors' Deepfake dataset)")
+_F2F = ("F2F: Face2Face reenactment", "Face2Face", "Face2Face reenactment (FaceForensics, H.264 quality 23)")
+
+
+def _released(name: str, arch: str, kind: tuple[str, str, str], filename: str, sha256: str) -> WeightsEntry:
+    """An entry for one of the authors' four released files (same licence, source and URL scheme)."""
+    short_label, manipulation, trained_on = kind
+    return WeightsEntry(name, arch, short_label, manipulation, trained_on, filename, sha256, _RAW_URL.format(filename),
+                        f"{ARCHITECTURE_TITLES[arch]} trained on {trained_on.split(' (')[0]}.")
+
+
 CATALOG: dict[str, WeightsEntry] = {
     entry.name: entry
     for entry in (
-        WeightsEntry("meso4-df", "meso4", _DF, "Meso4_DF.h5",
-                     "036ed30d04ffd9c7506f825b97c86aa64915f5818931da96817b169aad790af5",
-                     "Meso4 trained on Deepfake face swaps."),
-        WeightsEntry("meso4-f2f", "meso4", _F2F, "Meso4_F2F.h5",
-                     "bcfda015d217b9f8d6557693edbdf9f4e79cfd22672541968dd0e2954462b5d7",
-                     "Meso4 trained on Face2Face reenactment."),
-        WeightsEntry("mesoinception4-df", "mesoinception4", _DF, "MesoInception_DF.h5",
-                     "234586d40058e76ef8b6f27ca4b63c06e31c2a5a69c0d8ba6f30b1468ab7bafa",
-                     "MesoInception4 trained on Deepfake face swaps."),
-        WeightsEntry("mesoinception4-f2f", "mesoinception4", _F2F, "MesoInception_F2F.h5",
-                     "d4533ac8a3197dc35c47405d23d99e888c1d0135e267e03540c7451feaccff3f",
-                     "MesoInception4 trained on Face2Face reenactment."),
+        _released("meso4-df", "meso4", _DF, "Meso4_DF.h5",
+                  "036ed30d04ffd9c7506f825b97c86aa64915f5818931da96817b169aad790af5"),
+        _released("meso4-f2f", "meso4", _F2F, "Meso4_F2F.h5",
+                  "bcfda015d217b9f8d6557693edbdf9f4e79cfd22672541968dd0e2954462b5d7"),
+        _released("mesoinception4-df", "mesoinception4", _DF, "MesoInception_DF.h5",
+                  "234586d40058e76ef8b6f27ca4b63c06e31c2a5a69c0d8ba6f30b1468ab7bafa"),
+        _released("mesoinception4-f2f", "mesoinception4", _F2F, "MesoInception_F2F.h5",
+                  "d4533ac8a3197dc35c47405d23d99e888c1d0135e267e03540c7451feaccff3f"),
     )
 }
 
 
-def list_weights() -> list[WeightsEntry]:
-    """Returns the catalog entries, in a stable order."""
-    return list(CATALOG.values())
+def list_weights(*, arch: str | None = None) -> list[WeightsEntry]:
+    """Returns the catalog entries in a stable order, optionally only those of one architecture."""
+    return [entry for entry in CATALOG.values() if arch is None or entry.arch == arch]
 
 
 def get_weights(name: str) -> WeightsEntry:
@@ -93,13 +120,24 @@ def get_weights(name: str) -> WeightsEntry:
         raise WeightsError(f"Unknown weights {name!r}: choose one of {', '.join(CATALOG)}.") from None
 
 
+def register_weights(entry: WeightsEntry) -> WeightsEntry:
+    """Adds an entry to the catalog at run time (e.g. from a plugin); refuses a name already taken."""
+    check_architecture(entry.arch)
+    if entry.name in CATALOG:
+        raise WeightsError(f"Weights {entry.name!r} are already in the catalog; pick another name.")
+    CATALOG[entry.name] = entry
+    return entry
+
+
+def counterpart(name: str) -> WeightsEntry | None:
+    """The first entry of the same architecture trained on another manipulation (DF for F2F and back)."""
+    entry = get_weights(name)
+    return next((other for other in list_weights(arch=entry.arch) if other.manipulation != entry.manipulation), None)
+
+
 def search_dirs() -> list[Path]:
     """Folders searched for catalog files, in order."""
-    dirs = []
-    if os.environ.get(WEIGHTS_DIR_ENV):
-        dirs.append(Path(os.environ[WEIGHTS_DIR_ENV]).expanduser())
-    dirs.append(PROJECT_WEIGHTS_DIR)
-    return dirs
+    return config.weights_dirs()
 
 
 def find_weights(name: str) -> Path | None:
@@ -115,6 +153,14 @@ def find_weights(name: str) -> Path | None:
             _verify(path, entry)
             return path
     return None
+
+
+def catalog_status(name: str) -> CatalogStatus:
+    """Whether a verified local copy of the catalog file exists: "present", "missing" or "corrupted"."""
+    try:
+        return "present" if find_weights(name) else "missing"
+    except MesonetError:
+        return "corrupted"
 
 
 def weights_path(name: str, *, download: bool = True, progress: Progress | None = None) -> Path:
@@ -137,7 +183,7 @@ def download_weights(name: str, *, folder: Path | None = None, progress: Progres
                      url: str | None = None, timeout_s: float = 30.0) -> Path:
     """Downloads a catalog file into `folder` (default: the project's weights/), checking its SHA-256."""
     entry = get_weights(name)
-    folder = Path(folder) if folder is not None else PROJECT_WEIGHTS_DIR
+    folder = Path(folder) if folder is not None else config.PROJECT_WEIGHTS_DIR
     try:
         return download_verified(url or entry.url, folder / entry.filename, entry.sha256, progress=progress,
                                  timeout_s=timeout_s)
@@ -160,7 +206,8 @@ def _verify(path: Path, entry: WeightsEntry) -> None:
 def _missing_error(entry: WeightsEntry, prefix: str = "") -> WeightsError:
     return WeightsError(
         f"{prefix}Weights {entry.name} ({entry.filename}) not found. Download {entry.url} and put it in "
-        f"{PROJECT_WEIGHTS_DIR} or in the folder named by {WEIGHTS_DIR_ENV}, or run `mesonet weights fetch {entry.name}`."
+        f"{config.PROJECT_WEIGHTS_DIR} or in the folder named by {config.WEIGHTS_DIR_ENV}, or run "
+        f"`mesonet weights fetch {entry.name}`."
     )
 
 

@@ -6,24 +6,24 @@ import time
 
 import streamlit as st
 
+import studio
 from mesonet.analysis import score_extraction
-from mesonet.errors import MesonetError
-from pages import ui
+from studio import results
 
-choice = ui.sidebar_model_picker()
+choice = studio.page_setup()
 st.session_state.setdefault("analyse.selected_frame", None)
 
 st.title("Analyse a photo or a video")
 st.write("Upload a photo or a video, take a picture, or pick a sample. MesoNet Studio finds and aligns the faces "
          "as the authors did, scores each one, and gives a verdict for the whole file.")
-st.caption(ui.LABEL_NOTE)
+st.caption(studio.LABEL_NOTE)
 
-media = ui.media_input("analyse")
-settings = ui.extraction_settings("analyse")
+media = studio.media_input("analyse")
+settings = studio.extraction_settings("analyse")
 with st.sidebar:
     st.subheader("Decision")
-    threshold = st.slider("Threshold on P(fake)", 0.05, 0.95, 0.5, 0.05, key="analyse.threshold",
-                          help="A frame, and the video's mean, count as fake at or above it.")
+    threshold = studio.threshold_slider("analyse.threshold",
+                                        help="A frame, and the video's mean, count as fake at or above it.")
     aggregate = st.radio("Video verdict from", ["mean", "vote"], key="analyse.aggregate",
                          format_func={"mean": "mean P(fake) (paper)", "vote": "majority of frames (authors' code)"}.get)
 
@@ -32,18 +32,15 @@ if media is None:
             "portrait (works offline) or the authors' Deepfake crops.", icon=":material/upload_file:")
     st.stop()
 
-try:
-    classifier = ui.classifier_for(choice)
-    extraction, extract_s = ui.get_extraction(media, settings)
+with studio.shown_errors():
+    classifier = studio.classifier_for(choice)
+    extraction, extract_s = studio.get_extraction(media, settings)
     start = time.perf_counter()
     analysis = score_extraction(extraction, classifier, threshold=threshold, aggregate=aggregate)
     analysis.path = media.name
     elapsed = extract_s + time.perf_counter() - start
-except MesonetError as exc:
-    ui.show_error(exc)
-    st.stop()
 
-ui.verdict_card(analysis, seconds=elapsed, cached=extract_s == 0.0)
+results.verdict_card(analysis, seconds=elapsed, cached=extract_s == 0.0)
 st.session_state["analyse.last_crops"] = analysis.extraction.crops()  # for the Learn page
 
 
@@ -52,7 +49,7 @@ def explore(analysis) -> None:
     """Chart, frame view and gallery: clicking a point reruns only this part, not the analysis."""
     if analysis.extraction.kind == "video" and analysis.faces:
         st.subheader("P(fake) over time")
-        event = st.plotly_chart(ui.scores_figure(analysis), on_select="rerun", selection_mode="points",
+        event = st.plotly_chart(results.scores_figure(analysis), on_select="rerun", selection_mode="points",
                                 key="analyse.chart", config={"displaylogo": False})
         points = event.selection.points if event and event.selection else []
         if points and points[0].get("customdata") is not None:
@@ -64,7 +61,7 @@ def explore(analysis) -> None:
         # Until a point is clicked, show the most suspicious frame.
         selected = max(analysis.faces, key=lambda f: f.p_fake).frame_index if analysis.faces else min(frames)
     with st.container(border=True, key="analyse.frame_view"):
-        ui.frame_view(analysis, selected)
+        results.frame_view(analysis, selected)
         frame = next(f for f in analysis.extraction.frames if f.frame_index == selected)
         if frame.faces and st.button("Explain this face (saliency, feature maps)", icon=":material/school:",
                                      key="analyse.explain"):
@@ -72,13 +69,15 @@ def explore(analysis) -> None:
             st.switch_page("pages/learn.py")
     if analysis.extraction.kind == "video" and analysis.faces:
         st.subheader("Distribution of frame scores")
-        st.plotly_chart(ui.histogram_figure(analysis), key="analyse.histogram", config={"displaylogo": False})
+        st.plotly_chart(results.frame_scores_histogram(analysis), key="analyse.histogram",
+                        config={"displaylogo": False})
     if analysis.faces:
         st.subheader(f"Aligned faces ({len(analysis.faces)})")
-        st.caption("What the network sees: 256x256 crops in frame order. Green: real, red: fake.")
-        ui.gallery(analysis)
+        st.caption(f"What the network sees: 256x256 crops in frame order. Green: real, red: fake (at the threshold, "
+                   f"{analysis.threshold:.2f}).")
+        results.gallery(analysis)
 
 
 explore(analysis)
 st.subheader("Downloads")
-ui.downloads(analysis, "analyse")
+results.downloads(analysis, "analyse")

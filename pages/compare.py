@@ -6,34 +6,31 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+import studio
 from mesonet.analysis import score_extraction
-from mesonet.errors import MesonetError
-from pages import ui
+from mesonet.verdict import called_fake
 
-ui.sidebar_model_picker()
+studio.page_setup()
 st.title("Compare models")
-st.write("The same faces through all four pretrained networks (and your own weights, if you added any on the "
+st.write("The same faces through every pretrained network (and your own weights, if you added any on the "
          "Weights page). The faces are extracted once; each model only rescores them.")
-st.caption(ui.LABEL_NOTE + " " + ui.WEIGHTS_NOTE)
+st.caption(studio.LABEL_NOTE + " " + studio.WEIGHTS_NOTE)
 
-media = ui.media_input("compare")
-settings = ui.extraction_settings("compare")
-threshold = st.slider("Threshold on P(fake)", 0.05, 0.95, 0.5, 0.05, key="compare.threshold")
+media = studio.media_input("compare")
+settings = studio.extraction_settings("compare")
+threshold = studio.threshold_slider("compare.threshold")
 
 if media is None:
     st.info("Nothing to compare yet. Upload a photo or a video, or pick a sample.", icon=":material/upload_file:")
     st.stop()
 
-try:
-    extraction, _ = ui.get_extraction(media, settings)
+with studio.shown_errors():
+    extraction, _ = studio.get_extraction(media, settings)
     analyses = {}
-    for choice in ui.model_choices():
-        analysis = score_extraction(extraction, ui.classifier_for(choice), threshold=threshold)
+    for choice in studio.model_choices():
+        analysis = score_extraction(extraction, studio.classifier_for(choice), threshold=threshold)
         analysis.path = media.name
         analyses[choice.label] = analysis
-except MesonetError as exc:
-    ui.show_error(exc)
-    st.stop()
 
 first = next(iter(analyses.values()))
 if not first.faces:
@@ -75,7 +72,7 @@ figure.update_layout(yaxis_title="P(fake)", yaxis_range=[-0.02, 1.02], yaxis_tic
 st.plotly_chart(figure, key="compare.chart", config={"displaylogo": False})
 
 st.subheader("Where the models disagree")
-is_fake = scores >= threshold
+is_fake = scores.apply(lambda column: called_fake(column.to_numpy(), threshold))
 disagree = scores[is_fake.any(axis=1) & ~is_fake.all(axis=1)]
 if disagree.empty:
     st.success("All models agree on every face at this threshold.", icon=":material/check_circle:")

@@ -3,76 +3,67 @@
 from __future__ import annotations
 
 import json
-import random
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from mesonet.datasets import LABEL_FORGED, Dataset, scan_dataset
-from mesonet.errors import MesonetError
-from mesonet.evaluate import evaluate_dataset, write_report
+import studio
+from mesonet.datasets import sample_per_class, scan_dataset
+from mesonet.evaluate import evaluate_dataset, worst_mistakes
 from mesonet.media import load_image
-from pages import ui
+from mesonet.report import class_histogram_figure, roc_figure, write_report
+from studio.results import percent
 
-choice = ui.sidebar_model_picker()
+choice = studio.page_setup()
 st.title("Evaluate on a labelled dataset")
 st.write("Score every face of a dataset with the chosen model and get the paper's table (accuracy on forged, real "
          "and all faces), ROC AUC, equal error rate, the confusion matrix and the worst mistakes.")
-st.caption(ui.LABEL_NOTE)
+st.caption(studio.LABEL_NOTE)
 
-data = ui.dataset_input("evaluate")
+data = studio.dataset_input("evaluate")
 columns = st.columns(3)
-threshold = columns[0].slider("Threshold on P(fake)", 0.05, 0.95, 0.5, 0.05, key="evaluate.threshold")
-per_class = columns[1].number_input("Faces per class (0 = all)", 0, 100_000, 500, 100, key="evaluate.cap",
-                                    help="A random sample per class keeps classroom runs short; 0 evaluates everything.")
+with columns[0]:
+    threshold = studio.threshold_slider("evaluate.threshold")
+per_class = columns[1].number_input(
+    "Faces per class (0 = all)", 0, 100_000, 500, 100, key="evaluate.cap",
+    help="A random sample per class keeps classroom runs short; 0 evaluates everything.")
 faces = columns[2].radio("Images are", ["aligned", "detect"], key="evaluate.faces",
                          format_func={"aligned": "face crops", "detect": "photos (find the face first)"}.get)
 run = st.button("Evaluate", type="primary", icon=":material/play_arrow:", disabled=data is None)
 
 if data is None:
-    st.info("Upload a ZIP of class folders" + (" or pick a server folder" if ui.server_datasets() else "") +
+    st.info("Upload a ZIP of class folders" + (" or pick a server folder" if studio.server_datasets() else "") +
             " to evaluate.", icon=":material/folder_zip:")
     st.stop()
 
 
-def sampled(dataset: Dataset, per_class: int) -> Dataset:
-    if not per_class:
-        return dataset
-    rng = random.Random(0)
-    files = []
-    for label in sorted({f.label for f in dataset.files}):
-        group = [f for f in dataset.files if f.label == label]
-        files += sorted(rng.sample(group, min(per_class, len(group))), key=lambda f: str(f.path))
-    return Dataset(dataset.root, files, dataset.ignored)
+def html_report(evaluation) -> bytes:
+    """The self-contained HTML report, made while the dataset's files still exist (its thumbnails need them)."""
+    folder = Path(tempfile.mkdtemp(prefix="mesonet-report-"))
+    try:
+        return write_report(evaluation, folder / "report.html").read_bytes()
+    finally:
+        (folder / "report.html").unlink(missing_ok=True)
+        folder.rmdir()
 
 
 if run:
     bar = st.progress(0.0, text="Reading the dataset...")
     try:
-        with data.open() as folder:
-            dataset = sampled(scan_dataset(folder), int(per_class))
+        with studio.shown_errors(), data.open() as folder:
+            dataset = sample_per_class(scan_dataset(folder), int(per_class))
             evaluation = evaluate_dataset(
-                dataset, ui.classifier_for(choice), faces=faces, threshold=threshold,
+                dataset, studio.classifier_for(choice), faces=faces, threshold=threshold,
                 progress=lambda done, total: bar.progress(done / total if total else 0.0,
                                                           text=f"Scored {done} of {total} files"))
-            # Thumbnails of the worst mistakes and the report need the files: make them now.
-            report_path = Path(tempfile.mkdtemp(prefix="mesonet-report-")) / "report.html"
-            write_report(evaluation, report_path)
-            report = report_path.read_bytes()
-            report_path.unlink()
-            report_path.parent.rmdir()
-            ranked = sorted(evaluation.items, key=lambda i: abs(i.label - i.score_real), reverse=True)
-            mistakes = [(item, load_image(item.path)) for item in ranked[:12]
-                        if (item.p_fake >= threshold) != (item.label == LABEL_FORGED)]
-    except MesonetError as exc:
+            report = html_report(evaluation)
+            # Thumbnails of the worst mistakes need the files too: load them now.
+            mistakes = [(item, load_image(item.path)) for item in worst_mistakes(evaluation.items, threshold)]
+    finally:
         bar.empty()
-        ui.show_error(exc)
-        st.stop()
-    bar.empty()
     st.session_state["evaluate.result"] = (data.name, choice.label, evaluation, report, mistakes)
 
 if "evaluate.result" not in st.session_state:
@@ -92,26 +83,16 @@ table = pd.DataFrame([{"": "accuracy", "forged": metrics.accuracy_forged, "real"
 st.dataframe(table, hide_index=True)
 cards = st.columns(4)
 cards[0].metric("ROC AUC", "–" if metrics.roc_auc is None else f"{metrics.roc_auc:.3f}")
-cards[1].metric("Equal error rate", ui.percent(metrics.eer))
+cards[1].metric("Equal error rate", percent(metrics.eer))
 cards[2].metric("Average precision", "–" if metrics.average_precision is None else f"{metrics.average_precision:.3f}")
 cards[3].metric("Best threshold", "–" if metrics.best_threshold is None else f"{metrics.best_threshold:.2f}",
                 help="The P(fake) threshold with the best balanced accuracy "
-                     f"({ui.percent(metrics.best_balanced_accuracy)}).")
+                     f"({percent(metrics.best_balanced_accuracy)}).")
 
-labels = np.array([i.label for i in evaluation.items])
-p_fake = np.array([i.p_fake for i in evaluation.items])
 left, right = st.columns(2)
 with left:
-    from sklearn.metrics import roc_curve
-
-    if metrics.roc_auc is not None:
-        fpr, tpr, _ = roc_curve(labels == LABEL_FORGED, p_fake)
-        roc = go.Figure(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"AUC {metrics.roc_auc:.3f}",
-                                   line_color="#6C3BD1"))
-        roc.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "#999"},
-                                 showlegend=False))
-        roc.update_layout(title="ROC curve (forged = positive)", xaxis_title="false positive rate",
-                          yaxis_title="true positive rate", height=360, margin={"t": 40, "b": 40})
+    roc = roc_figure(evaluation.items, metrics)
+    if roc is not None:
         st.plotly_chart(roc, key="evaluate.roc")
 with right:
     confusion = go.Figure(go.Heatmap(z=metrics.confusion, x=["called forged", "called real"],
@@ -121,14 +102,7 @@ with right:
                             yaxis_autorange="reversed")
     st.plotly_chart(confusion, key="evaluate.confusion")
 
-histogram = go.Figure()
-for label, title, color in ((LABEL_FORGED, "forged", "#D32F2F"), (1 - LABEL_FORGED, "real", "#2E7D32")):
-    histogram.add_trace(go.Histogram(x=p_fake[labels == label], name=title, marker_color=color, opacity=0.6,
-                                     xbins={"start": 0, "end": 1, "size": 0.05}))
-histogram.add_vline(x=evaluation.threshold, line_dash="dash", line_color="#888")
-histogram.update_layout(barmode="overlay", title="P(fake) per class", xaxis_title="P(fake)", yaxis_title="faces",
-                        height=320, margin={"t": 40, "b": 40})
-st.plotly_chart(histogram, key="evaluate.histogram")
+st.plotly_chart(class_histogram_figure(evaluation.items, evaluation.threshold), key="evaluate.histogram")
 
 st.subheader("Worst mistakes")
 if not mistakes:

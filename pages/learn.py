@@ -7,16 +7,22 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+import studio
 from mesonet import explain
-from mesonet.errors import MesonetError
 from mesonet.models import ARCHITECTURE_TITLES, PUBLISHED_TRAINABLE_PARAMS
-from pages import ui
+from mesonet.verdict import verdict_for
+from mesonet.weights import counterpart
 
-choice = ui.sidebar_model_picker()
-classifier = ui.classifier_for(choice)
+choice = studio.page_setup()
+with st.sidebar:
+    st.subheader("Decision")
+    threshold = studio.threshold_slider("learn.threshold", help="The quiz and the curves call a face fake at or "
+                                                                "above it.")
 arch = choice.arch
 st.title("Learn how MesoNet sees")
-st.caption(ui.LABEL_NOTE)
+st.caption(studio.LABEL_NOTE)
+with studio.shown_errors():
+    classifier = studio.classifier_for(choice)
 
 architecture_tab, features_tab, saliency_tab, experiments_tab, quiz_tab = st.tabs(
     ["Architecture", "Feature maps", "Saliency", "Compression experiments", "Quiz"])
@@ -40,7 +46,8 @@ def network_diagram(arch: str) -> go.Figure:
         shape = rows[-1].output_shape
         height = 0.25 + 0.75 * (shape[0] / 256 if len(shape) == 3 else 0.0)
         params = sum(r.trainable_params for r in rows)
-        figure.add_shape(type="rect", x0=x - 0.4, x1=x + 0.4, y0=-height / 2, y1=height / 2, line_width=0, layer="below",
+        figure.add_shape(type="rect", x0=x - 0.4, x1=x + 0.4, y0=-height / 2, y1=height / 2, line_width=0,
+                         layer="below",
                          fillcolor="#6C3BD1" if group.startswith("block") else "#26A69A", opacity=0.85)
         figure.add_trace(go.Scatter(
             x=[x], y=[0], mode="text", text=[f"<b>{group}</b><br>{' x '.join(map(str, shape))}"],
@@ -116,14 +123,14 @@ def face_source(key: str) -> np.ndarray | None:
     if st.session_state.get("learn.crop") is not None:
         options.insert(0, "Sent from Analyse")
     source = st.segmented_control("Face", options, default=options[0], key=f"{key}.source")
-    try:
+    with studio.shown_errors(stop=False):
         if source == "Sent from Analyse":
             return st.session_state["learn.crop"]
         if source == "Last analysis":
             index = st.slider("Face of the last analysis", 1, len(last), 1, key=f"{key}.last") - 1
             return last[index]
         if source == "Upload":
-            upload = st.file_uploader("A face photo or crop", type=ui.IMAGE_TYPES, key=f"{key}.upload")
+            upload = st.file_uploader("A face photo or crop", type=studio.IMAGE_TYPES, key=f"{key}.upload")
             if upload is None:
                 return None
             image = load_image(upload.getvalue(), name=upload.name)
@@ -132,9 +139,7 @@ def face_source(key: str) -> np.ndarray | None:
         crops = {s.name: s for s in list_samples() if s.kind == "image"}
         name = st.selectbox("Sample", list(crops), format_func=lambda n: crops[n].title, key=f"{key}.sample")
         return sample_face(name)
-    except MesonetError as exc:
-        ui.show_error(exc)
-        return None
+    return None
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -164,7 +169,7 @@ def cached_saliency(crop_key: str, model_label: str, method: str, _crop: np.ndar
 
 
 def crop_key(crop: np.ndarray) -> str:
-    return ui.sha256_bytes(np.ascontiguousarray(crop).tobytes())
+    return studio.sha256_bytes(np.ascontiguousarray(crop).tobytes())
 
 
 with features_tab:
@@ -182,10 +187,12 @@ with features_tab:
                     "range: bright = strong response", width="stretch")
         channel = st.slider("Channel to enlarge", 0, acts[layer].shape[-1] - 1, 0, key="learn.channel")
         columns = st.columns(2)
-        other = "f2f" if choice.model.endswith("-df") else "df"
+        # Beside the chosen weights, the same architecture trained on the other manipulation (DF and F2F).
         pair = {choice.label: classifier}
-        if choice.model in (f"{arch}-df", f"{arch}-f2f"):
-            pair[f"{arch}-{other}"] = ui.load_classifier(f"{arch}-{other}")
+        other = counterpart(choice.model) if choice.weights_file is None else None
+        if other is not None:
+            with studio.shown_errors():
+                pair[other.name] = studio.cached_classifier(other.name)
         for column, (label, model) in zip(columns, pair.items()):
             values = cached_activations(key, label, crop, model)[layer][..., channel]
             column.image(explain.feature_grid(values[..., None], columns=1, cell=256), width="stretch",
@@ -227,7 +234,7 @@ with experiments_tab:
                                       name=choice.label, marker_color="#6C3BD1"))
         figure.add_trace(go.Scatter(x=[level], y=[current], mode="markers", marker={"size": 16, "color": "#D32F2F"},
                                     name="current"))
-        figure.add_hline(y=0.5, line_dash="dash", line_color="#888")
+        figure.add_hline(y=threshold, line_dash="dash", line_color="#888")
         figure.update_layout(xaxis_title=explain.DEGRADATIONS[kind]["title"], yaxis_title="P(fake)",
                              yaxis_range=[-0.02, 1.02], yaxis_tickformat=".0%", height=340,
                              margin={"t": 20, "b": 40, "l": 60, "r": 20},
@@ -244,26 +251,23 @@ with quiz_tab:
     st.write("Real or fake? Guess, then see the truth and what the network says. Add your own labelled faces "
              "below; otherwise the quiz uses the authors' sample crops.")
     with st.expander("Your own labelled faces", icon=":material/upload:"):
-        real_files = st.file_uploader("Real faces", type=ui.IMAGE_TYPES, accept_multiple_files=True,
+        real_files = st.file_uploader("Real faces", type=studio.IMAGE_TYPES, accept_multiple_files=True,
                                       key="learn.quiz_real")
-        fake_files = st.file_uploader("Fake faces", type=ui.IMAGE_TYPES, accept_multiple_files=True,
+        fake_files = st.file_uploader("Fake faces", type=studio.IMAGE_TYPES, accept_multiple_files=True,
                                       key="learn.quiz_fake")
     items = [(f.name, f.getvalue(), "real") for f in real_files or []] + \
             [(f.name, f.getvalue(), "fake") for f in fake_files or []]
     if not items:
         items = [(s.name, None, s.label) for s in list_samples() if s.is_face_crop]
-    deck_id = ui.sha256_bytes("".join(name for name, _, _ in items).encode())
+    deck_id = studio.sha256_bytes("".join(name for name, _, _ in items).encode())
     if st.session_state.get("learn.quiz_deck") != deck_id:
         order = np.random.default_rng().permutation(len(items)).tolist()
         st.session_state.update({"learn.quiz_deck": deck_id, "learn.quiz_order": order, "learn.quiz_pos": 0,
                                  "learn.quiz_right": 0, "learn.quiz_done": 0, "learn.quiz_guess": None})
     position = st.session_state["learn.quiz_pos"] % len(items)
     name, data, truth = items[st.session_state["learn.quiz_order"][position]]
-    try:
+    with studio.shown_errors():
         face = load_image(data, name=name) if data is not None else load_image(sample_path(name))
-    except MesonetError as exc:
-        ui.show_error(exc)
-        st.stop()
     left, right = st.columns([1, 2])
     left.image(face, caption=f"Face {position + 1} of {len(items)}", width="stretch")
     with right:
@@ -278,7 +282,7 @@ with quiz_tab:
                     st.rerun()
         else:
             p_fake = float(1 - classifier.score_real([face])[0])
-            verdict = "fake" if p_fake >= 0.5 else "real"
+            verdict = verdict_for(p_fake, threshold)
             (st.success if guess == truth else st.error)(
                 f"You said **{guess}**; it is **{truth}**. {choice.label} says P(fake) = {p_fake:.1%} "
                 f"({verdict}{', right' if verdict == truth else ', wrong'}).")

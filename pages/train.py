@@ -13,16 +13,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+import studio as ui
 from mesonet.errors import MesonetError
 from mesonet.models import ARCHITECTURE_TITLES, Variant
 from mesonet.training import TrainConfig
 from mesonet.training_job import TrainingJob
-from pages import ui
+from mesonet.weights import list_weights
 
 STEPS_RANGE = (5, 2000)
 BATCH_RANGE = (4, 128)
 
-choice = ui.sidebar_model_picker()
+choice = ui.page_setup()
 st.title("Train or fine-tune")
 st.write("A short run for the classroom: the paper's recipe (mean squared error on the sigmoid, Adam at 1e-3 divided "
          "by 10 every 1000 steps, augmentation) on your labelled faces, with live loss and accuracy curves. The run "
@@ -61,7 +62,7 @@ def keep_weights(job: TrainingJob) -> str:
     stored = ui.custom_weights_dir() / f"{digest[:16]}_{job.result_path.name}"
     shutil.copyfile(job.result_path, stored)
     label = f"trained {job.config.arch} ({time.strftime('%H:%M', time.localtime(job.finished))})"
-    st.session_state.setdefault(ui.CUSTOM_KEY, {})[label] = {"arch": job.config.arch, "path": str(stored)}
+    ui.add_custom_weights(label, job.config.arch, stored)
     return label
 
 
@@ -92,8 +93,8 @@ data = ui.dataset_input("train")
 columns = st.columns(4)
 arch = columns[0].radio("Architecture", list(ARCHITECTURE_TITLES), format_func=ARCHITECTURE_TITLES.get,
                         key="train.arch", index=list(ARCHITECTURE_TITLES).index(choice.arch))
-init = columns[1].selectbox("Start from", ["random", f"{arch}-df", f"{arch}-f2f"], key="train.init",
-                            format_func=lambda v: "random weights" if v == "random" else f"{v} (fine-tune)")
+init = columns[1].selectbox("Start from", ["random"] + [e.name for e in list_weights(arch=arch)],
+                            key="train.init", format_func=lambda v: "random weights" if v == "random" else f"{v} (fine-tune)")
 # No min/max on the inputs: Streamlit would keep the last valid value and let Start go ahead while the field
 # says "outside the allowed range". Checking here lets the page say so and disable Start.
 steps = columns[2].number_input("Steps", value=60, step=5, key="train.steps",

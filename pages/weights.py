@@ -5,22 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from mesonet.errors import MesonetError
+import studio
 from mesonet.models import ARCHITECTURE_TITLES
-from mesonet.weights import find_weights, list_weights, load_model_with_weights, weights_path
-from pages import ui
+from mesonet.weights import catalog_status, list_weights, load_model_with_weights, weights_path
 
+studio.page_setup(model_picker=False)  # the picker comes last, once a file accepted below is a choice
 st.title("Weights")
-st.write("The four networks the authors released, checked against their SHA-256 before use, and any weight "
+st.write("The catalog's pretrained networks, checked against their SHA-256 before use, and any weight "
          "file of your own.")
-
-
-def catalog_status(name: str) -> str:
-    try:
-        return "present" if find_weights(name) else "missing"
-    except MesonetError:
-        return "corrupted"
-
 
 entries = list_weights()
 statuses = {entry.name: catalog_status(entry.name) for entry in entries}
@@ -39,15 +31,12 @@ if missing:
     if st.button(f"Download {len(missing)} missing file(s)", icon=":material/download:", type="primary"):
         for name in missing:
             bar = st.progress(0.0, text=f"Downloading {name}...")
-            try:
-                path = weights_path(name, progress=lambda done, total: bar.progress(
+            with studio.shown_errors(stop=False):
+                path = weights_path(name, progress=lambda done, total, bar=bar, name=name: bar.progress(
                     min(done / total, 1.0) if total else 0.0, text=f"Downloading {name}: {done / 1024:.0f} KiB"))
                 bar.progress(1.0, text=f"{name}: saved to {path}, SHA-256 verified")
-            except MesonetError as exc:
-                bar.empty()
-                st.error(str(exc), icon=":material/error:")
 else:
-    st.success("All four pretrained files are present and verified.", icon=":material/check_circle:")
+    st.success(f"All {len(entries)} pretrained files are present and verified.", icon=":material/check_circle:")
 
 st.subheader("Your own weights")
 st.write("Upload weights saved from a Meso4 or MesoInception4 (`.h5`, `.weights.h5`) or a whole `.keras` "
@@ -62,27 +51,27 @@ with st.form("weights.upload_form", clear_on_submit=True):
 
 if submitted and upload is not None:
     data = upload.getvalue()
-    digest = ui.sha256_bytes(data)
-    stored = ui.custom_weights_dir() / f"{digest[:16]}_{upload.name}"
+    digest = studio.sha256_bytes(data)
+    stored = studio.custom_weights_dir() / f"{digest[:16]}_{upload.name}"
     if not stored.exists():
         stored.write_bytes(data)
-    try:
+    accepted = False
+    with studio.shown_errors(stop=False):
         load_model_with_weights(arch, stored)
-    except MesonetError as exc:
+        accepted = True
+    if not accepted:
         stored.unlink(missing_ok=True)
-        st.error(str(exc), icon=":material/error:")
     else:
-        label = f"{upload.name} ({ARCHITECTURE_TITLES[arch]})"
-        st.session_state.setdefault(ui.CUSTOM_KEY, {})[label] = {"arch": arch, "path": str(stored)}
+        studio.add_custom_weights(f"{upload.name} ({ARCHITECTURE_TITLES[arch]})", arch, stored)
         st.success(f"Accepted {upload.name} as {ARCHITECTURE_TITLES[arch]} weights. Pick it in the sidebar.",
                    icon=":material/check_circle:")
 elif submitted:
     st.warning("Choose a weight file first.")
 
-custom = st.session_state.get(ui.CUSTOM_KEY, {})
+custom = st.session_state.get(studio.CUSTOM_KEY, {})
 if custom:
     st.dataframe(pd.DataFrame([{"name": label, "architecture": ARCHITECTURE_TITLES[c["arch"]]}
                                for label, c in custom.items()]), hide_index=True)
 
 # Last, so that a file accepted above is already in the picker.
-ui.sidebar_model_picker()
+studio.weights_picker()

@@ -10,20 +10,23 @@ from pathlib import Path
 
 import pytest
 
+from mesonet import config
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _shared_dir() -> Path:
-    folder = Path(os.environ.get("MESONET_DATA_DIR", REPO.parent / "shared"))
+    folder = config.data_dir()
     if not folder.is_dir():
         # Tests that need the third-party files must fail loudly, never skip silently.
         raise RuntimeError(f"Test data folder {folder} is missing: set MESONET_DATA_DIR to the shared/ folder.")
     return folder
 
 
-# Catalog weights and samples resolve from the shared copies, never from the network.
-os.environ.setdefault("MESONET_WEIGHTS_DIR", str(_shared_dir() / "weights"))
-os.environ.setdefault("MESONET_SAMPLES_DIR", str(_shared_dir() / "samples" / "mesonet_test_images"))
+# The catalog weights and sample crops come from the repository, as users get them: a developer's
+# own MESONET_WEIGHTS_DIR or MESONET_SAMPLES_DIR must not change what the tests test.
+for _variable in (config.WEIGHTS_DIR_ENV, config.SAMPLES_DIR_ENV):
+    os.environ.pop(_variable, None)
 
 
 @pytest.fixture(scope="session")

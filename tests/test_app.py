@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
-
 import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 TIMEOUT = 120  # the first run imports TensorFlow and dlib
@@ -161,12 +160,14 @@ def test_image_without_face_says_so(tmp_path):
     assert "No face was found" in at.warning[0].value
 
 
-def test_compare_page_scores_all_four_models(video):
+def test_compare_page_scores_every_catalog_model(video):
+    from mesonet.weights import list_weights
+
     at = open_app("pages/compare.py")
     upload(at, "compare.upload", video, "video/mp4")
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert list(table["model"]) == ["meso4-df", "meso4-f2f", "mesoinception4-df", "mesoinception4-f2f"]
+    assert list(table["model"]) == [entry.name for entry in list_weights()]
     assert all(table["frames with a face"] == "30 / 30")
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [trace["name"] for trace in spec["data"]] == list(table["model"])
@@ -174,9 +175,11 @@ def test_compare_page_scores_all_four_models(video):
 
 def test_weights_page_lists_catalog_and_checks_custom_files(shared_dir, tmp_path):
     at = open_app("pages/weights.py")
+    from mesonet.weights import list_weights
+
     catalog = at.dataframe[0].value
-    assert list(catalog["status"]) == ["present"] * 4
-    assert list(catalog["parameters"]) == ["27,977", "27,977", "28,615", "28,615"]
+    assert list(catalog["status"]) == ["present"] * len(list_weights())  # shipped in weights/
+    assert list(catalog["parameters"]) == [f"{entry.trainable_params:,}" for entry in list_weights()]
 
     bad = tmp_path / "broken.h5"
     bad.write_bytes(b"not hdf5")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
-from mesonet.datasets import DatasetError, scan_dataset, split_files
-from mesonet.evaluate import compute_metrics, evaluate_dataset, write_report
+from mesonet.evaluate import compute_metrics, evaluate_dataset
 from mesonet.media import load_image
+from mesonet.report import write_report
 
 # Files chosen so that meso4-df makes mistakes in both classes (the metrics are not all 1.0).
 N_PER_CLASS = 12
@@ -104,57 +104,6 @@ def test_metrics_with_one_class_have_no_ranking_metrics():
     m = compute_metrics([0, 0, 0], [0.1, 0.9, 0.2])
     assert m.accuracy_forged == pytest.approx(2 / 3) and m.accuracy_real is None
     assert m.roc_auc is None and m.eer is None
-
-
-# -- layouts ------------------------------------------------------------------------------------
-
-def _make(root: Path, layout: dict[str, int], source: Path) -> Path:
-    for folder, count in layout.items():
-        (root / folder).mkdir(parents=True)
-        for i in range(count):
-            _link(source, root / folder / f"{i}.jpg")
-    return root
-
-
-def test_every_forged_folder_name_is_forged(tmp_path, sample_images):
-    dataset = scan_dataset(_make(tmp_path / "d", {"df": 1, "Fake": 1, "f2f": 1, "deepfake": 1, "forged": 1,
-                                                  "real": 2}, sample_images["df00204"]))
-    assert dataset.n_forged == 5 and dataset.n_real == 2
-
-
-def test_a_zip_top_folder_is_looked_through(tmp_path, sample_images):
-    dataset = scan_dataset(_make(tmp_path / "d" / "my_dataset", {"df": 1, "real": 1}, sample_images["df00204"]).parent)
-    assert dataset.root.name == "my_dataset" and len(dataset.files) == 2
-
-
-@pytest.mark.parametrize(("layout", "message"), [
-    ({"df": 1, "real": 1, "misc": 1}, "misc are not a known class"),
-    ({"df": 2, "fake": 1}, "no real class folder"),
-    ({"real": 2}, "no forged class folder"),
-    ({"df": 1, "real": 0}, "holds no image or video"),
-])
-def test_bad_layouts_are_refused_clearly(tmp_path, sample_images, layout, message):
-    root = _make(tmp_path / "d", layout, sample_images["df00204"])
-    with pytest.raises(DatasetError, match=message):
-        scan_dataset(root)
-
-
-def test_loose_images_and_missing_folder_are_refused(tmp_path, sample_images):
-    with pytest.raises(DatasetError, match="does not exist"):
-        scan_dataset(tmp_path / "nowhere")
-    root = _make(tmp_path / "d", {"df": 1, "real": 1}, sample_images["df00204"])
-    _link(sample_images["df00204"], root / "stray.jpg")
-    with pytest.raises(DatasetError, match="outside the class folders"):
-        scan_dataset(root)
-
-
-def test_split_is_stratified_and_reproducible(train_dir):
-    files = scan_dataset(train_dir).files[::50]
-    train, val = split_files(files, val_fraction=0.1, seed=0)
-    assert split_files(files, val_fraction=0.1, seed=0) == (train, val)
-    assert not {f.path for f in train} & {f.path for f in val}
-    assert {f.label for f in val} == {0, 1}
-    assert len(val) == pytest.approx(0.1 * len(files), abs=2)
 
 
 def test_cli_evaluate_writes_json_csv_and_report(small_dataset, tmp_path, capsys):

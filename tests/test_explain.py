@@ -16,7 +16,8 @@ def real_face(sample_images):
     return load_image(sample_images["real00240"])
 
 
-@pytest.mark.parametrize(("arch", "trainable", "total"), [("meso4", 27_977, 28_073), ("mesoinception4", 28_615, 28_725)])
+@pytest.mark.parametrize(("arch", "trainable", "total"),
+                         [("meso4", 27_977, 28_073), ("mesoinception4", 28_615, 28_725)])
 def test_layer_table_totals_match_the_paper(arch, trainable, total):
     rows = explain.layer_table(arch)
     assert sum(r.trainable_params for r in rows) == trainable

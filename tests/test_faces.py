@@ -12,8 +12,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mesonet.faces import (Alignment, FaceCrop, align_face, alignment_geometry, detect_faces, extract_faces,
-                           face_landmarks_68, landmark_parts, margin_crop, match_tracks)
+from mesonet.faces import (
+    Alignment,
+    FaceCrop,
+    align_face,
+    alignment_geometry,
+    detect_faces,
+    extract_faces,
+    face_landmarks_68,
+    landmark_parts,
+    margin_crop,
+    match_tracks,
+)
 from mesonet.media import iter_media_frames, load_image
 
 CLIPS = ["real/ff_actors_01_kitchen_pan.mp4", "real/ff_youtube_183.mp4", "real/short_hamilton_clip.mp4",

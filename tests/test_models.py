@@ -16,7 +16,8 @@ GOLDEN = {
 }
 
 
-@pytest.mark.parametrize(("arch", "trainable", "total"), [("meso4", 27_977, 28_073), ("mesoinception4", 28_615, 28_725)])
+@pytest.mark.parametrize(("arch", "trainable", "total"),
+                         [("meso4", 27_977, 28_073), ("mesoinception4", 28_615, 28_725)])
 def test_published_parameter_counts(arch, trainable, total):
     model = build_model(arch)
     assert trainable_params(model) == trainable == PUBLISHED_TRAINABLE_PARAMS[arch]
@@ -76,10 +77,10 @@ def test_batched_scores_equal_single_scores(sample_images, classifier):
 
 def test_unscaled_input_bug_is_not_reproduced(sample_images, classifier):
     """Regression: the authors' video pipeline forgot /255 and called every face real."""
-    from mesonet.scoring import preprocess_faces
     from mesonet.media import load_image
+    from mesonet.scoring import preprocess_faces
 
     batch = preprocess_faces([load_image(sample_images["df00204"])])
     assert batch.dtype == np.float32 and batch.shape == (1, 256, 256, 3)
-    assert 0.0 <= batch.min() and batch.max() <= 1.0
+    assert batch.min() >= 0.0 and batch.max() <= 1.0
     assert classifier("meso4-df").score_batch(batch)[0] < 0.1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -11,8 +10,15 @@ import pytest
 
 from mesonet.errors import WeightsError
 from mesonet.models import build_model
-from mesonet.weights import (CATALOG, download_weights, find_weights, get_weights, list_weights,
-                             load_model_with_weights, weights_path)
+from mesonet.weights import (
+    CATALOG,
+    download_weights,
+    find_weights,
+    get_weights,
+    list_weights,
+    load_model_with_weights,
+    weights_path,
+)
 
 
 def test_catalog_has_the_four_released_files_with_stable_names():
@@ -27,7 +33,16 @@ def test_unknown_name_lists_the_valid_ones():
         get_weights("meso5")
 
 
-def test_env_folder_resolves_and_verifies(shared_dir):
+def test_the_released_files_ship_with_the_project():
+    from mesonet import config
+
+    for entry in list_weights():
+        assert find_weights(entry.name) == config.PROJECT_WEIGHTS_DIR / entry.filename
+    assert (config.PROJECT_WEIGHTS_DIR / "LICENSE").is_file() and (config.PROJECT_WEIGHTS_DIR / "NOTICE").is_file()
+
+
+def test_env_folder_comes_first_and_is_verified(shared_dir, monkeypatch):
+    monkeypatch.setenv("MESONET_WEIGHTS_DIR", str(shared_dir / "weights"))
     assert find_weights("meso4-df") == shared_dir / "weights" / "Meso4_DF.h5"
 
 
@@ -41,7 +56,7 @@ def test_corrupted_local_copy_is_refused(tmp_path, monkeypatch, shared_dir):
 
 def test_missing_offline_names_file_url_and_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("MESONET_WEIGHTS_DIR", str(tmp_path))
-    monkeypatch.setattr("mesonet.weights.PROJECT_WEIGHTS_DIR", tmp_path / "project_weights")
+    monkeypatch.setattr("mesonet.config.PROJECT_WEIGHTS_DIR", tmp_path / "project_weights")
     with pytest.raises(WeightsError) as info:
         weights_path("mesoinception4-f2f", download=False)
     message = str(info.value)

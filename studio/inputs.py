@@ -1,0 +1,157 @@
+"""What users give the app: a photo or video (upload, camera, sample), extraction settings, a labelled dataset."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from mesonet import config
+from studio.errors import shown_errors
+
+IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
+VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm", "m4v"]
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@contextlib.contextmanager
+def temporary_file(data: bytes, name: str) -> Iterator[Path]:
+    """Writes uploaded bytes to a temporary file that exists only inside the `with` block.
+
+    The file keeps the upload's name (in a private temporary folder), so that error
+    messages name the user's file.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="mesonet-upload-"))
+    path = folder / (Path(name).name or "upload")
+    try:
+        path.write_bytes(data)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class MediaInput:
+    """A file to analyse, held in memory as uploaded (the temporary file exists only during extraction)."""
+
+    name: str
+    data: bytes
+    sha256: str
+    is_face_crop: bool = False
+
+
+@dataclass(frozen=True)
+class ExtractionSettings:
+    n_frames: int = 30
+    all_faces: bool = False
+    detector: str = "hog"
+
+
+def media_input(key: str) -> MediaInput | None:
+    """Upload, camera or sample picker. `key` prefixes the widgets' keys (one set per page)."""
+    source = st.segmented_control("Source", ["Upload", "Camera", "Sample"], default="Upload",
+                                  key=f"{key}.source", label_visibility="collapsed")
+    if source == "Camera":
+        shot = st.camera_input("Take a photo", key=f"{key}.camera")
+        return None if shot is None else MediaInput("camera.jpg", shot.getvalue(), sha256_bytes(shot.getvalue()))
+    if source == "Sample":
+        return _sample_input(key)
+    upload = st.file_uploader("Upload a photo or a video", type=IMAGE_TYPES + VIDEO_TYPES, key=f"{key}.upload",
+                              help="Photos: JPEG, PNG, WebP, BMP, TIFF. Videos: MP4, MOV, AVI, MKV, WebM. "
+                                   "Up to 500 MB.")
+    if upload is None:
+        return None
+    is_crop = st.toggle("This image is already an aligned face crop (skip face detection)", key=f"{key}.is_crop",
+                        help="Like the authors' dataset: the whole image is the face, resized to 256x256.")
+    data = upload.getvalue()
+    return MediaInput(upload.name, data, sha256_bytes(data), is_crop)
+
+
+def _sample_input(key: str) -> MediaInput | None:
+    from mesonet.samples import get_sample, list_samples, sample_path
+
+    samples = {s.name: s for s in list_samples()}
+    name = st.selectbox("Sample", list(samples), format_func=lambda n: samples[n].title, key=f"{key}.sample",
+                        index=None, placeholder="Choose a sample...")
+    if name is None:
+        return None
+    sample = get_sample(name)
+    st.caption(f"{sample.description} Source: {sample.source}. Truth: **{sample.label}**.")
+    with shown_errors(stop=False):
+        with st.spinner(f"Preparing {sample.title}..."):
+            data = sample_path(name).read_bytes()
+        return MediaInput(Path(sample.relpath).name, data, sha256_bytes(data), sample.is_face_crop)
+    return None
+
+
+def extraction_settings(key: str) -> ExtractionSettings:
+    with st.expander("Face extraction settings", icon=":material/tune:"):
+        columns = st.columns(3)
+        n_frames = columns[0].slider("Frames to sample (videos)", 1, 120, 30, key=f"{key}.frames",
+                                     help="Evenly spaced over the video, as the authors did (30).")
+        faces = columns[1].radio("Faces", ["Largest face", "All faces"], key=f"{key}.faces",
+                                 help="All faces: each person is followed as a track with its own scores.")
+        detector = columns[2].radio("Face detector", ["hog", "cnn"], key=f"{key}.detector",
+                                    format_func={"hog": "HOG (fast)", "cnn": "CNN (accurate, ~50x slower)"}.get)
+    return ExtractionSettings(n_frames, faces == "All faces", detector)
+
+
+def threshold_slider(key: str, *, help: str | None = None) -> float:
+    """The P(fake) threshold: every verdict, colour and vote on the page follows it."""
+    from mesonet.verdict import DEFAULT_THRESHOLD
+
+    return st.slider("Threshold on P(fake)", 0.05, 0.95, DEFAULT_THRESHOLD, 0.05, key=key, help=help)
+
+
+# Labelled datasets (Evaluate and Train) ------------------------------------------------------
+
+
+def server_datasets() -> dict[str, Path]:
+    """Dataset folders offered on the server: the subfolders of MESONET_DATASETS_DIR."""
+    root = config.datasets_dir()
+    if root is None:
+        return {}
+    return {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+
+
+@dataclass(frozen=True)
+class DatasetChoice:
+    """A labelled dataset: an uploaded ZIP (bytes) or a folder on the server."""
+
+    name: str
+    zip_data: bytes | None = None
+    folder: Path | None = None
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[Path]:
+        """The dataset's folder, for the `with` block (an uploaded ZIP is unpacked safely, then deleted)."""
+        from mesonet.archives import unpacked_zip
+
+        if self.folder is not None:
+            yield self.folder
+        else:
+            with unpacked_zip(self.zip_data, self.name) as folder:
+                yield folder
+
+
+def dataset_input(key: str) -> DatasetChoice | None:
+    """A ZIP upload of class folders, or one of the server's dataset folders."""
+    folders = server_datasets()
+    sources = ["Upload a ZIP"] + (["Server folder"] if folders else [])
+    source = st.segmented_control("Data", sources, default=sources[-1], key=f"{key}.data_source")
+    st.caption("One folder per class: `df`, `fake`, `f2f`, `deepfake` or `forged` hold forged faces, `real` holds "
+               "real ones. Images are aligned face crops, like the authors' dataset.")
+    if source == "Server folder":
+        name = st.selectbox("Dataset folder", list(folders), key=f"{key}.folder")
+        return DatasetChoice(name, folder=folders[name])
+    upload = st.file_uploader("ZIP of class folders", type=["zip"], key=f"{key}.zip")
+    return None if upload is None else DatasetChoice(upload.name, zip_data=upload.getvalue())

@@ -1,0 +1,39 @@
+"""The app's menu, and the one workaround for how Streamlit treats a `pages/` folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+
+def menu(pages: Sequence[st.Page]) -> None:
+    """The app's menu, at the top of the sidebar: one link per page of the router, in its order."""
+    with st.sidebar:
+        st.markdown("### MesoNet Studio")
+        for page in pages:
+            st.page_link(page)
+        st.divider()
+
+
+def ensure_router() -> None:
+    """Makes every later run go through streamlit_app.py's navigation (the fresh-server quirk).
+
+    Streamlit treats an app with a `pages/` folder as an old-style multipage app until some run
+    calls `st.navigation`: on a fresh server, a visitor who lands directly on a page's URL gets
+    that page's file run alone, without the router, and so would everyone after them until
+    someone opened the home page (no menu, and the folder's files listed as pages). Switching
+    the mode off here limits that to the run already under way, which draws the menu itself:
+    the pages-folder mode registered each file under the URL path the router's `st.Page` infers
+    from it, so the router's pages resolve as links. (Calling `st.navigation` here instead would
+    change the page's widget ids mid-run.) Private Streamlit API (`PagesManager.uses_pages_directory`),
+    checked on 1.67; the regression test is tests/test_browser.py's
+    test_a_fresh_server_shows_the_app_menu_on_a_page_url. This is the only place that knows.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        from streamlit_app import app_pages
+
+        menu(app_pages())

@@ -1,0 +1,63 @@
+"""The weights catalog drives the command line and the app: a fifth entry shows up everywhere."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mesonet.weights import CATALOG, counterpart, get_weights, list_weights
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def fifth_entry(tmp_path, monkeypatch):
+    """A copy of meso4-df's file under a new name, in a temporary weights folder, as a catalog entry."""
+    original = get_weights("meso4-df")
+    entry = dataclasses.replace(original, name="meso4-df-copy", short_label="Copy: meso4-df under another name",
+                                filename="Meso4_DF_copy.h5")
+    shutil.copy(REPO / "weights" / original.filename, tmp_path / entry.filename)
+    monkeypatch.setenv("MESONET_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setitem(CATALOG, entry.name, entry)
+    return entry
+
+
+def test_weights_list_shows_a_fifth_entry(fifth_entry, capsys):
+    from mesonet.cli import main
+
+    assert main(["weights", "list", "--format", "json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert len(rows) == 5 and rows["meso4-df-copy"]["status"] == "present"
+    from mesonet.cli import _model_help
+
+    assert "meso4-df-copy" in _model_help()
+
+
+def test_the_sidebar_offers_a_fifth_entry(fifth_entry):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert fifth_entry.short_label in at.radio(key="model.weights").options
+    at.radio(key="model.weights").set_value("meso4-df-copy").run()
+    assert not at.exception and not at.error
+
+
+def test_counterparts_pair_manipulations_from_the_catalog():
+    for entry in list_weights():
+        other = counterpart(entry.name)
+        assert other.arch == entry.arch and other.manipulation != entry.manipulation
+
+
+def test_help_lists_the_catalog_without_loading_tensorflow():
+    code = ("import sys, mesonet, mesonet.cli\n"
+            "mesonet.cli.build_parser()\n"
+            "assert 'tensorflow' not in sys.modules and 'streamlit' not in sys.modules, sorted(sys.modules)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
