@@ -21,6 +21,7 @@ run: setup
 
 test: setup browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 # The browser tests drive Debian's Chromium through Playwright (never a downloaded browser).

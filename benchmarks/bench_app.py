@@ -70,11 +70,15 @@ P_FAKE_JS = """() => {
     return null;
 }"""
 # True once the verdict card of the file `name` and its P(fake) metric are on screen.
-VERDICT_SHOWN_JS = """(name) => {
+VERDICT_SHOWN_JS = (
+    """(name) => {
     const cards = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')];
     if (!cards.some(card => card.innerText.includes("verdict for " + name))) return false;
-    return (""" + P_FAKE_JS + """)() !== null;
+    return ("""
+    + P_FAKE_JS
+    + """)() !== null;
 }"""
+)
 # True when the P(fake) metric shows something other than `old`.
 P_FAKE_CHANGED_JS = "(old) => { const now = (" + P_FAKE_JS + ")(); return now !== null && now !== old; }"
 # The whole result: the gallery is there, nothing left from the previous run, every image arrived.
@@ -91,6 +95,7 @@ PAGE_COMPLETE_JS = """() => [...document.querySelectorAll("h3")].some(h => h.inn
 # Files that the server's extraction cache has never seen
 # ---------------------------------------------------------------------------------------------
 
+
 def jpeg_with_comment(source: Path, target: Path, comment: str) -> Path:
     """The same JPEG (same pixels) with a COM segment right after the SOI marker."""
     data = source.read_bytes()
@@ -103,8 +108,25 @@ def jpeg_with_comment(source: Path, target: Path, comment: str) -> Path:
 
 def clip_copy(source: Path, target: Path, *, seconds: int, comment: str) -> Path:
     """The first `seconds` of `source` (stream copy, no re-encoding) with a `comment` tag."""
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i",
-           str(source), "-t", str(seconds), "-map", "0", "-c", "copy", "-metadata", f"comment={comment}", str(target)]
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+        str(source),
+        "-t",
+        str(seconds),
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        "-metadata",
+        f"comment={comment}",
+        str(target),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"ffmpeg failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr}")
@@ -115,12 +137,14 @@ def clip_copy(source: Path, target: Path, *, seconds: int, comment: str) -> Path
 # Browser measurements
 # ---------------------------------------------------------------------------------------------
 
+
 def upload_and_time(page: Page, path: Path, *, timeout_ms: float = TIMEOUT_MS) -> tuple[float, float, float]:
     """Uploads `path`; returns seconds from the upload finishing to (verdict shown, page complete),
     and the upload's own duration."""
     start = time.perf_counter()
-    with page.expect_response(lambda r: "/_stcore/upload_file" in r.url and r.request.method == "PUT",
-                              timeout=timeout_ms):
+    with page.expect_response(
+        lambda r: "/_stcore/upload_file" in r.url and r.request.method == "PUT", timeout=timeout_ms
+    ):
         page.set_input_files(FILE_INPUT, path)
     uploaded = time.perf_counter()
     page.wait_for_function(VERDICT_SHOWN_JS, arg=path.name, polling="raf", timeout=timeout_ms)
@@ -151,6 +175,7 @@ def metric_text(page: Page, label: str) -> str:
 # Report
 # ---------------------------------------------------------------------------------------------
 
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     table = [list(map(str, headers))] + [[str(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
@@ -173,8 +198,10 @@ def main() -> None:
     photo = args.data_dir / "photos" / "obama.jpg"
     video = args.data_dir / "videos" / "real" / "ff_youtube_183.mp4"
     work = Path(tempfile.mkdtemp(prefix="mesonet-bench-app-"))
-    print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
-          f"Python {sys.version.split()[0]}; files in {work}")
+    print(
+        f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
+        f"Python {sys.version.split()[0]}; files in {work}"
+    )
 
     # 1. Server start-up.
     starts = []
@@ -185,10 +212,14 @@ def main() -> None:
     print(f"\nServer start to healthy: {', '.join(f'{s:.2f}' for s in starts)} s")
 
     # The files: one per warm-up and per repetition, each new to the server's cache.
-    photos = [jpeg_with_comment(photo, work / f"obama_{n}.jpg", f"bench {n} {time.time_ns()}")
-              for n in range(args.repeats + 1)]
-    clips = [clip_copy(video, work / f"clip10s_{n}.mp4", seconds=CLIP_SECONDS, comment=f"bench {n} {time.time_ns()}")
-             for n in range(args.repeats + 1)]
+    photos = [
+        jpeg_with_comment(photo, work / f"obama_{n}.jpg", f"bench {n} {time.time_ns()}")
+        for n in range(args.repeats + 1)
+    ]
+    clips = [
+        clip_copy(video, work / f"clip10s_{n}.mp4", seconds=CLIP_SECONDS, comment=f"bench {n} {time.time_ns()}")
+        for n in range(args.repeats + 1)
+    ]
     info = probe_video(clips[0])
     print(f"Clip: {info.width}x{info.height}, {info.duration_s:.1f} s, {info.frame_count} frames, {info.codec}")
 
@@ -236,20 +267,33 @@ def main() -> None:
         verdict = "-" if target is None else ("PASS" if median <= target else "FAIL")
         return [what, seconds(values), "-" if target is None else f"<= {target:g} s", verdict, extra]
 
-    print(f"\nWarm server, {args.repeats} repetitions (server start: {args.starts}); "
-          f"load average {os.getloadavg()[0]:.1f} at the end\n")
+    print(
+        f"\nWarm server, {args.repeats} repetitions (server start: {args.starts}); "
+        f"load average {os.getloadavg()[0]:.1f} at the end\n"
+    )
     print_table(
         ["measure", "median (min)", "target", "result", "also"],
         [
             row("(i) streamlit run -> /_stcore/health ok", starts, None, ""),
-            row("(ii) photo: upload done -> verdict", [r[0] for r in photo_runs], TARGET_PHOTO_S,
-                f"app's Time metric {seconds(photo_app_s)}; upload {seconds([r[2] for r in photo_runs])}"),
-            row(f"(iii) {info.height}p {info.duration_s:.0f} s clip, 30 frames: upload done -> verdict",
-                [r[0] for r in clip_runs], TARGET_CLIP_S,
+            row(
+                "(ii) photo: upload done -> verdict",
+                [r[0] for r in photo_runs],
+                TARGET_PHOTO_S,
+                f"app's Time metric {seconds(photo_app_s)}; upload {seconds([r[2] for r in photo_runs])}",
+            ),
+            row(
+                f"(iii) {info.height}p {info.duration_s:.0f} s clip, 30 frames: upload done -> verdict",
+                [r[0] for r in clip_runs],
+                TARGET_CLIP_S,
                 f"app's Time metric {seconds(clip_app_s)}; page complete {seconds([r[1] for r in clip_runs])}; "
-                f"upload {seconds([r[2] for r in clip_runs])}"),
-            row("(iv) weights DF -> F2F click -> P(fake) changed", to_f2f, TARGET_SWITCH_S,
-                f"F2F -> DF {seconds(to_df)}"),
+                f"upload {seconds([r[2] for r in clip_runs])}",
+            ),
+            row(
+                "(iv) weights DF -> F2F click -> P(fake) changed",
+                to_f2f,
+                TARGET_SWITCH_S,
+                f"F2F -> DF {seconds(to_df)}",
+            ),
         ],
     )
 

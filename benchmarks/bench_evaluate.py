@@ -64,8 +64,11 @@ def draft_effect(paths: list[Path], classifier, *, max_scored: int = 48) -> dict
                 drafted.append(np.asarray(image.convert("RGB").resize((256, 256), Image.NEAREST)))
         plain = classifier.score_real([np.asarray(Image.open(p).convert("RGB")) for p in shrunk[:max_scored]])
         max_diff = float(np.abs(classifier.score_real(drafted) - plain).max())
-    return {"files_checked": len(paths), "files_draft_would_shrink": len(shrunk),
-            "max_abs_score_diff_on_shrunk": max_diff}
+    return {
+        "files_checked": len(paths),
+        "files_draft_would_shrink": len(shrunk),
+        "max_abs_score_diff_on_shrunk": max_diff,
+    }
 
 
 def main() -> int:
@@ -82,8 +85,11 @@ def main() -> int:
     if args.limit:
         step = max(1, len(dataset.files) // args.limit)
         dataset = Dataset(dataset.root, dataset.files[::step])
-    print(f"{len(dataset.files)} files ({dataset.n_forged} forged, {dataset.n_real} real); "
-          f"cpus {os.cpu_count()}, load average before {os.getloadavg()} (other work shares the cores)", flush=True)
+    print(
+        f"{len(dataset.files)} files ({dataset.n_forged} forged, {dataset.n_real} real); "
+        f"cpus {os.cpu_count()}, load average before {os.getloadavg()} (other work shares the cores)",
+        flush=True,
+    )
 
     classifier = load_classifier("meso4-df")
     classifier.score_batch(np.zeros((args.batch_size, 256, 256, 3), np.float32))  # trace once, outside the timing
@@ -99,9 +105,12 @@ def main() -> int:
     # machine does not distort; 2 / cpu_ms_per_image * 1000 is the rate two free cores allow.
     cpu_ms = 1000 * cpu_s / len(result.items)
     print(result.format_table())
-    print(f"evaluate: {len(result.items)} images in {elapsed:.1f} s = {rate:.0f} images/s (target >= 150); "
-          f"CPU {cpu_ms:.2f} ms per image (about {2000 / cpu_ms:.0f} images/s on two free cores); "
-          f"load average after {os.getloadavg()}", flush=True)
+    print(
+        f"evaluate: {len(result.items)} images in {elapsed:.1f} s = {rate:.0f} images/s (target >= 150); "
+        f"CPU {cpu_ms:.2f} ms per image (about {2000 / cpu_ms:.0f} images/s on two free cores); "
+        f"load average after {os.getloadavg()}",
+        flush=True,
+    )
 
     # Agreement with the single-image predict path on a random sample.
     sample = random.Random(0).sample(range(len(result.items)), min(args.sample, len(result.items)))
@@ -113,25 +122,45 @@ def main() -> int:
     on_sample_batch = compute_metrics(labels, batch_scores)
     on_sample_single = compute_metrics(labels, single_scores)
     max_diff = float(np.abs(single_scores - batch_scores).max())
-    print(f"sample of {len(items)} files: max |score difference| vs predict_images = {max_diff:.2e}; "
-          f"accuracy forged/real/total evaluate {on_sample_batch.accuracy_forged:.4f}/"
-          f"{on_sample_batch.accuracy_real:.4f}/{on_sample_batch.accuracy_total:.4f}, predict path "
-          f"{on_sample_single.accuracy_forged:.4f}/{on_sample_single.accuracy_real:.4f}/"
-          f"{on_sample_single.accuracy_total:.4f}")
+    print(
+        f"sample of {len(items)} files: max |score difference| vs predict_images = {max_diff:.2e}; "
+        f"accuracy forged/real/total evaluate {on_sample_batch.accuracy_forged:.4f}/"
+        f"{on_sample_batch.accuracy_real:.4f}/{on_sample_batch.accuracy_total:.4f}, predict path "
+        f"{on_sample_single.accuracy_forged:.4f}/{on_sample_single.accuracy_real:.4f}/"
+        f"{on_sample_single.accuracy_total:.4f}"
+    )
     draft = draft_effect(random.Random(1).sample(paths, min(500, len(paths))), classifier)
-    print(f"JPEG draft mode: would shrink {draft['files_draft_would_shrink']} of {draft['files_checked']} files "
-          f"(those of 512 px or more); on them the score moves by up to {draft['max_abs_score_diff_on_shrunk']} "
-          "(tolerance 1e-5), so it is not used; the others decode at full size either way")
+    print(
+        f"JPEG draft mode: would shrink {draft['files_draft_would_shrink']} of {draft['files_checked']} files "
+        f"(those of 512 px or more); on them the score moves by up to {draft['max_abs_score_diff_on_shrunk']} "
+        "(tolerance 1e-5), so it is not used; the others decode at full size either way"
+    )
 
-    args.json.write_text(json.dumps({
-        "n_images": len(result.items), "elapsed_s": round(elapsed, 2), "images_per_s": round(rate, 1),
-        "cpu_ms_per_image": round(cpu_ms, 3),
-        "decode_only_images_per_s": round(decode_rate, 1), "workers": args.workers, "batch_size": args.batch_size,
-        "metrics": result.metrics.to_dict(), "skipped": len(result.skipped),
-        "sample": {"n": len(items), "max_abs_diff": max_diff, "evaluate": on_sample_batch.to_dict(),
-                   "predict_images": on_sample_single.to_dict()},
-        "draft": draft, "cpus": os.cpu_count(), "load_average_end": os.getloadavg(),
-    }, indent=2))
+    args.json.write_text(
+        json.dumps(
+            {
+                "n_images": len(result.items),
+                "elapsed_s": round(elapsed, 2),
+                "images_per_s": round(rate, 1),
+                "cpu_ms_per_image": round(cpu_ms, 3),
+                "decode_only_images_per_s": round(decode_rate, 1),
+                "workers": args.workers,
+                "batch_size": args.batch_size,
+                "metrics": result.metrics.to_dict(),
+                "skipped": len(result.skipped),
+                "sample": {
+                    "n": len(items),
+                    "max_abs_diff": max_diff,
+                    "evaluate": on_sample_batch.to_dict(),
+                    "predict_images": on_sample_single.to_dict(),
+                },
+                "draft": draft,
+                "cpus": os.cpu_count(),
+                "load_average_end": os.getloadavg(),
+            },
+            indent=2,
+        )
+    )
     print(f"results: {args.json}")
     return 0
 

@@ -70,6 +70,7 @@ RESULT_PREFIX = "BENCH_RESULT "
 # Generated test videos
 # ---------------------------------------------------------------------------------------------
 
+
 def run_ffmpeg(args: Sequence[str]) -> None:
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -99,10 +100,28 @@ def face_clip(cache_dir: Path, photo: Path, width: int, height: int, *, seconds:
     """A `seconds`-long H.264 clip of the photo, scaled 10% up and panned so frames change."""
     big_w, big_h = round(width * 1.1) // 2 * 2, round(height * 1.1) // 2 * 2
     dx, dy = (big_w - width) // 2, (big_h - height) // 2
-    pan = (f"scale={big_w}:{big_h},crop={width}:{height}"
-           f":x='{dx}+{dx - 4}*sin(2*PI*t/5)':y='{dy}+{dy - 4}*cos(2*PI*t/4)'")
-    args = ["-loop", "1", "-framerate", str(fps), "-i", str(photo), "-t", str(seconds), "-vf", pan,
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-an"]
+    pan = f"scale={big_w}:{big_h},crop={width}:{height}:x='{dx}+{dx - 4}*sin(2*PI*t/5)':y='{dy}+{dy - 4}*cos(2*PI*t/4)'"
+    args = [
+        "-loop",
+        "1",
+        "-framerate",
+        str(fps),
+        "-i",
+        str(photo),
+        "-t",
+        str(seconds),
+        "-vf",
+        pan,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-pix_fmt",
+        "yuv420p",
+        "-an",
+    ]
     return cached_video(cache_dir, f"face_{width}x{height}_{fps}fps_{seconds}s", args)
 
 
@@ -115,6 +134,7 @@ def looped_video(cache_dir: Path, clip: Path, copies: int) -> Path:
 # ---------------------------------------------------------------------------------------------
 # Timing helpers
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Runs:
@@ -193,9 +213,12 @@ def met(ok: bool) -> str:
 # Sections
 # ---------------------------------------------------------------------------------------------
 
+
 def bench_end_to_end(clips: dict[str, Path], classifier: Classifier, args: argparse.Namespace) -> None:
-    print(f"\n== 1. End to end: analyze_media({MODEL}, {args.frames} frames even, defaults), "
-          f"{args.repeats} runs, seconds ==")
+    print(
+        f"\n== 1. End to end: analyze_media({MODEL}, {args.frames} frames even, defaults), "
+        f"{args.repeats} runs, seconds =="
+    )
     print("   faces = sampled frames with a face; decode/detect+align/score = medians of timings_s;")
     print("   probe+other = wall - those stages (mostly the probe_video ffmpeg run)")
     rows = []
@@ -203,14 +226,41 @@ def bench_end_to_end(clips: dict[str, Path], classifier: Classifier, args: argpa
         info = probe_video(path)
         runs = time_analysis(path, classifier, n_frames=args.frames, repeats=args.repeats, warmup=args.warmup)
         target = TARGET_S_UP_TO_720P if info.height <= 720 else TARGET_S_1080P
-        rows.append([name, f"{info.width}x{info.height}", f"{info.duration_s:.0f}",
-                     f"{runs.frames_with_face}/{runs.frames_sampled}", runs.tracks,
-                     f"{runs.median_s:.3f}", f"{runs.min_s:.3f}",
-                     f"{runs.stage_median('decode'):.3f}", f"{runs.stage_median('detect_align'):.3f}",
-                     f"{runs.stage_median('score'):.3f}", f"{runs.stage_median('other'):.3f}",
-                     f"<= {target:.1f}", met(runs.median_s <= target)])
-    print_table(["clip", "size", "len s", "faces", "tracks", "wall med", "wall min", "decode", "detect+align", "score",
-                 "probe+other", "target", "met"], rows)
+        rows.append(
+            [
+                name,
+                f"{info.width}x{info.height}",
+                f"{info.duration_s:.0f}",
+                f"{runs.frames_with_face}/{runs.frames_sampled}",
+                runs.tracks,
+                f"{runs.median_s:.3f}",
+                f"{runs.min_s:.3f}",
+                f"{runs.stage_median('decode'):.3f}",
+                f"{runs.stage_median('detect_align'):.3f}",
+                f"{runs.stage_median('score'):.3f}",
+                f"{runs.stage_median('other'):.3f}",
+                f"<= {target:.1f}",
+                met(runs.median_s <= target),
+            ]
+        )
+    print_table(
+        [
+            "clip",
+            "size",
+            "len s",
+            "faces",
+            "tracks",
+            "wall med",
+            "wall min",
+            "decode",
+            "detect+align",
+            "score",
+            "probe+other",
+            "target",
+            "met",
+        ],
+        rows,
+    )
 
 
 def bench_photo(photo: Path, classifier: Classifier, args: argparse.Namespace) -> None:
@@ -218,13 +268,24 @@ def bench_photo(photo: Path, classifier: Classifier, args: argparse.Namespace) -
     runs = time_analysis(photo, classifier, n_frames=1, repeats=args.repeats, warmup=args.warmup)
     with Image.open(photo) as image:
         size = f"{image.width}x{image.height}"
-    print_table(["photo", "size", "faces", "wall med", "wall min", "load", "detect+align", "score", "other",
-                 "target", "met"],
-                [[photo.name, size, f"{runs.frames_with_face}/{runs.frames_sampled}", f"{runs.median_s:.3f}",
-                  f"{runs.min_s:.3f}", f"{runs.stage_median('decode'):.3f}",
-                  f"{runs.stage_median('detect_align'):.3f}", f"{runs.stage_median('score'):.3f}",
-                  f"{runs.stage_median('other'):.3f}", f"<= {TARGET_S_PHOTO:.1f}",
-                  met(runs.median_s <= TARGET_S_PHOTO)]])
+    print_table(
+        ["photo", "size", "faces", "wall med", "wall min", "load", "detect+align", "score", "other", "target", "met"],
+        [
+            [
+                photo.name,
+                size,
+                f"{runs.frames_with_face}/{runs.frames_sampled}",
+                f"{runs.median_s:.3f}",
+                f"{runs.min_s:.3f}",
+                f"{runs.stage_median('decode'):.3f}",
+                f"{runs.stage_median('detect_align'):.3f}",
+                f"{runs.stage_median('score'):.3f}",
+                f"{runs.stage_median('other'):.3f}",
+                f"<= {TARGET_S_PHOTO:.1f}",
+                met(runs.median_s <= TARGET_S_PHOTO),
+            ]
+        ],
+    )
 
 
 class ChildPeakRss:
@@ -256,8 +317,9 @@ class ChildPeakRss:
         while not self._stop.wait(self.interval_s):
             for children in tasks.glob("*/children"):
                 for pid in _read(children).split():
-                    status = dict(line.split(":", 1) for line in _read(Path(f"/proc/{pid}/status")).splitlines()
-                                  if ":" in line)
+                    status = dict(
+                        line.split(":", 1) for line in _read(Path(f"/proc/{pid}/status")).splitlines() if ":" in line
+                    )
                     if status.get("Name", "").strip().startswith("ffmpeg") and "VmHWM" in status:
                         self.peak_bytes = max(self.peak_bytes, int(status["VmHWM"].split()[0]) * 1024)
 
@@ -299,15 +361,17 @@ def run_rss_child(path: Path, n_frames: int) -> dict:
     lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"memory child failed ({done.returncode}) on {path.name}:\n{done.stderr[-3000:]}")
-    return json.loads(lines[-1][len(RESULT_PREFIX):])
+    return json.loads(lines[-1][len(RESULT_PREFIX) :])
 
 
 def bench_memory(clip_1080p: Path, args: argparse.Namespace) -> None:
     long_video = looped_video(args.cache_dir, clip_1080p, args.long_minutes * 6)
     short_video = looped_video(args.cache_dir, clip_1080p, 6)
     cases = [(short_video, 30), (long_video, 30), (long_video, 300)]
-    print(f"\n== 3. Peak RSS, fresh process per case (imports + {MODEL} load + warm-up + one analyze_media), "
-          f"{args.rss_repeats} run(s) each ==")
+    print(
+        f"\n== 3. Peak RSS, fresh process per case (imports + {MODEL} load + warm-up + one analyze_media), "
+        f"{args.rss_repeats} run(s) each =="
+    )
     print("   RSS in MiB: baseline = ru_maxrss after imports, model load and warm-up; peak = ru_maxrss at the end;")
     print("   ffmpeg = peak RSS of the decoder process (a separate process, not included in peak)")
     rows = []
@@ -318,27 +382,51 @@ def bench_memory(clip_1080p: Path, args: argparse.Namespace) -> None:
         peak = statistics.median(r["peak_rss_bytes"] for r in results)
         peaks[(path, n_frames)] = peak
         last = results[-1]
-        rows.append([f"{info.duration_s / 60:.0f} min 1080p", n_frames,
-                     f"{last['frames_with_face']}/{last['frames_sampled']}",
-                     f"{statistics.median(r['baseline_rss_bytes'] for r in results) / MIB:.0f}",
-                     f"{peak / MIB:.0f}",
-                     f"{statistics.median(r['ffmpeg_peak_rss_bytes'] for r in results) / MIB:.0f}",
-                     f"{statistics.median(r['load_s'] for r in results):.1f}",
-                     f"{statistics.median(r['wall_s'] for r in results):.2f}",
-                     f"{statistics.median(r['timings_s']['decode'] for r in results):.2f}",
-                     f"{statistics.median(r['timings_s']['detect_align'] for r in results):.2f}",
-                     f"{statistics.median(r['timings_s']['score'] for r in results):.2f}",
-                     met(peak < TARGET_RSS_BYTES)])
-    print_table(["video", "frames", "faces", "baseline", "peak", "ffmpeg", "load s", "wall s", "decode s",
-                 "detect s", "score s", "< 1.5 GB"], rows)
+        rows.append(
+            [
+                f"{info.duration_s / 60:.0f} min 1080p",
+                n_frames,
+                f"{last['frames_with_face']}/{last['frames_sampled']}",
+                f"{statistics.median(r['baseline_rss_bytes'] for r in results) / MIB:.0f}",
+                f"{peak / MIB:.0f}",
+                f"{statistics.median(r['ffmpeg_peak_rss_bytes'] for r in results) / MIB:.0f}",
+                f"{statistics.median(r['load_s'] for r in results):.1f}",
+                f"{statistics.median(r['wall_s'] for r in results):.2f}",
+                f"{statistics.median(r['timings_s']['decode'] for r in results):.2f}",
+                f"{statistics.median(r['timings_s']['detect_align'] for r in results):.2f}",
+                f"{statistics.median(r['timings_s']['score'] for r in results):.2f}",
+                met(peak < TARGET_RSS_BYTES),
+            ]
+        )
+    print_table(
+        [
+            "video",
+            "frames",
+            "faces",
+            "baseline",
+            "peak",
+            "ffmpeg",
+            "load s",
+            "wall s",
+            "decode s",
+            "detect s",
+            "score s",
+            "< 1.5 GB",
+        ],
+        rows,
+    )
     growth = peaks[(long_video, 30)] - peaks[(short_video, 30)]
-    print(f"   30 frames, {args.long_minutes} min vs 1 min: peak RSS {growth / MIB:+.0f} MiB "
-          f"({'not growing' if abs(growth) < 50 * MIB else 'GROWS'} with length; threshold 50 MiB)")
+    print(
+        f"   30 frames, {args.long_minutes} min vs 1 min: peak RSS {growth / MIB:+.0f} MiB "
+        f"({'not growing' if abs(growth) < 50 * MIB else 'GROWS'} with length; threshold 50 MiB)"
+    )
 
 
 def bench_upsample(clips: dict[str, Path], args: argparse.Namespace) -> None:
-    print(f"\n== 4. extract_faces: upsample='auto' (default) vs 0, {args.frames} frames decoded once, "
-          f"{args.repeats} runs, ms per frame ==")
+    print(
+        f"\n== 4. extract_faces: upsample='auto' (default) vs 0, {args.frames} frames decoded once, "
+        f"{args.repeats} runs, ms per frame =="
+    )
     print("   tracking = pipeline's search near the previous face first; whole frame = every frame searched whole")
     rows = []
     for name, path in clips.items():
@@ -347,16 +435,27 @@ def bench_upsample(clips: dict[str, Path], args: argparse.Namespace) -> None:
         frames = [frame.rgb for frame in iter_frames(path, indices, info=info)]
         for tracking in (True, False):
             for upsample in ("auto", 0):
-                found, per_frame_ms = detect_all(frames, tracking=tracking, upsample=upsample,
-                                                 repeats=args.repeats, warmup=args.warmup)
-                rows.append([name, "tracking" if tracking else "whole frame", upsample, f"{found}/{len(frames)}",
-                             f"{statistics.median(per_frame_ms):.1f}", f"{min(per_frame_ms):.1f}"])
+                found, per_frame_ms = detect_all(
+                    frames, tracking=tracking, upsample=upsample, repeats=args.repeats, warmup=args.warmup
+                )
+                rows.append(
+                    [
+                        name,
+                        "tracking" if tracking else "whole frame",
+                        upsample,
+                        f"{found}/{len(frames)}",
+                        f"{statistics.median(per_frame_ms):.1f}",
+                        f"{min(per_frame_ms):.1f}",
+                    ]
+                )
     print_table(["clip", "search", "upsample", "faces", "ms/frame med", "ms/frame min"], rows)
 
 
-def detect_all(frames: list[np.ndarray], *, tracking: bool, upsample: int | str, repeats: int,
-               warmup: int) -> tuple[int, list[float]]:
+def detect_all(
+    frames: list[np.ndarray], *, tracking: bool, upsample: int | str, repeats: int, warmup: int
+) -> tuple[int, list[float]]:
     """Runs extract_faces over the frames like the pipeline does; returns (faces found, ms per frame runs)."""
+
     def one_pass() -> int:
         previous_box = None
         found = 0
@@ -382,14 +481,16 @@ def detect_all(frames: list[np.ndarray], *, tracking: bool, upsample: int | str,
 # Main
 # ---------------------------------------------------------------------------------------------
 
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, help="timed runs per case (default 5, 2 with --quick)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs before timing a case (default 1)")
     parser.add_argument("--frames", type=int, default=30, help="frames sampled per video (default 30)")
     parser.add_argument("--rss-repeats", type=int, default=1, help="fresh processes per memory case (default 1)")
-    parser.add_argument("--long-minutes", type=int,
-                        help="length of the long video in minutes (default 10, 3 with --quick)")
+    parser.add_argument(
+        "--long-minutes", type=int, help="length of the long video in minutes (default 10, 3 with --quick)"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer runs and a shorter long video")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="shared videos/ and photos/")
@@ -410,12 +511,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     photo = args.data_dir / "photos" / "obama-1080p.jpg"
     shared = {f"{p.parent.name}/{p.stem}": p for p in sorted((args.data_dir / "videos").glob("*/*.mp4"))}
-    print(f"MesoNet pipeline benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
-          f"Python {platform.python_version()}, ffmpeg {imageio_ffmpeg.get_ffmpeg_version()}")
+    print(
+        f"MesoNet pipeline benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
+        f"Python {platform.python_version()}, ffmpeg {imageio_ffmpeg.get_ffmpeg_version()}"
+    )
     print(f"cache: {args.cache_dir}")
     total_start = time.perf_counter()
-    generated = {"generated/face_720p_10s": face_clip(args.cache_dir, photo, 1280, 720),
-                 "generated/face_1080p_10s": face_clip(args.cache_dir, photo, 1920, 1080)}
+    generated = {
+        "generated/face_720p_10s": face_clip(args.cache_dir, photo, 1280, 720),
+        "generated/face_1080p_10s": face_clip(args.cache_dir, photo, 1920, 1080),
+    }
     clips = {**shared, **generated}
 
     classifier: Classifier | None = None
@@ -433,8 +538,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in SECTIONS:
         if name in args.sections:
             sections[name]()
-    print(f"\ntotal benchmark time: {time.perf_counter() - total_start:.0f} s, "
-          f"load average now {os.getloadavg()[0]:.2f}")
+    print(
+        f"\ntotal benchmark time: {time.perf_counter() - total_start:.0f} s, load average now {os.getloadavg()[0]:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -60,11 +60,14 @@ def run_scratch(data: Path, results: Path, minutes: float) -> dict:
 
     def on_epoch(entry: dict) -> None:
         history.append({**entry, "elapsed_s": round(time.monotonic() - started, 1)})
-        log(f"scratch epoch {entry['epoch']:3d}  steps {entry['steps']:5d}  {entry['time_s']:6.1f} s  "
+        log(
+            f"scratch epoch {entry['epoch']:3d}  steps {entry['steps']:5d}  {entry['time_s']:6.1f} s  "
             f"loss {entry.get('loss', float('nan')):.4f}  train acc {entry.get('accuracy', float('nan')):.4f}  "
             f"val acc {entry.get('val_accuracy', float('nan')):.4f} "
             f"(forged {entry.get('val_accuracy_forged', 0):.4f}, "
-            f"real {entry.get('val_accuracy_real', 0):.4f})  lr {entry['lr']:.0e}  elapsed {history[-1]['elapsed_s']:.0f} s")
+            f"real {entry.get('val_accuracy_real', 0):.4f})  lr {entry['lr']:.0e}  "
+            f"elapsed {history[-1]['elapsed_s']:.0f} s"
+        )
         write_curve(history, results / "meso4_scratch_curve.csv")
 
     log(f"scratch: Meso4 from random weights, {minutes:.0f} min budget, results in {results}")
@@ -72,15 +75,21 @@ def run_scratch(data: Path, results: Path, minutes: float) -> dict:
     best = max(history, key=lambda e: e.get("val_accuracy", 0.0)) if history else {}
     reached = next((e for e in history if e.get("val_accuracy", 0.0) >= 0.88), None)
     summary = {
-        "run": "scratch", "config": config.to_dict(), "weights": str(result.weights_path),
-        "stopped_because": result.stopped_because, "wall_clock_s": round(time.monotonic() - started, 1),
-        "best_val_accuracy": best.get("val_accuracy"), "best_epoch": best.get("epoch"),
+        "run": "scratch",
+        "config": config.to_dict(),
+        "weights": str(result.weights_path),
+        "stopped_because": result.stopped_because,
+        "wall_clock_s": round(time.monotonic() - started, 1),
+        "best_val_accuracy": best.get("val_accuracy"),
+        "best_epoch": best.get("epoch"),
         "first_epoch_at_or_above_0.88": reached and {"epoch": reached["epoch"], "elapsed_s": reached["elapsed_s"]},
         "mean_epoch_time_s": round(sum(e["time_s"] for e in history) / len(history), 1) if history else None,
         "history": history,
     }
-    log(f"scratch done: best val accuracy {summary['best_val_accuracy']} at epoch {summary['best_epoch']}; "
-        f"0.88 reached: {summary['first_epoch_at_or_above_0.88']}; stopped by {result.stopped_because}")
+    log(
+        f"scratch done: best val accuracy {summary['best_val_accuracy']} at epoch {summary['best_epoch']}; "
+        f"0.88 reached: {summary['first_epoch_at_or_above_0.88']}; stopped by {result.stopped_because}"
+    )
     return summary
 
 
@@ -92,16 +101,33 @@ def run_finetune(data: Path, results: Path, steps: int, steps_per_epoch: int) ->
     before = dataset_metrics(load_model_with_weights("meso4", weights_path("meso4-f2f")), val_files)
     log(f"fine-tune: meso4-f2f on the 10% before: {before}")
     # A tenth of the paper's learning rate: the features are already trained.
-    config = TrainConfig(arch="meso4", init="meso4-f2f", epochs=max(1, steps // steps_per_epoch),
-                         steps_per_epoch=steps_per_epoch, learning_rate=1e-4, val_split=0.1, seed=SPLIT_SEED)
+    config = TrainConfig(
+        arch="meso4",
+        init="meso4-f2f",
+        epochs=max(1, steps // steps_per_epoch),
+        steps_per_epoch=steps_per_epoch,
+        learning_rate=1e-4,
+        val_split=0.1,
+        seed=SPLIT_SEED,
+    )
     started = time.monotonic()
-    result = train(data, results / "meso4_f2f_finetuned.weights.h5", config=config, resume=False,
-                   on_epoch=lambda e: log(f"fine-tune epoch {e['epoch']}: {e['time_s']} s, val acc "
-                                          f"{e.get('val_accuracy'):.4f}"))
+    result = train(
+        data,
+        results / "meso4_f2f_finetuned.weights.h5",
+        config=config,
+        resume=False,
+        on_epoch=lambda e: log(f"fine-tune epoch {e['epoch']}: {e['time_s']} s, val acc {e.get('val_accuracy'):.4f}"),
+    )
     after = dataset_metrics(load_model_with_weights("meso4", result.weights_path), val_files)
     log(f"fine-tune: after {config.epochs * steps_per_epoch} steps: {after}")
-    return {"run": "finetune", "config": config.to_dict(), "before": before, "after": after,
-            "wall_clock_s": round(time.monotonic() - started, 1), "history": result.history}
+    return {
+        "run": "finetune",
+        "config": config.to_dict(),
+        "before": before,
+        "after": after,
+        "wall_clock_s": round(time.monotonic() - started, 1),
+        "history": result.history,
+    }
 
 
 def main() -> int:

@@ -48,9 +48,22 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "Analysis", "Classifier", "FrameSampling", "MesonetError", "TrainConfig", "WeightsEntry", "analyze_media",
-    "evaluate_dataset", "extract_faces", "extract_faces_from_media", "list_weights", "load_classifier",
-    "load_image", "score_extraction", "train", "verdict_for",
+    "Analysis",
+    "Classifier",
+    "FrameSampling",
+    "MesonetError",
+    "TrainConfig",
+    "WeightsEntry",
+    "analyze_media",
+    "evaluate_dataset",
+    "extract_faces",
+    "extract_faces_from_media",
+    "list_weights",
+    "load_classifier",
+    "load_image",
+    "score_extraction",
+    "train",
+    "verdict_for",
 ]
 
 

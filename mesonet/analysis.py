@@ -111,13 +111,24 @@ class Summary:
         return is_uncertain(self.p_fake_mean, self.threshold)
 
     def to_dict(self) -> dict:
-        return {"verdict": self.verdict, "p_fake": self.p_fake_mean, "p_fake_median": self.p_fake_median,
-                "vote_fake": self.vote_fake, "frames_sampled": self.frames_sampled,
-                "frames_with_face": self.frames_with_face, "frames_without_face": self.frames_without_face}
+        return {
+            "verdict": self.verdict,
+            "p_fake": self.p_fake_mean,
+            "p_fake_median": self.p_fake_median,
+            "vote_fake": self.vote_fake,
+            "frames_sampled": self.frames_sampled,
+            "frames_with_face": self.frames_with_face,
+            "frames_without_face": self.frames_without_face,
+        }
 
 
-def summarize(p_fake: np.ndarray | list[float], *, frames_sampled: int, threshold: float = DEFAULT_THRESHOLD,
-              aggregate: Aggregate = "mean") -> Summary:
+def summarize(
+    p_fake: np.ndarray | list[float],
+    *,
+    frames_sampled: int,
+    threshold: float = DEFAULT_THRESHOLD,
+    aggregate: Aggregate = "mean",
+) -> Summary:
     """Aggregates per-frame P(fake) values (frames without a face are simply absent).
 
     Args:
@@ -181,8 +192,21 @@ class Analysis:
         """One row per sampled frame and face (frames without a face have one row with empty scores)."""
         import pandas as pd
 
-        return pd.DataFrame(self.frame_rows(), columns=["frame_index", "time_s", "track_id", "top", "right",
-                                                         "bottom", "left", "score_real", "p_fake", "aligned"])
+        return pd.DataFrame(
+            self.frame_rows(),
+            columns=[
+                "frame_index",
+                "time_s",
+                "track_id",
+                "top",
+                "right",
+                "bottom",
+                "left",
+                "score_real",
+                "p_fake",
+                "aligned",
+            ],
+        )
 
     def faces_by_frame(self) -> dict[int, list[FaceScore]]:
         """The scored faces of each frame index (frames without a face are absent)."""
@@ -197,14 +221,36 @@ class Analysis:
         for frame in self.extraction.frames:
             found = by_frame.get(frame.frame_index, [])
             if not found:
-                rows.append({"frame_index": frame.frame_index, "time_s": frame.time_s, "track_id": None,
-                             "top": None, "right": None, "bottom": None, "left": None,
-                             "score_real": None, "p_fake": None, "aligned": None})
+                rows.append(
+                    {
+                        "frame_index": frame.frame_index,
+                        "time_s": frame.time_s,
+                        "track_id": None,
+                        "top": None,
+                        "right": None,
+                        "bottom": None,
+                        "left": None,
+                        "score_real": None,
+                        "p_fake": None,
+                        "aligned": None,
+                    }
+                )
             for face in found:
                 top, right, bottom, left = face.box
-                rows.append({"frame_index": face.frame_index, "time_s": face.time_s, "track_id": face.track_id,
-                             "top": top, "right": right, "bottom": bottom, "left": left,
-                             "score_real": face.score_real, "p_fake": face.p_fake, "aligned": face.aligned})
+                rows.append(
+                    {
+                        "frame_index": face.frame_index,
+                        "time_s": face.time_s,
+                        "track_id": face.track_id,
+                        "top": top,
+                        "right": right,
+                        "bottom": bottom,
+                        "left": left,
+                        "score_real": face.score_real,
+                        "p_fake": face.p_fake,
+                        "aligned": face.aligned,
+                    }
+                )
         return rows
 
     def to_dict(self) -> dict:
@@ -217,20 +263,48 @@ class Analysis:
         frames = []
         for frame in self.extraction.frames:
             found = by_frame.get(frame.frame_index, [])
-            faces = [{"track": f.track_id, "box": list(f.box), "score_real": f.score_real, "p_fake": f.p_fake,
-                      "aligned": f.aligned} for f in found]
+            faces = [
+                {
+                    "track": f.track_id,
+                    "box": list(f.box),
+                    "score_real": f.score_real,
+                    "p_fake": f.p_fake,
+                    "aligned": f.aligned,
+                }
+                for f in found
+            ]
             main = faces[0] if faces else {"box": None, "score_real": None, "p_fake": None}
-            frames.append({"index": frame.frame_index, "time_s": frame.time_s, "box": main["box"],
-                           "score_real": main["score_real"], "p_fake": main["p_fake"], "faces": faces})
+            frames.append(
+                {
+                    "index": frame.frame_index,
+                    "time_s": frame.time_s,
+                    "box": main["box"],
+                    "score_real": main["score_real"],
+                    "p_fake": main["p_fake"],
+                    "faces": faces,
+                }
+            )
         info = self.extraction.info
         return {
-            "path": self.path, "model": self.model, "kind": self.extraction.kind,
-            **self.summary.to_dict(), "threshold": self.threshold, "aggregate": self.aggregate,
+            "path": self.path,
+            "model": self.model,
+            "kind": self.extraction.kind,
+            **self.summary.to_dict(),
+            "threshold": self.threshold,
+            "aggregate": self.aggregate,
             "tracks": {str(k): v.to_dict() for k, v in self.tracks.items()},
-            "video": None if info is None else {"fps": info.fps, "duration_s": info.duration_s,
-                                                 "frame_count": info.frame_count, "width": info.width,
-                                                 "height": info.height, "rotation": info.rotation},
-            "settings": self.extraction.settings, "timings_s": {**self.extraction.timings_s, **self.timings_s},
+            "video": None
+            if info is None
+            else {
+                "fps": info.fps,
+                "duration_s": info.duration_s,
+                "frame_count": info.frame_count,
+                "width": info.width,
+                "height": info.height,
+                "rotation": info.rotation,
+            },
+            "settings": self.extraction.settings,
+            "timings_s": {**self.extraction.timings_s, **self.timings_s},
             "frames": frames,
         }
 
@@ -241,9 +315,16 @@ class Analysis:
         return self.to_dataframe().to_csv(index=False)
 
 
-def extract_faces_from_media(path: str | Path, *, sampling: FrameSampling | None = None, all_faces: bool = False,
-                             detector: str = "hog", preview_side: int | None = None,
-                             progress: Progress | None = None, cancel: threading.Event | None = None) -> Extraction:
+def extract_faces_from_media(
+    path: str | Path,
+    *,
+    sampling: FrameSampling | None = None,
+    all_faces: bool = False,
+    detector: str = "hog",
+    preview_side: int | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> Extraction:
     """Decodes the sampled frames of a photo or video and extracts aligned faces.
 
     Args:
@@ -326,8 +407,14 @@ def extraction_from_face_crop(path: str | Path, *, resize: str = "nearest") -> E
     height, width = image.shape[:2]
     face = FaceCrop(crop, (0, width, height, 0), None, 0.0, (width / 2, height / 2), float(max(width, height)), False)
     frame = ExtractedFrame(0, 0.0, [face], [0], (width, height), _preview_jpeg(image, 640))
-    return Extraction(str(path), "image", None, [frame], {"face_crop": True, "resize": resize},
-                      {"decode": time.perf_counter() - start, "detect_align": 0.0})
+    return Extraction(
+        str(path),
+        "image",
+        None,
+        [frame],
+        {"face_crop": True, "resize": resize},
+        {"decode": time.perf_counter() - start, "detect_align": 0.0},
+    )
 
 
 def _preview_jpeg(frame: np.ndarray, max_side: int) -> bytes:
@@ -338,8 +425,13 @@ def _preview_jpeg(frame: np.ndarray, max_side: int) -> bytes:
     return out.getvalue()
 
 
-def score_extraction(extraction: Extraction, classifier: Classifier, *, threshold: float = DEFAULT_THRESHOLD,
-                     aggregate: Aggregate = "mean") -> Analysis:
+def score_extraction(
+    extraction: Extraction,
+    classifier: Classifier,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    aggregate: Aggregate = "mean",
+) -> Analysis:
     """Scores every extracted face in batches and aggregates per track and per video."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}.")
@@ -350,17 +442,30 @@ def score_extraction(extraction: Extraction, classifier: Classifier, *, threshol
     flat = iter(scores)
     for frame in extraction.frames:
         for face, track_id in zip(frame.faces, frame.track_ids):
-            faces.append(FaceScore(frame.frame_index, frame.time_s, track_id, tuple(int(v) for v in face.box),
-                                   float(next(flat)), face.aligned))
+            faces.append(
+                FaceScore(
+                    frame.frame_index,
+                    frame.time_s,
+                    track_id,
+                    tuple(int(v) for v in face.box),
+                    float(next(flat)),
+                    face.aligned,
+                )
+            )
     n_frames = len(extraction.frames)
     tracks = {
-        track_id: summarize([f.p_fake for f in faces if f.track_id == track_id], frames_sampled=n_frames,
-                            threshold=threshold, aggregate=aggregate)
+        track_id: summarize(
+            [f.p_fake for f in faces if f.track_id == track_id],
+            frames_sampled=n_frames,
+            threshold=threshold,
+            aggregate=aggregate,
+        )
         for track_id in sorted({f.track_id for f in faces})
     }
     summary = _video_summary(tracks, n_frames, threshold)
-    return Analysis(extraction.path, classifier.name, threshold, aggregate, extraction, faces, tracks, summary,
-                    {"score": elapsed})
+    return Analysis(
+        extraction.path, classifier.name, threshold, aggregate, extraction, faces, tracks, summary, {"score": elapsed}
+    )
 
 
 def _video_summary(tracks: dict[int, Summary], n_frames: int, threshold: float = DEFAULT_THRESHOLD) -> Summary:
@@ -379,11 +484,27 @@ def _video_summary(tracks: dict[int, Summary], n_frames: int, threshold: float =
     return max(fake_tracks or deciding, key=lambda s: (s.frames_with_face, s.p_fake_mean or 0.0))
 
 
-def analyze_media(path: str | Path, classifier: Classifier, *, sampling: FrameSampling | None = None,
-                  all_faces: bool = False, detector: str = "hog", threshold: float = DEFAULT_THRESHOLD,
-                  aggregate: Aggregate = "mean", preview_side: int | None = None, progress: Progress | None = None,
-                  cancel: threading.Event | None = None) -> Analysis:
+def analyze_media(
+    path: str | Path,
+    classifier: Classifier,
+    *,
+    sampling: FrameSampling | None = None,
+    all_faces: bool = False,
+    detector: str = "hog",
+    threshold: float = DEFAULT_THRESHOLD,
+    aggregate: Aggregate = "mean",
+    preview_side: int | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> Analysis:
     """Extracts faces from a photo or video and scores them. See the two stages above."""
-    extraction = extract_faces_from_media(path, sampling=sampling, all_faces=all_faces, detector=detector,
-                                          preview_side=preview_side, progress=progress, cancel=cancel)
+    extraction = extract_faces_from_media(
+        path,
+        sampling=sampling,
+        all_faces=all_faces,
+        detector=detector,
+        preview_side=preview_side,
+        progress=progress,
+        cancel=cancel,
+    )
     return score_extraction(extraction, classifier, threshold=threshold, aggregate=aggregate)

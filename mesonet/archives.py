@@ -36,13 +36,15 @@ def check_zip(archive: zipfile.ZipFile, name: str, target: Path) -> None:
     """
     members = archive.infolist()
     if len(members) > MAX_ZIP_ENTRIES:
-        raise DatasetError(f"{name} holds {len(members):,} entries; the limit is {MAX_ZIP_ENTRIES:,}. "
-                           "Use a smaller dataset.")
+        raise DatasetError(
+            f"{name} holds {len(members):,} entries; the limit is {MAX_ZIP_ENTRIES:,}. Use a smaller dataset."
+        )
     limit = config.max_zip_bytes()
     total = sum(member.file_size for member in members)
     if total > limit:
-        raise DatasetError(f"{name} unpacks to {total / 1024**3:.1f} GB; the limit is {limit / 1024**3:.0f} GB. "
-                           "Use a smaller dataset.")
+        raise DatasetError(
+            f"{name} unpacks to {total / 1024**3:.1f} GB; the limit is {limit / 1024**3:.0f} GB. Use a smaller dataset."
+        )
     root = target.resolve()
     for member in members:
         if not (root / member.filename).resolve().is_relative_to(root):
@@ -66,8 +68,9 @@ def unpacked_zip(data: bytes, name: str) -> Iterator[Path]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise DatasetError(f"{name} is not a ZIP file. Zip a folder holding one folder per class: "
-                           f"{LAYOUT_HELP}.") from None
+        raise DatasetError(
+            f"{name} is not a ZIP file. Zip a folder holding one folder per class: {LAYOUT_HELP}."
+        ) from None
     folder = Path(tempfile.mkdtemp(prefix="mesonet-dataset-"))
     try:
         with archive:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def balanced_accuracy(is_forged: Sequence[int] | np.ndarray, p_fake: Sequence[float] | np.ndarray,
-                      threshold: float) -> float:
+def balanced_accuracy(
+    is_forged: Sequence[int] | np.ndarray, p_fake: Sequence[float] | np.ndarray, threshold: float
+) -> float:
     """Mean of the accuracy on forged faces and the accuracy on real faces at `threshold`."""
     is_forged = np.asarray(is_forged, dtype=bool)
     called_fake = np.asarray(p_fake, dtype=np.float64) >= threshold
@@ -66,13 +67,18 @@ class Reliability:
         def clean(values: np.ndarray) -> list:
             return [None if np.isnan(v) else round(float(v), 6) for v in values]
 
-        return {"bin_edges": [float(e) for e in self.bin_edges], "mean_p_fake": clean(self.mean_p_fake),
-                "share_forged": clean(self.share_forged), "counts": [int(c) for c in self.counts],
-                "ece": round(self.ece, 6)}
+        return {
+            "bin_edges": [float(e) for e in self.bin_edges],
+            "mean_p_fake": clean(self.mean_p_fake),
+            "share_forged": clean(self.share_forged),
+            "counts": [int(c) for c in self.counts],
+            "ece": round(self.ece, 6),
+        }
 
 
-def reliability(is_forged: Sequence[int] | np.ndarray, p_fake: Sequence[float] | np.ndarray, *,
-                n_bins: int = 10) -> Reliability:
+def reliability(
+    is_forged: Sequence[int] | np.ndarray, p_fake: Sequence[float] | np.ndarray, *, n_bins: int = 10
+) -> Reliability:
     """Reliability curve and expected calibration error (ECE) over `n_bins` equal-width bins."""
     is_forged = np.asarray(is_forged, dtype=np.float64)
     p_fake = np.asarray(p_fake, dtype=np.float64)

@@ -24,8 +24,10 @@ EXIT_OK, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
 
 def _model_help() -> str:
     """The --model help, from the catalog: its names, then the architectures for --weights-file."""
-    return (f"catalog weights: {', '.join(entry.name for entry in list_weights())}; with --weights-file, "
-            f"the architecture: {' or '.join(ARCHITECTURES)} (default: {DEFAULT_WEIGHTS})")
+    return (
+        f"catalog weights: {', '.join(entry.name for entry in list_weights())}; with --weights-file, "
+        f"the architecture: {' or '.join(ARCHITECTURES)} (default: {DEFAULT_WEIGHTS})"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,35 +47,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mesonet",
         description="MesoNet face-forgery detection (Afchar et al., WIFS 2018). Scores are P(fake) = 1 - the "
-                    "network's raw output, which is P(real).",
+        "network's raw output, which is P(real).",
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-    weights = commands.add_parser("weights", help="list or download the pretrained weights",
-                                  description="List or download the catalog's pretrained weight files.")
+    weights = commands.add_parser(
+        "weights",
+        help="list or download the pretrained weights",
+        description="List or download the catalog's pretrained weight files.",
+    )
     weights_commands = weights.add_subparsers(title="weights commands", required=True, metavar="ACTION")
-    listing = weights_commands.add_parser("list", help="show the catalog and which files are present",
-                                          description="Show the catalog and which files are present.")
+    listing = weights_commands.add_parser(
+        "list",
+        help="show the catalog and which files are present",
+        description="Show the catalog and which files are present.",
+    )
     listing.add_argument("--format", choices=("table", "json"), default="table")
     listing.set_defaults(run=_weights_list)
-    fetch = weights_commands.add_parser("fetch", help="download weight files (all when no NAME is given)",
-                                        description="Download weight files, checking their SHA-256.")
+    fetch = weights_commands.add_parser(
+        "fetch",
+        help="download weight files (all when no NAME is given)",
+        description="Download weight files, checking their SHA-256.",
+    )
     fetch.add_argument("names", nargs="*", metavar="NAME", help="catalog names; default: every entry")
     fetch.set_defaults(run=_weights_fetch)
 
     predict = commands.add_parser(
-        "predict", help="score images that are already face crops",
+        "predict",
+        help="score images that are already face crops",
         description="Score images that are already face crops (like the authors' dataset). "
-                    "For photos and videos with faces to find, use `mesonet detect`.")
+        "For photos and videos with faces to find, use `mesonet detect`.",
+    )
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     _add_model_options(predict)
     predict.add_argument("--format", choices=("table", "json", "csv"), default="table")
     predict.set_defaults(run=_predict)
 
     detect = commands.add_parser(
-        "detect", help="find faces in photos or videos and score them",
+        "detect",
+        help="find faces in photos or videos and score them",
         description="Find and align faces in photos or videos, score each sampled frame and give a verdict per "
-                    "file. Frames: 30 evenly spaced by default.")
+        "file. Frames: 30 evenly spaced by default.",
+    )
     detect.add_argument("files", nargs="+", metavar="FILE")
     _add_model_options(detect)
     frames = detect.add_mutually_exclusive_group()
@@ -84,20 +99,29 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--end", type=float, metavar="S", help="end time in seconds")
     detect.add_argument("--max-frames", type=_positive_int, metavar="N", help="at most N frames per video")
     detect.add_argument("--all-faces", action="store_true", help="follow every face, not only the largest")
-    detect.add_argument("--detector", choices=("hog", "cnn"), default="hog",
-                        help="face detector: hog (fast, default) or cnn (more accurate, much slower)")
-    detect.add_argument("--aggregate", choices=("mean", "vote"), default="mean",
-                        help="video verdict from the mean P(fake) (the paper, default) or the share of fake "
-                             "frames (the authors' code)")
+    detect.add_argument(
+        "--detector",
+        choices=("hog", "cnn"),
+        default="hog",
+        help="face detector: hog (fast, default) or cnn (more accurate, much slower)",
+    )
+    detect.add_argument(
+        "--aggregate",
+        choices=("mean", "vote"),
+        default="mean",
+        help="video verdict from the mean P(fake) (the paper, default) or the share of fake frames (the authors' code)",
+    )
     detect.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH, or - for stdout")
     detect.add_argument("--csv", metavar="PATH", help="write one row per frame and face to PATH")
     detect.add_argument("--save-crops", metavar="DIR", help="save the aligned 256x256 face crops as PNG files")
     detect.set_defaults(run=_detect)
 
     explain = commands.add_parser(
-        "explain", help="show how a network sees a face: feature maps, saliency, degradation curves",
+        "explain",
+        help="show how a network sees a face: feature maps, saliency, degradation curves",
         description="Write feature-map grids, Grad-CAM and integrated-gradients overlays, and P(fake) curves "
-                    "under JPEG compression, blur, downscaling and noise, as PNG files plus a JSON of the curves.")
+        "under JPEG compression, blur, downscaling and noise, as PNG files plus a JSON of the curves.",
+    )
     explain.add_argument("image", metavar="IMAGE", help="a photo with a face, or a face crop with --face-crop")
     _add_model_options(explain)
     explain.add_argument("--face-crop", action="store_true", help="IMAGE is already an aligned face crop")
@@ -111,48 +135,79 @@ def _add_dataset_commands(commands) -> None:
     """`evaluate` and `train`: whole class-folder datasets (df/, fake/, f2f/, deepfake/, forged/ vs real/)."""
     from mesonet.evaluate import DEFAULT_VIDEO_PATTERN
 
-    layout = ("DIR holds one folder per class: df, fake, f2f, deepfake or forged for forged faces (several may "
-              "coexist), real for real faces.")
-    evaluate = commands.add_parser("evaluate", help="score a labelled dataset: accuracy per class, ROC AUC, EER",
-                                   description=f"Score every file of a labelled dataset. {layout} Images are "
-                                               "face crops unless --faces detect; videos get video-level scores.")
+    layout = (
+        "DIR holds one folder per class: df, fake, f2f, deepfake or forged for forged faces (several may "
+        "coexist), real for real faces."
+    )
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a labelled dataset: accuracy per class, ROC AUC, EER",
+        description=f"Score every file of a labelled dataset. {layout} Images are "
+        "face crops unless --faces detect; videos get video-level scores.",
+    )
     evaluate.add_argument("dir", metavar="DIR")
     _add_model_options(evaluate)
-    evaluate.add_argument("--faces", choices=("aligned", "detect"), default="aligned",
-                          help="aligned: images are face crops (default); detect: find the largest face first")
-    evaluate.add_argument("--group-by-video", nargs="?", const=DEFAULT_VIDEO_PATTERN, metavar="REGEX",
-                          help=f"per-video accuracy, grouping images by REGEX on the file name without extension "
-                               f"(default pattern for <video>_<frame>.jpg: {DEFAULT_VIDEO_PATTERN})")
+    evaluate.add_argument(
+        "--faces",
+        choices=("aligned", "detect"),
+        default="aligned",
+        help="aligned: images are face crops (default); detect: find the largest face first",
+    )
+    evaluate.add_argument(
+        "--group-by-video",
+        nargs="?",
+        const=DEFAULT_VIDEO_PATTERN,
+        metavar="REGEX",
+        help=f"per-video accuracy, grouping images by REGEX on the file name without extension "
+        f"(default pattern for <video>_<frame>.jpg: {DEFAULT_VIDEO_PATTERN})",
+    )
     evaluate.add_argument("--report", metavar="PATH.html", help="write a self-contained HTML report")
     evaluate.add_argument("--json", metavar="PATH", help="write the metrics and skipped files as JSON")
     evaluate.add_argument("--csv", metavar="PATH", help="write one row per file")
     evaluate.set_defaults(run=_evaluate)
 
-    train = commands.add_parser("train", help="train or fine-tune a network on a labelled dataset",
-                                description=f"Train with the paper's recipe (MSE, Adam 1e-3 divided by 10 every "
-                                            f"1000 steps, batch 75, augmentation). {layout} Running the same "
-                                            "command again resumes from the checkpoint beside --out.")
+    train = commands.add_parser(
+        "train",
+        help="train or fine-tune a network on a labelled dataset",
+        description=f"Train with the paper's recipe (MSE, Adam 1e-3 divided by 10 every "
+        f"1000 steps, batch 75, augmentation). {layout} Running the same "
+        "command again resumes from the checkpoint beside --out.",
+    )
     train.add_argument("dir", metavar="DIR")
     train.add_argument("--arch", choices=ARCHITECTURES, required=True)
-    train.add_argument("--init", metavar="NAME|PATH", help="starting weights: catalog name or weight file "
-                                                            "(default: random)")
+    train.add_argument(
+        "--init", metavar="NAME|PATH", help="starting weights: catalog name or weight file (default: random)"
+    )
     train.add_argument("--epochs", type=_positive_int, default=20, help="default: 20")
     train.add_argument("--batch-size", type=_positive_int, default=75, help="default: 75")
     train.add_argument("--val-split", type=float, default=0.1, help="share kept for validation (default: 0.1)")
     train.add_argument("--steps-per-epoch", type=_positive_int, metavar="N", help="default: one pass over the data")
     train.add_argument("--max-steps", type=_positive_int, metavar="N", help="stop after N steps in total")
-    train.add_argument("--dense-units", type=_positive_int, nargs="+", default=[16], metavar="N",
-                       help="hidden dense layers of the head (default: 16, the paper's)")
-    train.add_argument("--out", metavar="PATH", help="weights file, ending .weights.h5 (default: "
-                                                     "<arch>_trained.weights.h5); metadata goes beside it")
+    train.add_argument(
+        "--dense-units",
+        type=_positive_int,
+        nargs="+",
+        default=[16],
+        metavar="N",
+        help="hidden dense layers of the head (default: 16, the paper's)",
+    )
+    train.add_argument(
+        "--out",
+        metavar="PATH",
+        help="weights file, ending .weights.h5 (default: <arch>_trained.weights.h5); metadata goes beside it",
+    )
     train.set_defaults(run=_train)
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", default=DEFAULT_WEIGHTS, help=_model_help())
     parser.add_argument("--weights-file", metavar="PATH", help="your own weight file (.h5, .weights.h5 or .keras)")
-    parser.add_argument("--threshold", type=_probability, default=DEFAULT_THRESHOLD,
-                        help=f"P(fake) at or above which a face is called fake (default: {DEFAULT_THRESHOLD})")
+    parser.add_argument(
+        "--threshold",
+        type=_probability,
+        default=DEFAULT_THRESHOLD,
+        help=f"P(fake) at or above which a face is called fake (default: {DEFAULT_THRESHOLD})",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -174,9 +229,18 @@ def _error(message: str) -> None:
 
 
 def _weights_list(args: argparse.Namespace) -> int:
-    rows = [{"name": entry.name, "architecture": entry.arch_title, "trained_on": entry.trained_on,
-             "status": catalog_status(entry.name), "file": entry.filename, "sha256": entry.sha256, "url": entry.url}
-            for entry in list_weights()]
+    rows = [
+        {
+            "name": entry.name,
+            "architecture": entry.arch_title,
+            "trained_on": entry.trained_on,
+            "status": catalog_status(entry.name),
+            "file": entry.filename,
+            "sha256": entry.sha256,
+            "url": entry.url,
+        }
+        for entry in list_weights()
+    ]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
     else:
@@ -232,17 +296,26 @@ def _detect(args: argparse.Namespace) -> int:
     if args.all_frames:
         sampling = FrameSampling(mode="all", start_s=args.start, end_s=args.end, max_frames=args.max_frames)
     elif args.every:
-        sampling = FrameSampling(mode="every", every=args.every, start_s=args.start, end_s=args.end,
-                                 max_frames=args.max_frames)
+        sampling = FrameSampling(
+            mode="every", every=args.every, start_s=args.start, end_s=args.end, max_frames=args.max_frames
+        )
     else:
-        sampling = FrameSampling(mode="even", n_frames=args.frames or 30, start_s=args.start, end_s=args.end,
-                                 max_frames=args.max_frames)
+        sampling = FrameSampling(
+            mode="even", n_frames=args.frames or 30, start_s=args.start, end_s=args.end, max_frames=args.max_frames
+        )
     analyses, failed = [], 0
     for path in args.files:
         try:
-            analysis = analyze_media(path, classifier, sampling=sampling, all_faces=args.all_faces,
-                                     detector=args.detector, threshold=args.threshold, aggregate=args.aggregate,
-                                     progress=_ProgressBar(Path(path).name))
+            analysis = analyze_media(
+                path,
+                classifier,
+                sampling=sampling,
+                all_faces=args.all_faces,
+                detector=args.detector,
+                threshold=args.threshold,
+                aggregate=args.aggregate,
+                progress=_ProgressBar(Path(path).name),
+            )
         except MesonetError as exc:
             _error(str(exc))
             failed += 1
@@ -283,16 +356,18 @@ def _explain(args: argparse.Namespace) -> int:
     else:
         faces = extract_faces(image)
         if not faces:
-            raise NoFaceError(f"{Path(args.image).name}: no face found. Use a clearer photo, or --face-crop if the "
-                              f"image is already a face crop.")
+            raise NoFaceError(
+                f"{Path(args.image).name}: no face found. Use a clearer photo, or --face-crop if the "
+                f"image is already a face crop."
+            )
         crop = faces[0].crop
     summary = write_explanation(classifier, crop, args.out)
-    print(f"P(fake) {summary['p_fake']:.1%} with {classifier.name}; "
-          f"wrote {len(summary['files']) + 1} files to {args.out}")
+    print(
+        f"P(fake) {summary['p_fake']:.1%} with {classifier.name}; wrote {len(summary['files']) + 1} files to {args.out}"
+    )
     for name in summary["files"] + ["degradation.json"]:
         print(f"  {name}")
     return EXIT_OK
-
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -301,8 +376,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from mesonet.scoring import load_classifier
 
     classifier = load_classifier(args.model, weights_file=args.weights_file)
-    result = evaluate_dataset(args.dir, classifier, faces=args.faces, threshold=args.threshold,
-                              group_by_video=args.group_by_video, progress=_ProgressBar("evaluate"))
+    result = evaluate_dataset(
+        args.dir,
+        classifier,
+        faces=args.faces,
+        threshold=args.threshold,
+        group_by_video=args.group_by_video,
+        progress=_ProgressBar("evaluate"),
+    )
     for _, reason in result.skipped:
         _error(reason)
     print(result.format_table())
@@ -319,21 +400,41 @@ def _train(args: argparse.Namespace) -> int:
     from mesonet.models import Variant
     from mesonet.training import TrainConfig, format_epoch, train
 
-    config = TrainConfig(arch=args.arch, variant=Variant(dense_units=tuple(args.dense_units)), init=args.init,
-                         epochs=args.epochs, batch_size=args.batch_size, val_split=args.val_split,
-                         steps_per_epoch=args.steps_per_epoch, max_steps=args.max_steps)
-    result = train(args.dir, args.out or f"{args.arch}_trained.weights.h5", config=config,
-                   progress=_ProgressBar("train"), on_epoch=lambda entry: print(format_epoch(entry), flush=True))
-    print(f"best weights: {result.weights_path} (metadata in {result.weights_path.name}.json; stopped after "
-          f"{result.stopped_because})")
+    config = TrainConfig(
+        arch=args.arch,
+        variant=Variant(dense_units=tuple(args.dense_units)),
+        init=args.init,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        val_split=args.val_split,
+        steps_per_epoch=args.steps_per_epoch,
+        max_steps=args.max_steps,
+    )
+    result = train(
+        args.dir,
+        args.out or f"{args.arch}_trained.weights.h5",
+        config=config,
+        progress=_ProgressBar("train"),
+        on_epoch=lambda entry: print(format_epoch(entry), flush=True),
+    )
+    print(
+        f"best weights: {result.weights_path} (metadata in {result.weights_path.name}.json; stopped after "
+        f"{result.stopped_because})"
+    )
     return EXIT_OK
+
 
 def _summary_row(analysis) -> dict:
     summary = analysis.summary
     pct = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
-    return {"file": analysis.path, "verdict": summary.verdict, "p_fake": pct(summary.p_fake_mean),
-            "vote_fake": pct(summary.vote_fake), "faces": f"{summary.frames_with_face}/{summary.frames_sampled}",
-            "model": analysis.model}
+    return {
+        "file": analysis.path,
+        "verdict": summary.verdict,
+        "p_fake": pct(summary.p_fake_mean),
+        "vote_fake": pct(summary.vote_fake),
+        "faces": f"{summary.frames_with_face}/{summary.frames_sampled}",
+        "model": analysis.model,
+    }
 
 
 def format_table(rows: list[dict], columns: list[str]) -> str:

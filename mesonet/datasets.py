@@ -37,8 +37,10 @@ LABEL_REAL, LABEL_FORGED = 1, 0
 CLASS_NAMES = {LABEL_FORGED: "forged", LABEL_REAL: "real"}
 # Folders that archivers and notebooks leave behind; never a class.
 _IGNORED_FOLDERS = ("__macosx", ".ipynb_checkpoints")
-LAYOUT_HELP = (f"put forged faces in a folder named {' / '.join(FORGED_FOLDERS)} and real faces in a folder "
-               f"named {REAL_FOLDERS[0]}")
+LAYOUT_HELP = (
+    f"put forged faces in a folder named {' / '.join(FORGED_FOLDERS)} and real faces in a folder "
+    f"named {REAL_FOLDERS[0]}"
+)
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,14 @@ class Dataset:
         folders: dict[str, int] = {}
         for f in self.files:
             folders[f.class_folder] = folders.get(f.class_folder, 0) + 1
-        return {"root": str(self.root), "n_forged": self.n_forged, "n_real": self.n_real,
-                "n_images": len(self.images()), "n_videos": len(self.videos()), "folders": folders}
+        return {
+            "root": str(self.root),
+            "n_forged": self.n_forged,
+            "n_real": self.n_real,
+            "n_images": len(self.images()),
+            "n_videos": len(self.videos()),
+            "folders": folders,
+        }
 
 
 def class_of_folder(name: str) -> int | None:
@@ -131,11 +139,14 @@ def scan_dataset(root: str | Path, *, allow_videos: bool = True) -> Dataset:
         raise DatasetError(
             f"{root}: folder(s) {', '.join(unknown)} are not a known class, so their label is ambiguous. "
             f"Expected only class folders: {', '.join(FORGED_FOLDERS)} (forged) and real (real); "
-            "rename or move the others.")
+            "rename or move the others."
+        )
     loose = [p.name for p in root.iterdir() if p.is_file() and _media_kind(p) is not None]
     if loose:
-        raise DatasetError(f"{root}: {len(loose)} image/video file(s) (e.g. {loose[0]}) sit outside the class "
-                           f"folders, so they have no label: {LAYOUT_HELP}.")
+        raise DatasetError(
+            f"{root}: {len(loose)} image/video file(s) (e.g. {loose[0]}) sit outside the class "
+            f"folders, so they have no label: {LAYOUT_HELP}."
+        )
     labels = {class_of_folder(p.name) for p in folders}
     missing = [CLASS_NAMES[label] for label in (LABEL_FORGED, LABEL_REAL) if label not in labels]
     if missing:
@@ -185,8 +196,9 @@ def _media_kind(path: Path) -> Literal["image", "video"] | None:
     return None
 
 
-def split_files(files: Sequence[LabeledFile], *, val_fraction: float,
-                seed: int = 0) -> tuple[list[LabeledFile], list[LabeledFile]]:
+def split_files(
+    files: Sequence[LabeledFile], *, val_fraction: float, seed: int = 0
+) -> tuple[list[LabeledFile], list[LabeledFile]]:
     """Splits files into training and validation sets, stratified by class and reproducible.
 
     Args:
@@ -254,8 +266,14 @@ class FaceBatch:
     errors: list[tuple[int, MesonetError]]
 
 
-def iter_face_batches(paths: Sequence[str | Path], *, batch_size: int = 32, workers: int = 2,
-                      loader: FaceLoader | None = None, prefetch: int | None = None) -> Iterator[FaceBatch]:
+def iter_face_batches(
+    paths: Sequence[str | Path],
+    *,
+    batch_size: int = 32,
+    workers: int = 2,
+    loader: FaceLoader | None = None,
+    prefetch: int | None = None,
+) -> Iterator[FaceBatch]:
     """Decodes files in fixed-size batches on a thread pool, a few batches ahead of the consumer.
 
     Pillow releases the GIL while decoding JPEGs, so threads decode in parallel with each
@@ -312,7 +330,7 @@ def _decode_batch(paths: Sequence[str | Path], start: int, stop: int, loader: Fa
             errors.append((position, exc))
             continue
         indices.append(position)
-    return FaceBatch(np.asarray(indices, dtype=np.int64), faces[:len(indices)], errors)
+    return FaceBatch(np.asarray(indices, dtype=np.int64), faces[: len(indices)], errors)
 
 
 def sample_per_class(dataset: Dataset, per_class: int, *, seed: int = 0) -> Dataset:

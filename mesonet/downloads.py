@@ -22,8 +22,9 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def download_verified(url: str, target: Path, sha256: str, *, progress: Progress | None = None,
-                      timeout_s: float = 30.0) -> Path:
+def download_verified(
+    url: str, target: Path, sha256: str, *, progress: Progress | None = None, timeout_s: float = 30.0
+) -> Path:
     """Downloads `url` to `target`, keeping it only if its SHA-256 is `sha256`.
 
     The bytes go to a hidden partial file renamed only once verified, so an interrupted or

@@ -102,8 +102,12 @@ class Metrics:
         return dict(self.__dict__)
 
 
-def compute_metrics(labels: Sequence[int] | np.ndarray, score_real: Sequence[float] | np.ndarray, *,
-                    threshold: float = DEFAULT_THRESHOLD) -> Metrics:
+def compute_metrics(
+    labels: Sequence[int] | np.ndarray,
+    score_real: Sequence[float] | np.ndarray,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> Metrics:
     """The paper's table and ranking metrics from labels and raw network outputs.
 
     Args:
@@ -121,28 +125,39 @@ def compute_metrics(labels: Sequence[int] | np.ndarray, score_real: Sequence[flo
     called_forged = called_fake(p_fake, threshold)
     n_forged, n_real = int(is_forged.sum()), int((~is_forged).sum())
     confusion = confusion_matrix(is_forged, called_forged, labels=[True, False]).tolist()
-    result = dict(threshold=threshold,
-                  accuracy_forged=float(called_forged[is_forged].mean()) if n_forged else None,
-                  accuracy_real=float((~called_forged[~is_forged]).mean()) if n_real else None,
-                  accuracy_total=float((called_forged == is_forged).mean()),
-                  roc_auc=None, eer=None, average_precision=None, confusion=confusion,
-                  best_threshold=None, best_balanced_accuracy=None, n_forged=n_forged, n_real=n_real)
+    result = dict(
+        threshold=threshold,
+        accuracy_forged=float(called_forged[is_forged].mean()) if n_forged else None,
+        accuracy_real=float((~called_forged[~is_forged]).mean()) if n_real else None,
+        accuracy_total=float((called_forged == is_forged).mean()),
+        roc_auc=None,
+        eer=None,
+        average_precision=None,
+        confusion=confusion,
+        best_threshold=None,
+        best_balanced_accuracy=None,
+        n_forged=n_forged,
+        n_real=n_real,
+    )
     if n_forged and n_real:
         fpr, tpr, thresholds = roc_curve(is_forged, p_fake)
         fnr = 1.0 - tpr
         crossing = int(np.nanargmin(np.abs(fnr - fpr)))
         best = int(np.argmax(tpr - fpr))
-        result.update(roc_auc=float(roc_auc_score(is_forged, p_fake)),
-                      eer=float((fpr[crossing] + fnr[crossing]) / 2),
-                      average_precision=float(average_precision_score(is_forged, p_fake)),
-                      # roc_curve's first threshold is +inf (nothing called forged); clip to a probability.
-                      best_threshold=float(min(thresholds[best], 1.0)),
-                      best_balanced_accuracy=float((tpr[best] + 1.0 - fpr[best]) / 2))
+        result.update(
+            roc_auc=float(roc_auc_score(is_forged, p_fake)),
+            eer=float((fpr[crossing] + fnr[crossing]) / 2),
+            average_precision=float(average_precision_score(is_forged, p_fake)),
+            # roc_curve's first threshold is +inf (nothing called forged); clip to a probability.
+            best_threshold=float(min(thresholds[best], 1.0)),
+            best_balanced_accuracy=float((tpr[best] + 1.0 - fpr[best]) / 2),
+        )
     return Metrics(**result)
 
 
-def group_frames_by_video(items: Sequence[ItemScore],
-                          pattern: str = DEFAULT_VIDEO_PATTERN) -> tuple[list[ItemScore], list[str]]:
+def group_frames_by_video(
+    items: Sequence[ItemScore], pattern: str = DEFAULT_VIDEO_PATTERN
+) -> tuple[list[ItemScore], list[str]]:
     """Groups image scores into videos by a regular expression on the file stem.
 
     The video key is the named group "video" if the pattern has one, else group 1, else the
@@ -195,8 +210,10 @@ def _compile_pattern(pattern: str) -> re.Pattern:
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise MesonetError(f"--group-by-video pattern {pattern!r} is not a valid regular expression ({exc}); "
-                           f"the default is {DEFAULT_VIDEO_PATTERN!r}.") from None
+        raise MesonetError(
+            f"--group-by-video pattern {pattern!r} is not a valid regular expression ({exc}); "
+            f"the default is {DEFAULT_VIDEO_PATTERN!r}."
+        ) from None
 
 
 @dataclass
@@ -239,27 +256,54 @@ class Evaluation:
         """JSON-ready: the headline metrics at top level, then every detail."""
         head = self.headline
         return {
-            **head.to_dict(), "level": "frame" if self.metrics else "video",
-            "model": self.model, "faces": self.faces, "dataset": self.dataset,
+            **head.to_dict(),
+            "level": "frame" if self.metrics else "video",
+            "model": self.model,
+            "faces": self.faces,
+            "dataset": self.dataset,
             "frame_metrics": self.metrics and self.metrics.to_dict(),
             "video_metrics": self.video_metrics and self.video_metrics.to_dict(),
-            "group_by_video": self.group_pattern, "n_unmatched_frames": len(self.unmatched_frames),
+            "group_by_video": self.group_pattern,
+            "n_unmatched_frames": len(self.unmatched_frames),
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "timings_s": self.timings_s,
             "label_convention": "score_real is the network output P(real); p_fake = 1 - score_real; "
-                                "forged is the positive class",
+            "forged is the positive class",
         }
 
     def rows(self) -> list[dict]:
         """One row per image or video file (and per skipped file, with its reason), for CSV."""
         rows = []
         for item in [*self.items, *(v for v in self.videos if v.kind == "video")]:
-            rows.append({"path": item.path, "class": CLASS_NAMES[item.label], "class_folder": item.class_folder,
-                         "kind": item.kind, "video": item.video or "", "score_real": item.score_real,
-                         "p_fake": item.p_fake, "called": "forged" if item.p_fake >= self.threshold else "real",
-                         "correct": (item.p_fake >= self.threshold) == (item.label == LABEL_FORGED), "error": ""})
-        rows += [{"path": p, "class": "", "class_folder": "", "kind": "", "video": "", "score_real": "",
-                  "p_fake": "", "called": "", "correct": "", "error": reason} for p, reason in self.skipped]
+            rows.append(
+                {
+                    "path": item.path,
+                    "class": CLASS_NAMES[item.label],
+                    "class_folder": item.class_folder,
+                    "kind": item.kind,
+                    "video": item.video or "",
+                    "score_real": item.score_real,
+                    "p_fake": item.p_fake,
+                    "called": "forged" if item.p_fake >= self.threshold else "real",
+                    "correct": (item.p_fake >= self.threshold) == (item.label == LABEL_FORGED),
+                    "error": "",
+                }
+            )
+        rows += [
+            {
+                "path": p,
+                "class": "",
+                "class_folder": "",
+                "kind": "",
+                "video": "",
+                "score_real": "",
+                "p_fake": "",
+                "called": "",
+                "correct": "",
+                "error": reason,
+            }
+            for p, reason in self.skipped
+        ]
         return rows
 
     def write_json(self, path: str | Path) -> None:
@@ -281,17 +325,24 @@ class Evaluation:
             if m is None:
                 continue
             lines.append(f"{title}: {m.n_forged} forged, {m.n_real} real")
-            lines.append(f"  accuracy  forged {format_metric(m.accuracy_forged)}  "
-                         f"real {format_metric(m.accuracy_real)}  total {format_metric(m.accuracy_total)}")
-            lines.append(f"  ROC AUC {format_metric(m.roc_auc)}  EER {format_metric(m.eer)}  average precision "
-                         f"{format_metric(m.average_precision)}  best threshold {format_metric(m.best_threshold)} "
-                         f"(balanced accuracy {format_metric(m.best_balanced_accuracy)})")
+            lines.append(
+                f"  accuracy  forged {format_metric(m.accuracy_forged)}  "
+                f"real {format_metric(m.accuracy_real)}  total {format_metric(m.accuracy_total)}"
+            )
+            lines.append(
+                f"  ROC AUC {format_metric(m.roc_auc)}  EER {format_metric(m.eer)}  average precision "
+                f"{format_metric(m.average_precision)}  best threshold {format_metric(m.best_threshold)} "
+                f"(balanced accuracy {format_metric(m.best_balanced_accuracy)})"
+            )
             (ff, fr), (rf, rr) = m.confusion
-            lines.append(f"  confusion (rows: true forged, true real; columns: called forged, called real): "
-                         f"[[{ff}, {fr}], [{rf}, {rr}]]")
+            lines.append(
+                f"  confusion (rows: true forged, true real; columns: called forged, called real): "
+                f"[[{ff}, {fr}], [{rf}, {rr}]]"
+            )
         if self.unmatched_frames:
-            lines.append(f"{len(self.unmatched_frames)} image(s) did not match the video pattern and count only "
-                         "at frame level.")
+            lines.append(
+                f"{len(self.unmatched_frames)} image(s) did not match the video pattern and count only at frame level."
+            )
         if self.skipped:
             lines.append(f"{len(self.skipped)} file(s) skipped (listed on stderr and in --json/--csv).")
         rate = self.timings_s.get("images_per_s")
@@ -306,11 +357,20 @@ def format_metric(value: float | None) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
-def evaluate_dataset(root: str | Path | Dataset, classifier: Classifier, *, faces: FaceMode = "aligned",
-                     threshold: float = DEFAULT_THRESHOLD, group_by_video: str | None = None,
-                     batch_size: int = 64, workers: int | None = None, resize: str = "nearest",
-                     detector: str = "hog", progress: Progress | None = None,
-                     cancel: threading.Event | None = None) -> Evaluation:
+def evaluate_dataset(
+    root: str | Path | Dataset,
+    classifier: Classifier,
+    *,
+    faces: FaceMode = "aligned",
+    threshold: float = DEFAULT_THRESHOLD,
+    group_by_video: str | None = None,
+    batch_size: int = 64,
+    workers: int | None = None,
+    resize: str = "nearest",
+    detector: str = "hog",
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> Evaluation:
     """Scores every file of a class-folder dataset and computes the metrics.
 
     Args:
@@ -350,8 +410,9 @@ def evaluate_dataset(root: str | Path | Dataset, classifier: Classifier, *, face
     items: list[ItemScore] = []
     skipped: list[tuple[str, str]] = []
     loader = _detected_face_loader(detector) if faces == "detect" else _crop_loader(resize)
-    for batch in iter_face_batches([f.path for f in images], batch_size=batch_size,
-                                   workers=workers or max(2, os.cpu_count() or 2), loader=loader):
+    for batch in iter_face_batches(
+        [f.path for f in images], batch_size=batch_size, workers=workers or max(2, os.cpu_count() or 2), loader=loader
+    ):
         if cancel is not None and cancel.is_set():
             raise CancelledError(f"Evaluation cancelled after {done} of {total} files.")
         scores = classifier.score_batch(np.divide(batch.faces, 255.0, dtype=np.float32))
@@ -376,17 +437,35 @@ def evaluate_dataset(root: str | Path | Dataset, classifier: Classifier, *, face
         groups, unmatched = group_frames_by_video(items, group_by_video)
         videos += groups
     if not items and not videos:
-        raise MesonetError(f"No file of {dataset.root} could be scored ({len(skipped)} skipped, e.g. "
-                           f"{skipped[0][1] if skipped else 'none'}). Check the files are images or videos of faces.")
-    metrics = compute_metrics([i.label for i in items], [i.score_real for i in items],
-                              threshold=threshold) if items else None
-    video_metrics = compute_metrics([v.label for v in videos], [v.score_real for v in videos],
-                                    threshold=threshold) if videos else None
+        raise MesonetError(
+            f"No file of {dataset.root} could be scored ({len(skipped)} skipped, e.g. "
+            f"{skipped[0][1] if skipped else 'none'}). Check the files are images or videos of faces."
+        )
+    metrics = (
+        compute_metrics([i.label for i in items], [i.score_real for i in items], threshold=threshold) if items else None
+    )
+    video_metrics = (
+        compute_metrics([v.label for v in videos], [v.score_real for v in videos], threshold=threshold)
+        if videos
+        else None
+    )
     timings = {"images": round(image_s, 3), "total": round(time.perf_counter() - started, 3)}
     if items and image_s > 0:
         timings["images_per_s"] = round(len(items) / image_s, 1)
-    return Evaluation(classifier.name, dataset.summary(), threshold, faces, items, videos, skipped, metrics,
-                      video_metrics, group_by_video, unmatched, timings)
+    return Evaluation(
+        classifier.name,
+        dataset.summary(),
+        threshold,
+        faces,
+        items,
+        videos,
+        skipped,
+        metrics,
+        video_metrics,
+        group_by_video,
+        unmatched,
+        timings,
+    )
 
 
 def _crop_loader(resize: str):
@@ -409,8 +488,9 @@ def _detected_face_loader(detector: str):
     return load
 
 
-def _score_video(f: LabeledFile, classifier: Classifier, *, threshold: float, detector: str,
-                 skipped: list[tuple[str, str]]) -> ItemScore | None:
+def _score_video(
+    f: LabeledFile, classifier: Classifier, *, threshold: float, detector: str, skipped: list[tuple[str, str]]
+) -> ItemScore | None:
     from mesonet.analysis import analyze_media
 
     try:
@@ -422,5 +502,6 @@ def _score_video(f: LabeledFile, classifier: Classifier, *, threshold: float, de
     if summary.p_fake_mean is None:
         skipped.append((str(f.path), f"{f.path.name}: no face found in {summary.frames_sampled} sampled frames."))
         return None
-    return ItemScore(str(f.path), f.label, f.class_folder, "video", 1.0 - summary.p_fake_mean,
-                     f.path.stem, summary.frames_with_face)
+    return ItemScore(
+        str(f.path), f.label, f.class_folder, "video", 1.0 - summary.p_fake_mean, f.path.stem, summary.frames_with_face
+    )

@@ -79,7 +79,7 @@ def feature_grid(activation: np.ndarray, *, columns: int = 4, cell: int = 96, ga
         scaled = np.zeros_like(channel) if high <= low else (channel - low) / (high - low)
         tile = np.asarray(Image.fromarray((scaled * 255).astype(np.uint8)).resize((cell, cell), Image.NEAREST))
         r, col = divmod(c, columns)
-        grid[r * (cell + gap):r * (cell + gap) + cell, col * (cell + gap):col * (cell + gap) + cell] = tile
+        grid[r * (cell + gap) : r * (cell + gap) + cell, col * (cell + gap) : col * (cell + gap) + cell] = tile
     return grid
 
 
@@ -182,8 +182,9 @@ def degrade(crop: np.ndarray, kind: Degradation, level: float, *, seed: int = 0)
     raise ValueError(f"Unknown degradation {kind!r}: expected one of {', '.join(DEGRADATIONS)}.")
 
 
-def degradation_curve(classifier: Classifier, crop: np.ndarray, kind: Degradation,
-                      levels: Sequence[float] | None = None) -> list[tuple[float, float]]:
+def degradation_curve(
+    classifier: Classifier, crop: np.ndarray, kind: Degradation, levels: Sequence[float] | None = None
+) -> list[tuple[float, float]]:
     """P(fake) of the crop at each level of one degradation, scored in one batch.
 
     Returns:
@@ -230,8 +231,12 @@ def write_explanation(classifier: Classifier, crop: np.ndarray, folder) -> dict:
         figure, axes = plt.subplots(figsize=(5, 3.2), dpi=100)
         axes.plot([x for x, _ in points], [y for _, y in points], marker="o", color="#6C3BD1")
         axes.axhline(DEFAULT_THRESHOLD, color="#888", linestyle="--", linewidth=1)
-        axes.set(xlabel=DEGRADATIONS[kind]["title"], ylabel="P(fake)", ylim=(-0.02, 1.02),
-                 title=f"{classifier.name}: P(fake) under {kind}")
+        axes.set(
+            xlabel=DEGRADATIONS[kind]["title"],
+            ylabel="P(fake)",
+            ylim=(-0.02, 1.02),
+            title=f"{classifier.name}: P(fake) under {kind}",
+        )
         if kind == "jpeg":
             axes.invert_xaxis()  # stronger compression to the right, like the other curves
         figure.tight_layout()
@@ -239,7 +244,11 @@ def write_explanation(classifier: Classifier, crop: np.ndarray, folder) -> dict:
         plt.close(figure)
         files.append(f"degradation_{kind}.png")
     p_fake = float(1.0 - classifier.score_real([crop])[0])
-    summary = {"model": classifier.name, "p_fake": p_fake, "files": files,
-               "curves": {kind: [[x, y] for x, y in points] for kind, points in curves.items()}}
+    summary = {
+        "model": classifier.name,
+        "p_fake": p_fake,
+        "files": files,
+        "curves": {kind: [[x, y] for x, y in points] for kind, points in curves.items()},
+    }
     (folder / "degradation.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

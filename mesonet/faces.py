@@ -129,8 +129,10 @@ def _face_recognition() -> ModuleType:
 
 def _check_frame(frame: np.ndarray) -> None:
     if not (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3):
-        raise ValueError("frame must be a uint8 RGB array of shape (H, W, 3), got "
-                         f"{getattr(frame, 'dtype', type(frame))} {getattr(frame, 'shape', '')}.")
+        raise ValueError(
+            "frame must be a uint8 RGB array of shape (H, W, 3), got "
+            f"{getattr(frame, 'dtype', type(frame))} {getattr(frame, 'shape', '')}."
+        )
 
 
 def _resized(image: np.ndarray, scale: float) -> np.ndarray:
@@ -141,8 +143,9 @@ def _resized(image: np.ndarray, scale: float) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
 
 
-def _locate(image: np.ndarray, scale: float, upsample: int, model: str,
-            origin: tuple[int, int], frame_shape: tuple[int, ...]) -> list[Box]:
+def _locate(
+    image: np.ndarray, scale: float, upsample: int, model: str, origin: tuple[int, int], frame_shape: tuple[int, ...]
+) -> list[Box]:
     """Runs the detector on `image` (a region scaled by `scale`) and maps boxes to the frame."""
     api = _face_recognition()
     with _DLIB_LOCK:
@@ -151,8 +154,12 @@ def _locate(image: np.ndarray, scale: float, upsample: int, model: str,
     height, width = frame_shape[:2]
     boxes = []
     for top, right, bottom, left in found:
-        box = (max(0, round(top / scale) + top0), min(width, round(right / scale) + left0),
-               min(height, round(bottom / scale) + top0), max(0, round(left / scale) + left0))
+        box = (
+            max(0, round(top / scale) + top0),
+            min(width, round(right / scale) + left0),
+            min(height, round(bottom / scale) + top0),
+            max(0, round(left / scale) + left0),
+        )
         if box[2] > box[0] and box[1] > box[3]:
             boxes.append(box)
     return boxes
@@ -162,8 +169,14 @@ def _area(box: Box) -> int:
     return (box[2] - box[0]) * (box[1] - box[3])
 
 
-def detect_faces(frame: np.ndarray, *, model: Literal["hog", "cnn"] = "hog", max_side: int = 640,
-                 upsample: int | Literal["auto"] = "auto", near: Box | None = None) -> list[Box]:
+def detect_faces(
+    frame: np.ndarray,
+    *,
+    model: Literal["hog", "cnn"] = "hog",
+    max_side: int = 640,
+    upsample: int | Literal["auto"] = "auto",
+    near: Box | None = None,
+) -> list[Box]:
     """Finds faces in a frame.
 
     Args:
@@ -296,8 +309,9 @@ def alignment_geometry(parts: Mapping[str, Sequence] | np.ndarray) -> Alignment:
     return Alignment((float(nose[0]), float(nose[1])), side, angle)
 
 
-def align_face(frame: np.ndarray, parts: Mapping[str, Sequence] | np.ndarray, *,
-               size: int = 256) -> tuple[np.ndarray, Alignment]:
+def align_face(
+    frame: np.ndarray, parts: Mapping[str, Sequence] | np.ndarray, *, size: int = 256
+) -> tuple[np.ndarray, Alignment]:
     """Cuts the aligned face crop the MesoNet authors' way.
 
     Equivalent to: take the square of side sqrt(2) * side_px around the centre (reflecting
@@ -319,8 +333,7 @@ def align_face(frame: np.ndarray, parts: Mapping[str, Sequence] | np.ndarray, *,
     return _warp_square(frame, geometry, size), geometry
 
 
-def margin_crop(frame: np.ndarray, box: Box, *, margin: float = 0.3,
-                size: int = 256) -> tuple[np.ndarray, Alignment]:
+def margin_crop(frame: np.ndarray, box: Box, *, margin: float = 0.3, size: int = 256) -> tuple[np.ndarray, Alignment]:
     """An upright square crop around a detector box, for when landmarks are not usable.
 
     The square is centred on the box; its side is (1 + 2 * margin) times the box's longer
@@ -338,8 +351,9 @@ def margin_crop(frame: np.ndarray, box: Box, *, margin: float = 0.3,
     _check_frame(frame)
     top, right, bottom, left = box
     # dlib boxes include their right and bottom pixels; the centre is the middle pixel.
-    geometry = Alignment(((left + right) / 2, (top + bottom) / 2),
-                         max(bottom - top, right - left, 1) * (1 + 2 * margin), 0.0)
+    geometry = Alignment(
+        ((left + right) / 2, (top + bottom) / 2), max(bottom - top, right - left, 1) * (1 + 2 * margin), 0.0
+    )
     return _warp_square(frame, geometry, size), geometry
 
 
@@ -368,10 +382,17 @@ def _warp_square(frame: np.ndarray, geometry: Alignment, size: int) -> np.ndarra
     # Output point (u, v) -> frame point: centre + R (step * (u, v) - side / 2), where R
     # turns the crop's vertical into the eyes-to-mouth axis (sin a, cos a).
     half = side / 2
-    coefficients = (step * cos, step * sin, cx - x0 - half * (cos + sin),
-                    -step * sin, step * cos, cy - y0 - half * (cos - sin))
-    warped = Image.fromarray(region).transform((warp_side, warp_side), Image.Transform.AFFINE, coefficients,
-                                               resample=Image.Resampling.BILINEAR)
+    coefficients = (
+        step * cos,
+        step * sin,
+        cx - x0 - half * (cos + sin),
+        -step * sin,
+        step * cos,
+        cy - y0 - half * (cos - sin),
+    )
+    warped = Image.fromarray(region).transform(
+        (warp_side, warp_side), Image.Transform.AFFINE, coefficients, resample=Image.Resampling.BILINEAR
+    )
     if warp_side != size:
         warped = warped.resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(warped, dtype=np.uint8).copy()
@@ -389,9 +410,16 @@ def _reflect_region(frame: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np
     return np.pad(inner, pads, mode="reflect")
 
 
-def extract_faces(frame: np.ndarray, *, all_faces: bool = False, model: Literal["hog", "cnn"] = "hog",
-                  near: Box | None = None, max_side: int = 640, upsample: int | Literal["auto"] = "auto",
-                  size: int = 256) -> list[FaceCrop]:
+def extract_faces(
+    frame: np.ndarray,
+    *,
+    all_faces: bool = False,
+    model: Literal["hog", "cnn"] = "hog",
+    near: Box | None = None,
+    max_side: int = 640,
+    upsample: int | Literal["auto"] = "auto",
+    size: int = 256,
+) -> list[FaceCrop]:
     """Finds faces in a frame and cuts an aligned crop of each.
 
     Each face gets 68 landmarks and the authors' aligned crop; if the landmarks are not
@@ -411,8 +439,7 @@ def extract_faces(frame: np.ndarray, *, all_faces: bool = False, model: Literal[
     Returns:
         FaceCrop list, largest face first; empty when no face is found.
     """
-    boxes = detect_faces(frame, model=model, max_side=max_side, upsample=upsample,
-                         near=None if all_faces else near)
+    boxes = detect_faces(frame, model=model, max_side=max_side, upsample=upsample, near=None if all_faces else near)
     if not all_faces:
         boxes = boxes[:1]
     faces = []
@@ -422,16 +449,26 @@ def extract_faces(frame: np.ndarray, *, all_faces: bool = False, model: Literal[
         geometry = alignment_geometry(points)
         low, high = _SIDE_TO_BOX_RANGE
         if low * box_side <= geometry.side_px <= high * box_side:
-            faces.append(FaceCrop(_warp_square(frame, geometry, size), box, points, geometry.angle_deg,
-                                  geometry.center, geometry.side_px, True))
+            faces.append(
+                FaceCrop(
+                    _warp_square(frame, geometry, size),
+                    box,
+                    points,
+                    geometry.angle_deg,
+                    geometry.center,
+                    geometry.side_px,
+                    True,
+                )
+            )
         else:
             crop, geometry = margin_crop(frame, box, size=size)
             faces.append(FaceCrop(crop, box, None, 0.0, geometry.center, geometry.side_px, False))
     return faces
 
 
-def match_tracks(tracks: Sequence[tuple[int, Box]], boxes: Sequence[Box], *,
-                 max_shift: float = 0.5) -> tuple[list[int], list[tuple[int, Box]]]:
+def match_tracks(
+    tracks: Sequence[tuple[int, Box]], boxes: Sequence[Box], *, max_shift: float = 0.5
+) -> tuple[list[int], list[tuple[int, Box]]]:
     """Follows faces from frame to frame by the distance between box centres. Pure.
 
     Pairs are made greedily, closest first: a box continues a track when its centre is
@@ -449,6 +486,7 @@ def match_tracks(tracks: Sequence[tuple[int, Box]], boxes: Sequence[Box], *,
         (track_ids, tracks): the track id of each box, in the order of `boxes`, and the
         updated (track_id, last box) list.
     """
+
     def centre_and_side(box: Box) -> tuple[float, float, float]:
         top, right, bottom, left = box
         return (left + right) / 2, (top + bottom) / 2, float(max(bottom - top, right - left, 1))

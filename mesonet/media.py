@@ -38,8 +38,17 @@ from mesonet.video import (
 )
 
 __all__ = [
-    "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "FrameSampling", "VideoFrame", "VideoInfo", "is_video",
-    "iter_frames", "iter_media_frames", "load_image", "probe_video", "sample_frame_indices",
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "FrameSampling",
+    "VideoFrame",
+    "VideoInfo",
+    "is_video",
+    "iter_frames",
+    "iter_media_frames",
+    "load_image",
+    "probe_video",
+    "sample_frame_indices",
 ]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
@@ -102,13 +111,17 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
             upright = ImageOps.exif_transpose(image)
             return np.array(_to_rgb(upright), dtype=np.uint8)
     except Image.DecompressionBombError as exc:
-        raise MediaError(f"{label}: image is too large to open safely ({first_line(exc)}). "
-                         "Downscale it below 100 megapixels and try again.") from exc
+        raise MediaError(
+            f"{label}: image is too large to open safely ({first_line(exc)}). "
+            "Downscale it below 100 megapixels and try again."
+        ) from exc
     except UnidentifiedImageError as exc:
         raise MediaError(f"{label}: not an image Pillow can read. {_IMAGE_HINT}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise MediaError(f"{label}: the image data is damaged or incomplete ({first_line(exc)}). "
-                         "Re-export or download the image again.") from exc
+        raise MediaError(
+            f"{label}: the image data is damaged or incomplete ({first_line(exc)}). "
+            "Re-export or download the image again."
+        ) from exc
 
 
 @contextmanager
@@ -149,8 +162,10 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def iter_media_frames(path: str | Path, sampling: FrameSampling | None = None,
-                      ) -> tuple[VideoInfo | None, Iterator[VideoFrame]]:
+def iter_media_frames(
+    path: str | Path,
+    sampling: FrameSampling | None = None,
+) -> tuple[VideoInfo | None, Iterator[VideoFrame]]:
     """Opens a photo or a video and returns its sampled frames; a photo is a one-frame video.
 
     Problems with the file (unreadable, no video stream, empty range) raise here, at the

@@ -52,8 +52,9 @@ class Variant:
 
     @classmethod
     def from_dict(cls, data: dict) -> Variant:
-        return cls(dense_units=tuple(int(u) for u in data.get("dense_units", (16,))),
-                   dropout=float(data.get("dropout", 0.5)))
+        return cls(
+            dense_units=tuple(int(u) for u in data.get("dense_units", (16,))), dropout=float(data.get("dropout", 0.5))
+        )
 
 
 def import_keras() -> ModuleType:
@@ -133,8 +134,9 @@ def _inception(x, a: int, b: int, c: int, d: int, name: str):
     layers = import_keras().layers
 
     def conv(y, filters: int, kernel: int, branch: str, dilation: int = 1):
-        return layers.Conv2D(filters, kernel, padding="same", activation="relu",
-                             dilation_rate=dilation, name=f"{name}_{branch}")(y)
+        return layers.Conv2D(
+            filters, kernel, padding="same", activation="relu", dilation_rate=dilation, name=f"{name}_{branch}"
+        )(y)
 
     branch1 = conv(x, a, 1, "b1_1x1")
     branch2 = conv(conv(x, b, 1, "b2_1x1"), b, 3, "b2_3x3")

@@ -32,13 +32,17 @@ def write_report(evaluation: Evaluation, path: str | Path, *, worst: int = 12, t
         thumb_px: thumbnail size in pixels.
     """
     path = Path(path)
-    parts = [f"<h1>MesoNet evaluation: {html.escape(evaluation.model)}</h1>",
-             f"<p>Dataset <code>{html.escape(evaluation.dataset['root'])}</code>; threshold: P(fake) &ge; "
-             f"{evaluation.threshold:g} is called forged. P(fake) = 1 &minus; score_real, the network's raw "
-             "output P(real). Forged is the positive class of the ROC curve.</p>"]
+    parts = [
+        f"<h1>MesoNet evaluation: {html.escape(evaluation.model)}</h1>",
+        f"<p>Dataset <code>{html.escape(evaluation.dataset['root'])}</code>; threshold: P(fake) &ge; "
+        f"{evaluation.threshold:g} is called forged. P(fake) = 1 &minus; score_real, the network's raw "
+        "output P(real). Forged is the positive class of the ROC curve.</p>",
+    ]
     include_js: bool | str = True  # plotly.js once, in the first figure
-    for title, items, metrics in (("Frames", evaluation.items, evaluation.metrics),
-                                  ("Videos", evaluation.videos, evaluation.video_metrics)):
+    for title, items, metrics in (
+        ("Frames", evaluation.items, evaluation.metrics),
+        ("Videos", evaluation.videos, evaluation.video_metrics),
+    ):
         if metrics is None:
             continue
         parts.append(f"<h2>{title}</h2>{_metrics_table_html(metrics)}")
@@ -52,31 +56,43 @@ def write_report(evaluation: Evaluation, path: str | Path, *, worst: int = 12, t
     if evaluation.skipped:
         rows = "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(r)}</li>" for p, r in evaluation.skipped)
         parts.append(f"<h2>Skipped files ({len(evaluation.skipped)})</h2><ul>{rows}</ul>")
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>MesoNet evaluation</title>"
-            f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>")
+    page = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>MesoNet evaluation</title>"
+        f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
+    )
     path.write_text(page, encoding="utf-8")
     return path
 
 
-_CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
-        ".gallery{display:flex;flex-wrap:wrap;gap:8px}.gallery figure{margin:0;width:140px;font-size:11px;"
-        "word-break:break-all}")
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
+    ".gallery{display:flex;flex-wrap:wrap;gap:8px}.gallery figure{margin:0;width:140px;font-size:11px;"
+    "word-break:break-all}"
+)
 
 
 def _metrics_table_html(m: Metrics) -> str:
     (ff, fr), (rf, rr) = m.confusion
-    rows = [("Forged accuracy", format_metric(m.accuracy_forged)), ("Real accuracy", format_metric(m.accuracy_real)),
-            ("Total accuracy", format_metric(m.accuracy_total)), ("ROC AUC", format_metric(m.roc_auc)),
-            ("EER", format_metric(m.eer)),
-            ("Average precision", format_metric(m.average_precision)),
-            ("Best threshold (balanced accuracy)",
-             f"{format_metric(m.best_threshold)} ({format_metric(m.best_balanced_accuracy)})"),
-            ("Forged / real items", f"{m.n_forged} / {m.n_real}")]
+    rows = [
+        ("Forged accuracy", format_metric(m.accuracy_forged)),
+        ("Real accuracy", format_metric(m.accuracy_real)),
+        ("Total accuracy", format_metric(m.accuracy_total)),
+        ("ROC AUC", format_metric(m.roc_auc)),
+        ("EER", format_metric(m.eer)),
+        ("Average precision", format_metric(m.average_precision)),
+        (
+            "Best threshold (balanced accuracy)",
+            f"{format_metric(m.best_threshold)} ({format_metric(m.best_balanced_accuracy)})",
+        ),
+        ("Forged / real items", f"{m.n_forged} / {m.n_real}"),
+    ]
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    confusion = (f"<table><tr><th></th><th>called forged</th><th>called real</th></tr>"
-                 f"<tr><th>forged</th><td>{ff}</td><td>{fr}</td></tr>"
-                 f"<tr><th>real</th><td>{rf}</td><td>{rr}</td></tr></table>")
+    confusion = (
+        f"<table><tr><th></th><th>called forged</th><th>called real</th></tr>"
+        f"<tr><th>forged</th><td>{ff}</td><td>{fr}</td></tr>"
+        f"<tr><th>real</th><td>{rf}</td><td>{rr}</td></tr></table>"
+    )
     return f"<table>{table}</table><h3>Confusion matrix</h3>{confusion}"
 
 
@@ -92,13 +108,19 @@ def roc_figure(items: Sequence[ItemScore], metrics: Metrics):
     if metrics.roc_auc is None:
         return None
     fpr, tpr, _ = roc_curve([i.label == LABEL_FORGED for i in items], [i.p_fake for i in items])
-    figure = go.Figure([go.Scatter(x=fpr, y=tpr, mode="lines", name=f"ROC (AUC {metrics.roc_auc:.4f})",
-                                   line_color="#6C3BD1"),
-                        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
-                                   line={"dash": "dash", "color": "#999"})])
-    figure.update_layout(title="ROC curve (forged = positive)", xaxis_title="false-positive rate (real called forged)",
-                         yaxis_title="true-positive rate (forged called forged)", height=420,
-                         margin={"t": 40, "b": 40})
+    figure = go.Figure(
+        [
+            go.Scatter(x=fpr, y=tpr, mode="lines", name=f"ROC (AUC {metrics.roc_auc:.4f})", line_color="#6C3BD1"),
+            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash", "color": "#999"}),
+        ]
+    )
+    figure.update_layout(
+        title="ROC curve (forged = positive)",
+        xaxis_title="false-positive rate (real called forged)",
+        yaxis_title="true-positive rate (forged called forged)",
+        height=420,
+        margin={"t": 40, "b": 40},
+    )
     return figure
 
 
@@ -110,11 +132,24 @@ def class_histogram_figure(items: Sequence[ItemScore], threshold: float):
     for label, color in ((LABEL_FORGED, FORGED_COLOR), (LABEL_REAL, REAL_COLOR)):
         values = [i.p_fake for i in items if i.label == label]
         if values:
-            figure.add_trace(go.Histogram(x=values, name=CLASS_NAMES[label], marker_color=color, opacity=0.6,
-                                          xbins={"start": 0, "end": 1, "size": 0.025}))
+            figure.add_trace(
+                go.Histogram(
+                    x=values,
+                    name=CLASS_NAMES[label],
+                    marker_color=color,
+                    opacity=0.6,
+                    xbins={"start": 0, "end": 1, "size": 0.025},
+                )
+            )
     figure.add_vline(x=threshold, line_dash="dash", line_color="#888", annotation_text="threshold")
-    figure.update_layout(barmode="overlay", title="P(fake) per true class", xaxis_title="P(fake)",
-                         yaxis_title="items", height=380, margin={"t": 40, "b": 40})
+    figure.update_layout(
+        barmode="overlay",
+        title="P(fake) per true class",
+        xaxis_title="P(fake)",
+        yaxis_title="items",
+        height=380,
+        margin={"t": 40, "b": 40},
+    )
     return figure
 
 
@@ -123,8 +158,10 @@ def _mistakes_html(items: Sequence[ItemScore], threshold: float, *, worst: int, 
     for label in (LABEL_FORGED, LABEL_REAL):
         wrong = worst_mistakes([i for i in items if i.label == label], threshold, limit=None)
         cards = "".join(_thumbnail_card(i, thumb_px) for i in wrong[:worst])
-        blocks.append(f"<h3>Worst mistakes: {CLASS_NAMES[label]} ({len(wrong)} wrong)</h3>"
-                      f"<div class='gallery'>{cards or 'none'}</div>")
+        blocks.append(
+            f"<h3>Worst mistakes: {CLASS_NAMES[label]} ({len(wrong)} wrong)</h3>"
+            f"<div class='gallery'>{cards or 'none'}</div>"
+        )
     return "".join(blocks)
 
 

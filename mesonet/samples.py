@@ -20,8 +20,9 @@ from mesonet import config
 from mesonet.downloads import Progress, download_verified, sha256_of
 from mesonet.errors import ChecksumError, DownloadError, SampleError
 
-_AUTHORS_RAW = ("https://raw.githubusercontent.com/DariusAf/MesoNet/"
-                "2144d56a30e48cdcac1976ff13a1c5cdc86376c6/test_images/{}")
+_AUTHORS_RAW = (
+    "https://raw.githubusercontent.com/DariusAf/MesoNet/2144d56a30e48cdcac1976ff13a1c5cdc86376c6/test_images/{}"
+)
 _AUTHORS_SOURCE = "DariusAf/MesoNet on GitHub (test_images/), Apache-2.0"
 _NASA = "NASA portrait of astronaut Eileen Collins, public domain; shipped with scikit-image"
 
@@ -61,19 +62,40 @@ class Sample:
 def _authors(stem: str, label: Literal["real", "fake"], sha256: str) -> Sample:
     folder = "df" if label == "fake" else "real"
     what = "a Deepfake face" if label == "fake" else "a real face"
-    return Sample(f"authors-{stem}", f"Authors' crop {stem} ({label})", "image", label,
-                  f"An aligned face crop from the authors' test images: {what}.", _AUTHORS_SOURCE,
-                  f"{folder}/{stem}.jpg", is_face_crop=True, sha256=sha256)
+    return Sample(
+        f"authors-{stem}",
+        f"Authors' crop {stem} ({label})",
+        "image",
+        label,
+        f"An aligned face crop from the authors' test images: {what}.",
+        _AUTHORS_SOURCE,
+        f"{folder}/{stem}.jpg",
+        is_face_crop=True,
+        sha256=sha256,
+    )
 
 
 CATALOG: dict[str, Sample] = {
     sample.name: sample
     for sample in (
-        Sample("astronaut-photo", "Astronaut portrait (real photo)", "image", "real",
-               "A real studio portrait; works offline.", _NASA, "astronaut.png"),
-        Sample("astronaut-clip", "Astronaut clip (3 s, made from the photo)", "video", "real",
-               "A 3-second 640x360 clip panning over the real portrait; made locally on first use.", _NASA,
-               "astronaut_clip.mp4"),
+        Sample(
+            "astronaut-photo",
+            "Astronaut portrait (real photo)",
+            "image",
+            "real",
+            "A real studio portrait; works offline.",
+            _NASA,
+            "astronaut.png",
+        ),
+        Sample(
+            "astronaut-clip",
+            "Astronaut clip (3 s, made from the photo)",
+            "video",
+            "real",
+            "A 3-second 640x360 clip panning over the real portrait; made locally on first use.",
+            _NASA,
+            "astronaut_clip.mp4",
+        ),
         _authors("df00204", "fake", "ab1e881cd875b295e0c33e46ca464bd34ab5bf8e7629e0d0621a84159020832d"),
         _authors("df01254", "fake", "825cfdefc02c917df65cae3b91883d3fa0eb080cedc87e9619866a603543ce17"),
         _authors("real00240", "real", "cde8c693fbc0dd5366e64013c571cfd5da7a2927eab2b204b2fb0af18e122644"),
@@ -109,16 +131,20 @@ def sample_path(name: str, *, download: bool = True, progress: Progress | None =
         path = folder / sample.relpath
         if path.is_file() and sha256_of(path) == sample.sha256:
             return path
-    remedy = (f"Reinstall MesoNet Studio, or put the authors' file in a folder as {sample.relpath} and set "
-              f"{config.SAMPLES_DIR_ENV} to that folder.")
+    remedy = (
+        f"Reinstall MesoNet Studio, or put the authors' file in a folder as {sample.relpath} and set "
+        f"{config.SAMPLES_DIR_ENV} to that folder."
+    )
     if not download:
         raise SampleError(f"Sample {sample.title} is missing from this installation. {remedy}")
     try:
-        return download_verified(sample.url, config.samples_cache_dir() / sample.relpath, sample.sha256,
-                                 progress=progress)
+        return download_verified(
+            sample.url, config.samples_cache_dir() / sample.relpath, sample.sha256, progress=progress
+        )
     except (DownloadError, ChecksumError):
-        raise SampleError(f"Sample {sample.title} is missing from this installation and could not be downloaded. "
-                          f"{remedy}") from None
+        raise SampleError(
+            f"Sample {sample.title} is missing from this installation and could not be downloaded. {remedy}"
+        ) from None
 
 
 def _astronaut_png() -> Path:
@@ -136,9 +162,29 @@ def _astronaut_clip(target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(f".{target.name}.{os.getpid()}.part.mp4")
     command = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-loop", "1", "-i", str(_astronaut_png()),
-        "-t", "3", "-r", "25", "-vf", "scale=720:720,crop=640:360:x='40+20*t':y='10+8*t'",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", str(part),
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-y",
+        "-loglevel",
+        "error",
+        "-loop",
+        "1",
+        "-i",
+        str(_astronaut_png()),
+        "-t",
+        "3",
+        "-r",
+        "25",
+        "-vf",
+        "scale=720:720,crop=640:360:x='40+20*t':y='10+8*t'",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "20",
+        "-pix_fmt",
+        "yuv420p",
+        str(part),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if result.returncode != 0 or not part.is_file():

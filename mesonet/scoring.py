@@ -80,11 +80,14 @@ class Classifier:
             return np.empty(0, dtype=np.float32)
         return self._forward(batch).numpy().reshape(-1)
 
-    def score_real(self, faces: np.ndarray | Sequence[np.ndarray], *, resize: str = "nearest",
-                   batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    def score_real(
+        self, faces: np.ndarray | Sequence[np.ndarray], *, resize: str = "nearest", batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> np.ndarray:
         """P(real) for uint8 RGB face crops of any size; returns float32 of shape (N,)."""
-        scores = [self.score_batch(preprocess_faces(faces[start:start + batch_size], resize=resize))
-                  for start in range(0, len(faces), batch_size)]
+        scores = [
+            self.score_batch(preprocess_faces(faces[start : start + batch_size], resize=resize))
+            for start in range(0, len(faces), batch_size)
+        ]
         return np.concatenate(scores) if scores else np.empty(0, dtype=np.float32)
 
     def __repr__(self) -> str:
@@ -158,12 +161,22 @@ class ImagePrediction:
     label: str
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "model": self.model, "score_real": self.score_real,
-                "p_fake": self.p_fake, "label": self.label}
+        return {
+            "path": self.path,
+            "model": self.model,
+            "score_real": self.score_real,
+            "p_fake": self.p_fake,
+            "label": self.label,
+        }
 
 
-def predict_images(paths: Sequence[str | Path], classifier: Classifier, *, threshold: float = DEFAULT_THRESHOLD,
-                   resize: str = "nearest") -> list[ImagePrediction | Exception]:
+def predict_images(
+    paths: Sequence[str | Path],
+    classifier: Classifier,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    resize: str = "nearest",
+) -> list[ImagePrediction | Exception]:
     """Scores image files that are already face crops (like the authors' dataset).
 
     Returns one entry per path, in order: an ImagePrediction, or the MesonetError that made

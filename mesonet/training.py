@@ -131,9 +131,16 @@ def checkpoint_dir(out: Path) -> Path:
     return out.with_name(out.name + ".checkpoint")
 
 
-def train(data_dir: str | Path, out: str | Path, *, config: TrainConfig = TrainConfig(),
-          progress: Progress | None = None, on_epoch: EpochCallback | None = None,
-          cancel: threading.Event | None = None, resume: bool = True) -> TrainResult:
+def train(
+    data_dir: str | Path,
+    out: str | Path,
+    *,
+    config: TrainConfig = TrainConfig(),
+    progress: Progress | None = None,
+    on_epoch: EpochCallback | None = None,
+    cancel: threading.Event | None = None,
+    resume: bool = True,
+) -> TrainResult:
     """Trains or fine-tunes a network on a class-folder dataset and saves the best weights.
 
     Args:
@@ -164,11 +171,17 @@ def train(data_dir: str | Path, out: str | Path, *, config: TrainConfig = TrainC
     planned = config.epochs * steps_per_epoch
     if config.max_steps is not None:
         planned = min(planned, config.max_steps)
-    data_summary = {**dataset.summary(), "n_train": len(train_files), "n_val": len(val_files),
-                    "val_split": config.val_split, "seed": config.seed}
-    fingerprint = {"config": {k: v for k, v in config.to_dict().items() if k not in ("epochs", "max_steps",
-                                                                                   "time_limit_s")},
-                   "data": data_summary}
+    data_summary = {
+        **dataset.summary(),
+        "n_train": len(train_files),
+        "n_val": len(val_files),
+        "val_split": config.val_split,
+        "seed": config.seed,
+    }
+    fingerprint = {
+        "config": {k: v for k, v in config.to_dict().items() if k not in ("epochs", "max_steps", "time_limit_s")},
+        "data": data_summary,
+    }
 
     keras = import_keras()
     state_dir = checkpoint_dir(out)
@@ -183,46 +196,76 @@ def train(data_dir: str | Path, out: str | Path, *, config: TrainConfig = TrainC
         keras.utils.set_random_seed(config.seed)
         model = _initial_model(config)
         _compile(model, config)
-        state = {"fingerprint": fingerprint, "epoch": 0, "history": [], "best_val_accuracy": None,
-                 "created": now_utc()}
+        state = {"fingerprint": fingerprint, "epoch": 0, "history": [], "best_val_accuracy": None, "created": now_utc()}
 
-    train_ds = make_dataset(train_files, batch_size=config.batch_size, training=True, augment=config.augment,
-                            robust=config.robust, balance=config.balance, seed=config.seed + state["epoch"])
+    train_ds = make_dataset(
+        train_files,
+        batch_size=config.batch_size,
+        training=True,
+        augment=config.augment,
+        robust=config.robust,
+        balance=config.balance,
+        seed=config.seed + state["epoch"],
+    )
     val_ds = make_dataset(val_files, batch_size=config.batch_size, training=False) if val_files else None
-    tracker = make_run_tracker(model=model, out=out, state_dir=state_dir, state=state, config=config,
-                          planned_steps=planned, steps_per_epoch=steps_per_epoch, data_summary=data_summary,
-                          progress=progress, on_epoch=on_epoch, cancel=cancel)
+    tracker = make_run_tracker(
+        model=model,
+        out=out,
+        state_dir=state_dir,
+        state=state,
+        config=config,
+        planned_steps=planned,
+        steps_per_epoch=steps_per_epoch,
+        data_summary=data_summary,
+        progress=progress,
+        on_epoch=on_epoch,
+        cancel=cancel,
+    )
     if state["epoch"] < config.epochs and not tracker.budget_spent():
         with warnings.catch_warnings():
             # Keras warns that tf.data input ignores shuffle=True and that a finite validation
             # set "ran out of data": both expected here.
             warnings.filterwarnings("ignore", message=".*(shuffle=True|ran out of data).*")
-            model.fit(train_ds, epochs=config.epochs, initial_epoch=state["epoch"], steps_per_epoch=steps_per_epoch,
-                      validation_data=val_ds, callbacks=[tracker], verbose=0)
+            model.fit(
+                train_ds,
+                epochs=config.epochs,
+                initial_epoch=state["epoch"],
+                steps_per_epoch=steps_per_epoch,
+                validation_data=val_ds,
+                callbacks=[tracker],
+                verbose=0,
+            )
     if not out.is_file():  # e.g. resumed a finished run whose weights were deleted
         tracker.save_best(tracker.state["history"][-1] if tracker.state["history"] else {})
     if cancel is not None and cancel.is_set():
-        raise CancelledError(f"Training stopped at step {int(model.optimizer.iterations.numpy())}; the checkpoint "
-                             f"in {state_dir} lets the same command resume.")
+        raise CancelledError(
+            f"Training stopped at step {int(model.optimizer.iterations.numpy())}; the checkpoint "
+            f"in {state_dir} lets the same command resume."
+        )
     metadata = json.loads((out.with_name(out.name + ".json")).read_text())
     return TrainResult(out, metadata, list(tracker.state["history"]), tracker.stopped_because)
 
 
 def format_epoch(entry: dict) -> str:
     """One line per epoch for logs and the command line, e.g. "epoch 3  steps 444  loss 0.0712 ..."."""
+
     def value(key: str) -> str:
         return f"{entry[key]:.4f}" if key in entry else "-"
 
-    return (f"epoch {entry['epoch']}  steps {entry['steps']}  loss {value('loss')}  accuracy {value('accuracy')}  "
-            f"val accuracy {value('val_accuracy')} (forged {value('val_accuracy_forged')}, real "
-            f"{value('val_accuracy_real')})  lr {entry['lr']:.0e}  {entry['time_s']:.0f} s")
+    return (
+        f"epoch {entry['epoch']}  steps {entry['steps']}  loss {value('loss')}  accuracy {value('accuracy')}  "
+        f"val accuracy {value('val_accuracy')} (forged {value('val_accuracy_forged')}, real "
+        f"{value('val_accuracy_real')})  lr {entry['lr']:.0e}  {entry['time_s']:.0f} s"
+    )
 
 
 def _check_out_path(out: str | Path) -> Path:
     out = Path(out).expanduser()
     if not out.name.endswith(WEIGHTS_SUFFIX):
-        raise TrainingError(f"Output {out} must end with {WEIGHTS_SUFFIX} (Keras weights format), "
-                            f"e.g. {out.with_suffix('').name}{WEIGHTS_SUFFIX}.")
+        raise TrainingError(
+            f"Output {out} must end with {WEIGHTS_SUFFIX} (Keras weights format), "
+            f"e.g. {out.with_suffix('').name}{WEIGHTS_SUFFIX}."
+        )
     if not out.parent.is_dir():
         raise TrainingError(f"Output folder {out.parent} does not exist; create it first.")
     return out
@@ -246,29 +289,34 @@ def _initial_model(config: TrainConfig):
     if name in CATALOG:
         entry = CATALOG[name]
         if entry.arch != config.arch:
-            raise TrainingError(f"--init {name} holds {entry.arch} weights but the architecture is {config.arch}; "
-                                f"pick {entry.arch} or other starting weights.")
+            raise TrainingError(
+                f"--init {name} holds {entry.arch} weights but the architecture is {config.arch}; "
+                f"pick {entry.arch} or other starting weights."
+            )
         path = weights_path(name)
     else:
         path = Path(config.init).expanduser()
         if not path.is_file():
-            raise TrainingError(f"Starting weights {config.init!r} are neither a catalog name "
-                                f"({', '.join(CATALOG)}) nor an existing file.")
+            raise TrainingError(
+                f"Starting weights {config.init!r} are neither a catalog name "
+                f"({', '.join(CATALOG)}) nor an existing file."
+            )
     return load_model_with_weights(config.arch, path, variant=config.variant)
 
 
 def _compile(model, config: TrainConfig) -> None:
     keras = import_keras()
     StepDecay, ClassAccuracy = keras_classes().values()  # noqa: N806
-    schedule = StepDecay(config.learning_rate, decay_steps=config.lr_decay_steps, decay=config.lr_decay,
-                         floor=config.min_learning_rate)
+    schedule = StepDecay(
+        config.learning_rate, decay_steps=config.lr_decay_steps, decay=config.lr_decay, floor=config.min_learning_rate
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=schedule, beta_1=0.9, beta_2=0.999),
         loss="mean_squared_error",  # on the sigmoid output, as in the paper
-        metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.5),
-                 ClassAccuracy(LABEL_FORGED, name="accuracy_forged"),
-                 ClassAccuracy(LABEL_REAL, name="accuracy_real"),
-                 keras.metrics.AUC(name="auc")],
+        metrics=[
+            keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.5),
+            ClassAccuracy(LABEL_FORGED, name="accuracy_forged"),
+            ClassAccuracy(LABEL_REAL, name="accuracy_real"),
+            keras.metrics.AUC(name="auc"),
+        ],
     )
-
-

@@ -51,8 +51,16 @@ def stratum_weights(files: Sequence[LabeledFile]) -> dict[tuple[str, int, str], 
     return weights
 
 
-def make_dataset(files: Sequence[LabeledFile], *, batch_size: int, training: bool, augment: bool = True,
-                 robust: bool = False, balance: bool = False, seed: int = 0):
+def make_dataset(
+    files: Sequence[LabeledFile],
+    *,
+    batch_size: int,
+    training: bool,
+    augment: bool = True,
+    robust: bool = False,
+    balance: bool = False,
+    seed: int = 0,
+):
     """A tf.data pipeline of (faces, labels) batches read from disk as needed.
 
     Args:
@@ -73,8 +81,7 @@ def make_dataset(files: Sequence[LabeledFile], *, batch_size: int, training: boo
     import tensorflow as tf
 
     def paths_and_labels(members: Sequence[LabeledFile]):
-        ds = tf.data.Dataset.from_tensor_slices(([str(f.path) for f in members],
-                                                 [[float(f.label)] for f in members]))
+        ds = tf.data.Dataset.from_tensor_slices(([str(f.path) for f in members], [[float(f.label)] for f in members]))
         # Only the paths are shuffled in memory; images are decoded after, a batch at a time.
         return ds.shuffle(len(members), seed=seed, reshuffle_each_iteration=True).repeat() if training else ds
 
@@ -82,8 +89,9 @@ def make_dataset(files: Sequence[LabeledFile], *, batch_size: int, training: boo
         weights = stratum_weights(files)
         keys = sorted(weights)
         groups = [[f for f in files if (source_of(f), f.label, f.class_folder.lower()) == key] for key in keys]
-        ds = tf.data.Dataset.sample_from_datasets([paths_and_labels(g) for g in groups],
-                                                  weights=[weights[k] for k in keys], seed=seed)
+        ds = tf.data.Dataset.sample_from_datasets(
+            [paths_and_labels(g) for g in groups], weights=[weights[k] for k in keys], seed=seed
+        )
     else:
         ds = paths_and_labels(files)
     ds = ds.map(_decode_and_resize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
@@ -95,8 +103,9 @@ def make_dataset(files: Sequence[LabeledFile], *, batch_size: int, training: boo
     ds = ds.batch(batch_size, drop_remainder=training)
     if training and augment:
         geometric = _geometric_augmentation(seed, wide=robust)
-        ds = ds.map(lambda x, y: (geometric(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE,
-                    deterministic=False)
+        ds = ds.map(
+            lambda x, y: (geometric(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=False
+        )
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -105,9 +114,11 @@ def _decode_and_resize(path, label):
 
     data = tf.io.read_file(path)
     # INTEGER_ACCURATE is the DCT Pillow uses: training sees the pixels that scoring sees.
-    image = tf.cond(tf.io.is_jpeg(data),
-                    lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
-                    lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
+    image = tf.cond(
+        tf.io.is_jpeg(data),
+        lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
+        lambda: tf.io.decode_image(data, channels=3, expand_animations=False),
+    )
     image = tf.image.resize(image, (INPUT_SIZE, INPUT_SIZE), method="nearest")  # the authors' resize
     image = tf.cast(image, tf.float32) / 255.0
     image.set_shape((INPUT_SIZE, INPUT_SIZE, 3))
@@ -167,9 +178,11 @@ def _augment_colours(image, label):
 
 def _geometric_augmentation(seed: int, *, wide: bool = False):
     keras = import_keras()
-    layers = [keras.layers.RandomRotation(15 / 360, fill_mode="reflect", seed=seed),  # +-15 degrees
-              # Keras: a positive factor zooms out. Wide: tight boxes and crops with margin alike.
-              keras.layers.RandomZoom((-0.25, 0.35) if wide else (-0.2, 0.2), fill_mode="reflect", seed=seed + 1)]
+    layers = [
+        keras.layers.RandomRotation(15 / 360, fill_mode="reflect", seed=seed),  # +-15 degrees
+        # Keras: a positive factor zooms out. Wide: tight boxes and crops with margin alike.
+        keras.layers.RandomZoom((-0.25, 0.35) if wide else (-0.2, 0.2), fill_mode="reflect", seed=seed + 1),
+    ]
     if wide:
         layers.append(keras.layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed + 2))
     return keras.Sequential(layers, name="augmentation")
@@ -194,7 +207,9 @@ def dataset_metrics(model, files: Sequence[LabeledFile], *, batch_size: int = 75
             total[label] += int(in_class.sum())
             correct[label] += int((predicted[in_class] == bool(label)).sum())
     n = sum(total.values())
-    return {"accuracy": sum(correct.values()) / n if n else float("nan"),
-            "accuracy_forged": correct[LABEL_FORGED] / total[LABEL_FORGED] if total[LABEL_FORGED] else float("nan"),
-            "accuracy_real": correct[LABEL_REAL] / total[LABEL_REAL] if total[LABEL_REAL] else float("nan"),
-            "n": n}
+    return {
+        "accuracy": sum(correct.values()) / n if n else float("nan"),
+        "accuracy_forged": correct[LABEL_FORGED] / total[LABEL_FORGED] if total[LABEL_FORGED] else float("nan"),
+        "accuracy_real": correct[LABEL_REAL] / total[LABEL_REAL] if total[LABEL_REAL] else float("nan"),
+        "n": n,
+    }

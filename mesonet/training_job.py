@@ -43,8 +43,14 @@ class TrainingJob:
         started, finished: wall-clock times (finished is None while running).
     """
 
-    def __init__(self, data_dir: str | Path, out_dir: str | Path, config: TrainConfig, *,
-                 on_close: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        out_dir: str | Path,
+        config: TrainConfig,
+        *,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         """Prepares a run; `start()` launches it.
 
         Args:
@@ -71,8 +77,12 @@ class TrainingJob:
         context = multiprocessing.get_context("spawn")
         self._events = context.Queue()
         self._cancel = context.Event()
-        self._process = context.Process(target=_run_in_child, name="mesonet-train", daemon=True,
-                                        args=(self.data_dir, self.out_path, config, self._events, self._cancel))
+        self._process = context.Process(
+            target=_run_in_child,
+            name="mesonet-train",
+            daemon=True,
+            args=(self.data_dir, self.out_path, config, self._events, self._cancel),
+        )
         self._stop_requested_at: float | None = None
 
     @property
@@ -168,8 +178,10 @@ def _crash_message(exitcode: int | None, *, stopped: bool) -> str:
         how = f"was ended by {name}" + (" (the system may have run out of memory)" if name == "SIGKILL" else "")
     else:
         how = f"exited with code {exitcode}"
-    return (f"The training process {how}, so this run failed. The app is unaffected: try again, "
-            "with fewer steps or a smaller batch.")
+    return (
+        f"The training process {how}, so this run failed. The app is unaffected: try again, "
+        "with fewer steps or a smaller batch."
+    )
 
 
 def _run_in_child(data_dir: Path, out: Path, config: TrainConfig, events, cancel) -> None:
@@ -180,8 +192,15 @@ def _run_in_child(data_dir: Path, out: Path, config: TrainConfig, events, cancel
         events.put(("progress", done, total))
 
     try:
-        result = train(data_dir, out, config=config, progress=progress,
-                       on_epoch=lambda entry: events.put(("epoch", entry)), cancel=cancel, resume=False)
+        result = train(
+            data_dir,
+            out,
+            config=config,
+            progress=progress,
+            on_epoch=lambda entry: events.put(("epoch", entry)),
+            cancel=cancel,
+            resume=False,
+        )
         events.put(("done", result.metadata))
     except CancelledError:
         metadata_path = out.with_name(out.name + ".json")

@@ -30,7 +30,6 @@ def now_utc() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-
 def _register(cls):
     return import_keras().saving.register_keras_serializable(package="mesonet")(cls)
 
@@ -50,8 +49,7 @@ def _define_keras_classes() -> tuple[type, type]:
             return ops.maximum(self.initial * ops.power(self.decay, drops), self.floor)
 
         def get_config(self) -> dict:
-            return {"initial": self.initial, "decay_steps": self.decay_steps, "decay": self.decay,
-                    "floor": self.floor}
+            return {"initial": self.initial, "decay_steps": self.decay_steps, "decay": self.decay, "floor": self.floor}
 
     class ClassAccuracy(keras.metrics.Metric):
         """Accuracy over the samples of one class (label 1 real, 0 forged), at score_real > 0.5."""
@@ -98,7 +96,6 @@ def keras_classes() -> dict[str, type]:
     return _classes
 
 
-
 def make_run_tracker(**kwargs):
     """The Keras callback of a run; its class is defined here so that Keras is imported lazily."""
     keras = import_keras()
@@ -106,9 +103,21 @@ def make_run_tracker(**kwargs):
     class RunTracker(keras.callbacks.Callback):
         """Progress, time limit, per-epoch history, best weights and the resumable checkpoint."""
 
-        def __init__(self, *, model, out: Path, state_dir: Path, state: dict, config: TrainConfig,
-                     planned_steps: int, steps_per_epoch: int, data_summary: dict, progress: Progress | None,
-                     on_epoch: EpochCallback | None, cancel: threading.Event | None) -> None:
+        def __init__(
+            self,
+            *,
+            model,
+            out: Path,
+            state_dir: Path,
+            state: dict,
+            config: TrainConfig,
+            planned_steps: int,
+            steps_per_epoch: int,
+            data_summary: dict,
+            progress: Progress | None,
+            on_epoch: EpochCallback | None,
+            cancel: threading.Event | None,
+        ) -> None:
             super().__init__()
             self.net, self.out, self.state_dir, self.state, self.config = model, out, state_dir, state, config
             self.planned_steps, self.steps_per_epoch = planned_steps, steps_per_epoch
@@ -153,11 +162,14 @@ def make_run_tracker(**kwargs):
         def on_epoch_end(self, epoch, logs=None):
             logs = {k: float(v) for k, v in (logs or {}).items()}
             steps = self.steps_done()
-            entry = {"epoch": epoch + 1, "steps": steps,
-                     "lr": float(self.net.optimizer.learning_rate.numpy()),
-                     "time_s": round(time.monotonic() - self.epoch_started, 2),
-                     "val_time_s": round(self.last_val_s, 2),
-                     **{k: round(v, 6) for k, v in logs.items()}}
+            entry = {
+                "epoch": epoch + 1,
+                "steps": steps,
+                "lr": float(self.net.optimizer.learning_rate.numpy()),
+                "time_s": round(time.monotonic() - self.epoch_started, 2),
+                "val_time_s": round(self.last_val_s, 2),
+                **{k: round(v, 6) for k, v in logs.items()},
+            }
             self.state["history"].append(entry)
             self.state["epoch"] = epoch + 1
             best = self.state["best_val_accuracy"]

@@ -32,14 +32,15 @@ def called_fake(p_fake, threshold: float = DEFAULT_THRESHOLD):
 
 
 def verdict_for(p_fake: float | None, threshold: float = DEFAULT_THRESHOLD) -> Verdict:
-    """"fake" when P(fake) reaches the threshold, "real" below it, "no face" without a score."""
+    """ "fake" when P(fake) reaches the threshold, "real" below it, "no face" without a score."""
     if p_fake is None:
         return "no face"
     return "fake" if called_fake(float(p_fake), threshold) else "real"
 
 
-def is_uncertain(p_fake: float | None, threshold: float = DEFAULT_THRESHOLD, *,
-                 margin: float = UNCERTAIN_MARGIN) -> bool:
+def is_uncertain(
+    p_fake: float | None, threshold: float = DEFAULT_THRESHOLD, *, margin: float = UNCERTAIN_MARGIN
+) -> bool:
     """Whether a score is so close to the threshold (closer than `margin`) that its verdict could flip."""
     return p_fake is not None and abs(float(p_fake) - threshold) < margin
 

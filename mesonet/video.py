@@ -27,8 +27,9 @@ import numpy as np
 
 from mesonet.errors import InvalidSamplingError, MediaError, first_line
 
-VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv",
-                              ".flv", ".3gp"})
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp"}
+)
 
 _VIDEO_HINT = "Check the file is a complete MP4/MOV/AVI/MKV/WebM video."
 # A select expression with one term per irregular wanted frame stays fast up to a few hundred
@@ -125,7 +126,8 @@ class FrameSampling:
             raise InvalidSamplingError(f"Start time must be 0 s or later, got {self.start_s} s.")
         if self.end_s is not None and not self.end_s > (self.start_s or 0.0):
             raise InvalidSamplingError(
-                f"End time ({self.end_s} s) must be after the start time ({self.start_s or 0.0} s).")
+                f"End time ({self.end_s} s) must be after the start time ({self.start_s or 0.0} s)."
+            )
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -172,8 +174,10 @@ def _run_ffmpeg(path: Path, output_args: list[str]) -> str:
     try:
         done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=_PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
-        raise MediaError(f"{path.name}: reading the video took longer than {_PROBE_TIMEOUT_S:.0f} s. "
-                         "Check the file is on a local disk and not damaged.") from exc
+        raise MediaError(
+            f"{path.name}: reading the video took longer than {_PROBE_TIMEOUT_S:.0f} s. "
+            "Check the file is on a local disk and not damaged."
+        ) from exc
     text = done.stderr.decode("utf-8", errors="replace")
     if done.returncode != 0:
         raise MediaError(_ffmpeg_failure_message(path, text))
@@ -182,8 +186,10 @@ def _run_ffmpeg(path: Path, output_args: list[str]) -> str:
 
 def _ffmpeg_failure_message(path: Path, log: str) -> str:
     if "matches no streams" in log or "does not contain any stream" in log:
-        return (f"{path.name}: the file has no video stream (audio only?). "
-                "Choose a video file, or a photo, that shows a face.")
+        return (
+            f"{path.name}: the file has no video stream (audio only?). "
+            "Choose a video file, or a photo, that shows a face."
+        )
     return f"{path.name}: not a video ffmpeg can read ({_ffmpeg_reason(path, log)}). {_VIDEO_HINT}"
 
 
@@ -221,14 +227,16 @@ def _parse_probe(path: Path, log: str) -> VideoInfo:
         if match and match.group(1) == "Video" and "(attached pic)" not in line:
             video_line = match.group(2)
             # The stream's own metadata and side data follow until the next stream.
-            for following in input_part[i + 1:]:
+            for following in input_part[i + 1 :]:
                 if _STREAM_LINE.match(following):
                     break
                 video_block.append(following)
             break
     if video_line is None:
-        raise MediaError(f"{path.name}: the file has no video stream (audio only?). "
-                         "Choose a video file, or a photo, that shows a face.")
+        raise MediaError(
+            f"{path.name}: the file has no video stream (audio only?). "
+            "Choose a video file, or a photo, that shows a face."
+        )
 
     codec = video_line.split(" ", 1)[0].strip(",")
     size = re.search(r", (\d+)x(\d+)[\s,\[]", video_line + " ")
@@ -255,16 +263,26 @@ def _parse_probe(path: Path, log: str) -> VideoInfo:
     if frame_count <= 0:
         raise MediaError(f"{path.name}: the video stream holds no frames. {_VIDEO_HINT}")
     if fps <= 0:
-        raise MediaError(f"{path.name}: ffmpeg could not tell the video's frame rate. "
-                         "Re-encode the video to MP4 (H.264), e.g. with a video converter, and try again.")
+        raise MediaError(
+            f"{path.name}: ffmpeg could not tell the video's frame rate. "
+            "Re-encode the video to MP4 (H.264), e.g. with a video converter, and try again."
+        )
     if duration_s <= 0:
         duration_s = frame_count / fps
 
     rotation = _rotation_cw(video_block)
     if rotation in (90, 270):
         width, height = height, width
-    return VideoInfo(path=path, fps=fps, duration_s=duration_s, frame_count=frame_count, width=width,
-                     height=height, rotation=rotation, codec=codec)
+    return VideoInfo(
+        path=path,
+        fps=fps,
+        duration_s=duration_s,
+        frame_count=frame_count,
+        width=width,
+        height=height,
+        rotation=rotation,
+        codec=codec,
+    )
 
 
 def _number_before(text: str, unit: str) -> float:
@@ -293,8 +311,9 @@ def _count_frames_by_decoding(path: Path) -> int:
     return int(counts[-1]) if counts else 0
 
 
-def sample_frame_indices(info_or_count: VideoInfo | int, sampling: FrameSampling, *,
-                         fps: float | None = None) -> list[int]:
+def sample_frame_indices(
+    info_or_count: VideoInfo | int, sampling: FrameSampling, *, fps: float | None = None
+) -> list[int]:
     """Chooses the frame indices to analyse. Pure and deterministic.
 
     The range is the frames whose time (index / fps) lies in [start_s, end_s), clipped to the
@@ -337,7 +356,8 @@ def sample_frame_indices(info_or_count: VideoInfo | int, sampling: FrameSampling
             end = "end" if sampling.end_s is None else f"{sampling.end_s:g}"
             raise InvalidSamplingError(
                 f"The time range {sampling.start_s or 0.0:g}-{end} s holds no frame of this {count / fps:.2f} s "
-                "video: choose a range inside the video.")
+                "video: choose a range inside the video."
+            )
     n = stop - first
     if sampling.mode == "even":
         indices = [first + i for i in _spread(n, sampling.n_frames)]
@@ -425,8 +445,10 @@ def iter_frames(path: str | Path, indices: Sequence[int], *, info: VideoInfo | N
                 if frame_index >= wanted[-1]:
                     break
     except (OSError, RuntimeError) as exc:
-        raise MediaError(f"{path.name}: decoding failed part-way ({first_line(exc)}). "
-                         "The file may be damaged or incomplete: re-export or download it again.") from exc
+        raise MediaError(
+            f"{path.name}: decoding failed part-way ({first_line(exc)}). "
+            "The file may be damaged or incomplete: re-export or download it again."
+        ) from exc
     finally:
         # Stops ffmpeg at once when the caller leaves early.
         reader.close()

@@ -88,21 +88,46 @@ _F2F = ("F2F: Face2Face reenactment", "Face2Face", "Face2Face reenactment (FaceF
 def _released(name: str, arch: str, kind: tuple[str, str, str], filename: str, sha256: str) -> WeightsEntry:
     """An entry for one of the authors' four released files (same licence, source and URL scheme)."""
     short_label, manipulation, trained_on = kind
-    return WeightsEntry(name, arch, short_label, manipulation, trained_on, filename, sha256, _RAW_URL.format(filename),
-                        f"{ARCHITECTURE_TITLES[arch]} trained on {trained_on.split(' (')[0]}.")
+    return WeightsEntry(
+        name,
+        arch,
+        short_label,
+        manipulation,
+        trained_on,
+        filename,
+        sha256,
+        _RAW_URL.format(filename),
+        f"{ARCHITECTURE_TITLES[arch]} trained on {trained_on.split(' (')[0]}.",
+    )
 
 
 CATALOG: dict[str, WeightsEntry] = {
     entry.name: entry
     for entry in (
-        _released("meso4-df", "meso4", _DF, "Meso4_DF.h5",
-                  "036ed30d04ffd9c7506f825b97c86aa64915f5818931da96817b169aad790af5"),
-        _released("meso4-f2f", "meso4", _F2F, "Meso4_F2F.h5",
-                  "bcfda015d217b9f8d6557693edbdf9f4e79cfd22672541968dd0e2954462b5d7"),
-        _released("mesoinception4-df", "mesoinception4", _DF, "MesoInception_DF.h5",
-                  "234586d40058e76ef8b6f27ca4b63c06e31c2a5a69c0d8ba6f30b1468ab7bafa"),
-        _released("mesoinception4-f2f", "mesoinception4", _F2F, "MesoInception_F2F.h5",
-                  "d4533ac8a3197dc35c47405d23d99e888c1d0135e267e03540c7451feaccff3f"),
+        _released(
+            "meso4-df", "meso4", _DF, "Meso4_DF.h5", "036ed30d04ffd9c7506f825b97c86aa64915f5818931da96817b169aad790af5"
+        ),
+        _released(
+            "meso4-f2f",
+            "meso4",
+            _F2F,
+            "Meso4_F2F.h5",
+            "bcfda015d217b9f8d6557693edbdf9f4e79cfd22672541968dd0e2954462b5d7",
+        ),
+        _released(
+            "mesoinception4-df",
+            "mesoinception4",
+            _DF,
+            "MesoInception_DF.h5",
+            "234586d40058e76ef8b6f27ca4b63c06e31c2a5a69c0d8ba6f30b1468ab7bafa",
+        ),
+        _released(
+            "mesoinception4-f2f",
+            "mesoinception4",
+            _F2F,
+            "MesoInception_F2F.h5",
+            "d4533ac8a3197dc35c47405d23d99e888c1d0135e267e03540c7451feaccff3f",
+        ),
     )
 }
 
@@ -179,14 +204,21 @@ def weights_path(name: str, *, download: bool = True, progress: Progress | None 
     return download_weights(name, progress=progress)
 
 
-def download_weights(name: str, *, folder: Path | None = None, progress: Progress | None = None,
-                     url: str | None = None, timeout_s: float = 30.0) -> Path:
+def download_weights(
+    name: str,
+    *,
+    folder: Path | None = None,
+    progress: Progress | None = None,
+    url: str | None = None,
+    timeout_s: float = 30.0,
+) -> Path:
     """Downloads a catalog file into `folder` (default: the project's weights/), checking its SHA-256."""
     entry = get_weights(name)
     folder = Path(folder) if folder is not None else config.PROJECT_WEIGHTS_DIR
     try:
-        return download_verified(url or entry.url, folder / entry.filename, entry.sha256, progress=progress,
-                                 timeout_s=timeout_s)
+        return download_verified(
+            url or entry.url, folder / entry.filename, entry.sha256, progress=progress, timeout_s=timeout_s
+        )
     except DownloadError as exc:
         raise _missing_error(entry, f"{exc} ") from None
     except ChecksumError as exc:
@@ -253,15 +285,19 @@ def load_model_with_weights(arch: str, weights_file: str | Path, *, variant: Var
         raise WeightsError(f"{path.name} is empty (0 bytes). Expected a {expected} file (.h5 or .keras).")
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".weights.h5") else path.suffix.lower()
     if suffix not in CUSTOM_WEIGHT_SUFFIXES:
-        raise WeightsError(f"{path.name}: unsupported file type {suffix or '(none)'}; expected {expected} "
-                           f"as {', '.join(CUSTOM_WEIGHT_SUFFIXES)}.")
+        raise WeightsError(
+            f"{path.name}: unsupported file type {suffix or '(none)'}; expected {expected} "
+            f"as {', '.join(CUSTOM_WEIGHT_SUFFIXES)}."
+        )
 
     if suffix == ".keras":
         return _load_keras_model(path, arch)
 
     if not _is_hdf5(path):
-        raise WeightsError(f"{path.name} is not an HDF5 file, so it cannot hold {expected}. "
-                           f"Give a .h5 file saved from {ARCHITECTURE_TITLES[arch]}.")
+        raise WeightsError(
+            f"{path.name} is not an HDF5 file, so it cannot hold {expected}. "
+            f"Give a .h5 file saved from {ARCHITECTURE_TITLES[arch]}."
+        )
     if variant is None:
         variant = Variant.from_dict(read_metadata(path).get("variant", {}))
     model = build_model(arch, variant=variant)
@@ -296,8 +332,10 @@ def _load_keras_model(path: Path, arch: str):
     except Exception as exc:
         detail = " ".join(str(exc).split())[:200]
         if "lambda" in detail.lower() or "safe_mode" in detail:
-            raise WeightsError(f"{path.name} carries Python code (a Lambda layer); it was refused for safety. "
-                               f"Export the {expected} without Lambda layers.") from None
+            raise WeightsError(
+                f"{path.name} carries Python code (a Lambda layer); it was refused for safety. "
+                f"Export the {expected} without Lambda layers."
+            ) from None
         raise WeightsError(f"{path.name} could not be loaded as a {expected} ({detail}).") from None
     if tuple(model.input_shape[1:]) != (256, 256, 3) or tuple(model.output_shape[1:]) != (1,):
         raise WeightsError(
@@ -309,6 +347,7 @@ def _load_keras_model(path: Path, arch: str):
 
     reference = [tuple(w.shape) for w in build_model(arch).weights if len(w.shape) == 4]
     if conv_kernels != reference:
-        raise WeightsError(f"{path.name} is not a {expected}: its convolution layers differ. "
-                           f"Check the architecture you picked.")
+        raise WeightsError(
+            f"{path.name} is not a {expected}: its convolution layers differ. Check the architecture you picked."
+        )
     return model

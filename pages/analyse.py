@@ -14,22 +14,32 @@ choice = studio.page_setup()
 st.session_state.setdefault("analyse.selected_frame", None)
 
 st.title("Analyse a photo or a video")
-st.write("Upload a photo or a video, take a picture, or pick a sample. MesoNet Studio finds and aligns the faces "
-         "as the authors did, scores each one, and gives a verdict for the whole file.")
+st.write(
+    "Upload a photo or a video, take a picture, or pick a sample. MesoNet Studio finds and aligns the faces "
+    "as the authors did, scores each one, and gives a verdict for the whole file."
+)
 st.caption(studio.LABEL_NOTE)
 
 media = studio.media_input("analyse")
 settings = studio.extraction_settings("analyse")
 with st.sidebar:
     st.subheader("Decision")
-    threshold = studio.threshold_slider("analyse.threshold",
-                                        help="A frame, and the video's mean, count as fake at or above it.")
-    aggregate = st.radio("Video verdict from", ["mean", "vote"], key="analyse.aggregate",
-                         format_func={"mean": "mean P(fake) (paper)", "vote": "majority of frames (authors' code)"}.get)
+    threshold = studio.threshold_slider(
+        "analyse.threshold", help="A frame, and the video's mean, count as fake at or above it."
+    )
+    aggregate = st.radio(
+        "Video verdict from",
+        ["mean", "vote"],
+        key="analyse.aggregate",
+        format_func={"mean": "mean P(fake) (paper)", "vote": "majority of frames (authors' code)"}.get,
+    )
 
 if media is None:
-    st.info("Nothing to analyse yet. Drop a photo or a video above, or choose **Sample** to try the astronaut "
-            "portrait (works offline) or the authors' Deepfake crops.", icon=":material/upload_file:")
+    st.info(
+        "Nothing to analyse yet. Drop a photo or a video above, or choose **Sample** to try the astronaut "
+        "portrait (works offline) or the authors' Deepfake crops.",
+        icon=":material/upload_file:",
+    )
     st.stop()
 
 with studio.shown_errors():
@@ -49,8 +59,13 @@ def explore(analysis) -> None:
     """Chart, frame view and gallery: clicking a point reruns only this part, not the analysis."""
     if analysis.extraction.kind == "video" and analysis.faces:
         st.subheader("P(fake) over time")
-        event = st.plotly_chart(results.scores_figure(analysis), on_select="rerun", selection_mode="points",
-                                key="analyse.chart", config={"displaylogo": False})
+        event = st.plotly_chart(
+            results.scores_figure(analysis),
+            on_select="rerun",
+            selection_mode="points",
+            key="analyse.chart",
+            config={"displaylogo": False},
+        )
         points = event.selection.points if event and event.selection else []
         if points and points[0].get("customdata") is not None:
             st.session_state["analyse.selected_frame"] = int(points[0]["customdata"])
@@ -63,18 +78,22 @@ def explore(analysis) -> None:
     with st.container(border=True, key="analyse.frame_view"):
         results.frame_view(analysis, selected)
         frame = next(f for f in analysis.extraction.frames if f.frame_index == selected)
-        if frame.faces and st.button("Explain this face (saliency, feature maps)", icon=":material/school:",
-                                     key="analyse.explain"):
+        if frame.faces and st.button(
+            "Explain this face (saliency, feature maps)", icon=":material/school:", key="analyse.explain"
+        ):
             st.session_state["learn.crop"] = frame.faces[0].crop
             st.switch_page("pages/learn.py")
     if analysis.extraction.kind == "video" and analysis.faces:
         st.subheader("Distribution of frame scores")
-        st.plotly_chart(results.frame_scores_histogram(analysis), key="analyse.histogram",
-                        config={"displaylogo": False})
+        st.plotly_chart(
+            results.frame_scores_histogram(analysis), key="analyse.histogram", config={"displaylogo": False}
+        )
     if analysis.faces:
         st.subheader(f"Aligned faces ({len(analysis.faces)})")
-        st.caption(f"What the network sees: 256x256 crops in frame order. Green: real, red: fake (at the threshold, "
-                   f"{analysis.threshold:.2f}).")
+        st.caption(
+            f"What the network sees: 256x256 crops in frame order. Green: real, red: fake (at the threshold, "
+            f"{analysis.threshold:.2f})."
+        )
         results.gallery(analysis)
 
 

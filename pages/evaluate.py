@@ -19,8 +19,10 @@ from studio.results import percent
 
 choice = studio.page_setup()
 st.title("Evaluate on a labelled dataset")
-st.write("Score every face of a dataset with the chosen model and get the paper's table (accuracy on forged, real "
-         "and all faces), ROC AUC, equal error rate, the confusion matrix and the worst mistakes.")
+st.write(
+    "Score every face of a dataset with the chosen model and get the paper's table (accuracy on forged, real "
+    "and all faces), ROC AUC, equal error rate, the confusion matrix and the worst mistakes."
+)
 st.caption(studio.LABEL_NOTE)
 
 data = studio.dataset_input("evaluate")
@@ -28,15 +30,29 @@ columns = st.columns(3)
 with columns[0]:
     threshold = studio.threshold_slider("evaluate.threshold")
 per_class = columns[1].number_input(
-    "Faces per class (0 = all)", 0, 100_000, 500, 100, key="evaluate.cap",
-    help="A random sample per class keeps classroom runs short; 0 evaluates everything.")
-faces = columns[2].radio("Images are", ["aligned", "detect"], key="evaluate.faces",
-                         format_func={"aligned": "face crops", "detect": "photos (find the face first)"}.get)
+    "Faces per class (0 = all)",
+    0,
+    100_000,
+    500,
+    100,
+    key="evaluate.cap",
+    help="A random sample per class keeps classroom runs short; 0 evaluates everything.",
+)
+faces = columns[2].radio(
+    "Images are",
+    ["aligned", "detect"],
+    key="evaluate.faces",
+    format_func={"aligned": "face crops", "detect": "photos (find the face first)"}.get,
+)
 run = st.button("Evaluate", type="primary", icon=":material/play_arrow:", disabled=data is None)
 
 if data is None:
-    st.info("Upload a ZIP of class folders" + (" or pick a server folder" if studio.server_datasets() else "") +
-            " to evaluate.", icon=":material/folder_zip:")
+    st.info(
+        "Upload a ZIP of class folders"
+        + (" or pick a server folder" if studio.server_datasets() else "")
+        + " to evaluate.",
+        icon=":material/folder_zip:",
+    )
     st.stop()
 
 
@@ -56,9 +72,14 @@ if run:
         with studio.shown_errors(), data.open() as folder:
             dataset = sample_per_class(scan_dataset(folder), int(per_class))
             evaluation = evaluate_dataset(
-                dataset, studio.classifier_for(choice), faces=faces, threshold=threshold,
-                progress=lambda done, total: bar.progress(done / total if total else 0.0,
-                                                          text=f"Scored {done} of {total} files"))
+                dataset,
+                studio.classifier_for(choice),
+                faces=faces,
+                threshold=threshold,
+                progress=lambda done, total: bar.progress(
+                    done / total if total else 0.0, text=f"Scored {done} of {total} files"
+                ),
+            )
             report = html_report(evaluation)
             # Thumbnails of the worst mistakes need the files too: load them now.
             mistakes = [(item, load_image(item.path)) for item in worst_mistakes(evaluation.items, threshold)]
@@ -76,18 +97,27 @@ if evaluation.skipped:
     with st.expander(f"{len(evaluation.skipped)} file(s) skipped", icon=":material/warning:"):
         st.dataframe(pd.DataFrame(evaluation.skipped, columns=["file", "reason"]), hide_index=True)
 
-table = pd.DataFrame([{"": "accuracy", "forged": metrics.accuracy_forged, "real": metrics.accuracy_real,
-                       "total": metrics.accuracy_total},
-                      {"": "faces", "forged": metrics.n_forged, "real": metrics.n_real,
-                       "total": metrics.n_forged + metrics.n_real}])
+table = pd.DataFrame(
+    [
+        {
+            "": "accuracy",
+            "forged": metrics.accuracy_forged,
+            "real": metrics.accuracy_real,
+            "total": metrics.accuracy_total,
+        },
+        {"": "faces", "forged": metrics.n_forged, "real": metrics.n_real, "total": metrics.n_forged + metrics.n_real},
+    ]
+)
 st.dataframe(table, hide_index=True)
 cards = st.columns(4)
 cards[0].metric("ROC AUC", "–" if metrics.roc_auc is None else f"{metrics.roc_auc:.3f}")
 cards[1].metric("Equal error rate", percent(metrics.eer))
 cards[2].metric("Average precision", "–" if metrics.average_precision is None else f"{metrics.average_precision:.3f}")
-cards[3].metric("Best threshold", "–" if metrics.best_threshold is None else f"{metrics.best_threshold:.2f}",
-                help="The P(fake) threshold with the best balanced accuracy "
-                     f"({percent(metrics.best_balanced_accuracy)}).")
+cards[3].metric(
+    "Best threshold",
+    "–" if metrics.best_threshold is None else f"{metrics.best_threshold:.2f}",
+    help=f"The P(fake) threshold with the best balanced accuracy ({percent(metrics.best_balanced_accuracy)}).",
+)
 
 left, right = st.columns(2)
 with left:
@@ -95,11 +125,18 @@ with left:
     if roc is not None:
         st.plotly_chart(roc, key="evaluate.roc")
 with right:
-    confusion = go.Figure(go.Heatmap(z=metrics.confusion, x=["called forged", "called real"],
-                                     y=["forged", "real"], text=metrics.confusion, texttemplate="%{text}",
-                                     colorscale="Purples", showscale=False))
-    confusion.update_layout(title="Confusion matrix", height=360, margin={"t": 40, "b": 40},
-                            yaxis_autorange="reversed")
+    confusion = go.Figure(
+        go.Heatmap(
+            z=metrics.confusion,
+            x=["called forged", "called real"],
+            y=["forged", "real"],
+            text=metrics.confusion,
+            texttemplate="%{text}",
+            colorscale="Purples",
+            showscale=False,
+        )
+    )
+    confusion.update_layout(title="Confusion matrix", height=360, margin={"t": 40, "b": 40}, yaxis_autorange="reversed")
     st.plotly_chart(confusion, key="evaluate.confusion")
 
 st.plotly_chart(class_histogram_figure(evaluation.items, evaluation.threshold), key="evaluate.histogram")
@@ -110,14 +147,28 @@ if not mistakes:
 else:
     grid = st.columns(6)
     for i, (item, image) in enumerate(mistakes):
-        grid[i % 6].image(image, width="stretch", caption=f"{item.class_folder}/{Path(item.path).name}: "
-                                                          f"P(fake) {item.p_fake:.0%}")
+        grid[i % 6].image(
+            image, width="stretch", caption=f"{item.class_folder}/{Path(item.path).name}: P(fake) {item.p_fake:.0%}"
+        )
 
 downloads = st.columns(3)
 stem = f"{Path(name).stem}_{model_label}"
-downloads[0].download_button("Report (HTML)", report, f"{stem}_report.html", "text/html", on_click="ignore",
-                             icon=":material/description:")
-downloads[1].download_button("Metrics (JSON)", json.dumps(evaluation.to_dict(), indent=2), f"{stem}.json",
-                             "application/json", on_click="ignore", icon=":material/data_object:")
-downloads[2].download_button("Scores per face (CSV)", pd.DataFrame(evaluation.rows()).to_csv(index=False),
-                             f"{stem}.csv", "text/csv", on_click="ignore", icon=":material/table:")
+downloads[0].download_button(
+    "Report (HTML)", report, f"{stem}_report.html", "text/html", on_click="ignore", icon=":material/description:"
+)
+downloads[1].download_button(
+    "Metrics (JSON)",
+    json.dumps(evaluation.to_dict(), indent=2),
+    f"{stem}.json",
+    "application/json",
+    on_click="ignore",
+    icon=":material/data_object:",
+)
+downloads[2].download_button(
+    "Scores per face (CSV)",
+    pd.DataFrame(evaluation.rows()).to_csv(index=False),
+    f"{stem}.csv",
+    "text/csv",
+    on_click="ignore",
+    icon=":material/table:",
+)

@@ -16,8 +16,9 @@ from mesonet.weights import counterpart
 choice = studio.page_setup()
 with st.sidebar:
     st.subheader("Decision")
-    threshold = studio.threshold_slider("learn.threshold", help="The quiz and the curves call a face fake at or "
-                                                                "above it.")
+    threshold = studio.threshold_slider(
+        "learn.threshold", help="The quiz and the curves call a face fake at or above it."
+    )
 arch = choice.arch
 st.title("Learn how MesoNet sees")
 st.caption(studio.LABEL_NOTE)
@@ -25,14 +26,24 @@ with studio.shown_errors():
     classifier = studio.classifier_for(choice)
 
 architecture_tab, features_tab, saliency_tab, experiments_tab, quiz_tab = st.tabs(
-    ["Architecture", "Feature maps", "Saliency", "Compression experiments", "Quiz"])
+    ["Architecture", "Feature maps", "Saliency", "Compression experiments", "Quiz"]
+)
 
 
 @st.cache_data(max_entries=4)
 def layer_rows(arch: str) -> pd.DataFrame:
-    return pd.DataFrame([{"layer": r.name, "type": r.kind, "output shape": " x ".join(map(str, r.output_shape)),
-                          "trainable": r.trainable_params, "non-trainable": r.non_trainable_params}
-                         for r in explain.layer_table(arch)])
+    return pd.DataFrame(
+        [
+            {
+                "layer": r.name,
+                "type": r.kind,
+                "output shape": " x ".join(map(str, r.output_shape)),
+                "trainable": r.trainable_params,
+                "non-trainable": r.non_trainable_params,
+            }
+            for r in explain.layer_table(arch)
+        ]
+    )
 
 
 def network_diagram(arch: str) -> go.Figure:
@@ -46,33 +57,68 @@ def network_diagram(arch: str) -> go.Figure:
         shape = rows[-1].output_shape
         height = 0.25 + 0.75 * (shape[0] / 256 if len(shape) == 3 else 0.0)
         params = sum(r.trainable_params for r in rows)
-        figure.add_shape(type="rect", x0=x - 0.4, x1=x + 0.4, y0=-height / 2, y1=height / 2, line_width=0,
-                         layer="below",
-                         fillcolor="#6C3BD1" if group.startswith("block") else "#26A69A", opacity=0.85)
-        figure.add_trace(go.Scatter(
-            x=[x], y=[0], mode="text", text=[f"<b>{group}</b><br>{' x '.join(map(str, shape))}"],
-            textfont={"color": "white"}, hoverinfo="text", showlegend=False,
-            hovertext="<br>".join(f"{r.name} ({r.kind}) → {' x '.join(map(str, r.output_shape))}, "
-                                  f"{r.trainable_params:,} params" for r in rows)
-            + f"<br><b>{params:,} trainable parameters</b>"))
-    figure.update_layout(height=260, margin={"t": 10, "b": 10, "l": 10, "r": 10}, plot_bgcolor="white",
-                         xaxis={"visible": False}, yaxis={"visible": False, "range": [-0.6, 0.6]})
+        figure.add_shape(
+            type="rect",
+            x0=x - 0.4,
+            x1=x + 0.4,
+            y0=-height / 2,
+            y1=height / 2,
+            line_width=0,
+            layer="below",
+            fillcolor="#6C3BD1" if group.startswith("block") else "#26A69A",
+            opacity=0.85,
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=[x],
+                y=[0],
+                mode="text",
+                text=[f"<b>{group}</b><br>{' x '.join(map(str, shape))}"],
+                textfont={"color": "white"},
+                hoverinfo="text",
+                showlegend=False,
+                hovertext="<br>".join(
+                    f"{r.name} ({r.kind}) → {' x '.join(map(str, r.output_shape))}, {r.trainable_params:,} params"
+                    for r in rows
+                )
+                + f"<br><b>{params:,} trainable parameters</b>",
+            )
+        )
+    figure.update_layout(
+        height=260,
+        margin={"t": 10, "b": 10, "l": 10, "r": 10},
+        plot_bgcolor="white",
+        xaxis={"visible": False},
+        yaxis={"visible": False, "range": [-0.6, 0.6]},
+    )
     return figure
 
 
 def inception_diagram() -> go.Figure:
     """The inception module: four parallel branches, two with dilated 3x3 convolutions."""
-    branches = ["1x1 conv (a)", "1x1 conv (b) → 3x3 conv", "1x1 conv (c) → 3x3 conv, dilation 2",
-                "1x1 conv (d) → 3x3 conv, dilation 3"]
+    branches = [
+        "1x1 conv (a)",
+        "1x1 conv (b) → 3x3 conv",
+        "1x1 conv (c) → 3x3 conv, dilation 2",
+        "1x1 conv (d) → 3x3 conv, dilation 3",
+    ]
     figure = go.Figure()
     for y, text in zip([3, 2, 1, 0], branches):
-        figure.add_trace(go.Scatter(x=[0, 1, 2], y=[1.5, y, 1.5], mode="lines", line={"color": "#BBB"},
-                                    hoverinfo="skip", showlegend=False))
+        figure.add_trace(
+            go.Scatter(
+                x=[0, 1, 2], y=[1.5, y, 1.5], mode="lines", line={"color": "#BBB"}, hoverinfo="skip", showlegend=False
+            )
+        )
         figure.add_annotation(x=1, y=y, text=text, showarrow=False, bgcolor="#EDE7F6", bordercolor="#6C3BD1")
     figure.add_annotation(x=0, y=1.5, text="input", showarrow=False, bgcolor="#E0F2F1")
     figure.add_annotation(x=2, y=1.5, text="concatenate<br>a+b+c+d channels", showarrow=False, bgcolor="#E0F2F1")
-    figure.update_layout(height=260, margin={"t": 10, "b": 10, "l": 10, "r": 10}, plot_bgcolor="white",
-                         xaxis={"visible": False, "range": [-0.4, 2.4]}, yaxis={"visible": False})
+    figure.update_layout(
+        height=260,
+        margin={"t": 10, "b": 10, "l": 10, "r": 10},
+        plot_bgcolor="white",
+        xaxis={"visible": False, "range": [-0.4, 2.4]},
+        yaxis={"visible": False},
+    )
     return figure
 
 
@@ -80,13 +126,17 @@ with architecture_tab:
     table = layer_rows(arch)
     trainable = int(table["trainable"].sum())
     st.subheader(f"{ARCHITECTURE_TITLES[arch]}: {trainable:,} trainable parameters")
-    st.caption(f"Published: {PUBLISHED_TRAINABLE_PARAMS[arch]:,} trainable, "
-               f"{trainable + int(table['non-trainable'].sum()):,} in total (batch-norm statistics included). "
-               "Hover a block for its layers.")
+    st.caption(
+        f"Published: {PUBLISHED_TRAINABLE_PARAMS[arch]:,} trainable, "
+        f"{trainable + int(table['non-trainable'].sum()):,} in total (batch-norm statistics included). "
+        "Hover a block for its layers."
+    )
     st.plotly_chart(network_diagram(arch), key="learn.diagram", config={"displaylogo": False})
     if arch == "mesoinception4":
-        st.markdown("**The inception module.** Parallel branches see the same input at different scales; the "
-                    "dilated 3x3 convolutions widen the view without adding parameters.")
+        st.markdown(
+            "**The inception module.** Parallel branches see the same input at different scales; the "
+            "dilated 3x3 convolutions widen the view without adding parameters."
+        )
         st.plotly_chart(inception_diagram(), key="learn.inception", config={"displaylogo": False})
     st.dataframe(table, hide_index=True, key="learn.layers")
     st.markdown("""
@@ -181,10 +231,14 @@ with features_tab:
         acts = cached_activations(key, choice.label, crop, classifier)
         left, right = st.columns([1, 3])
         left.image(explain.degrade(crop, "jpeg", 100), caption="The 256x256 input", width="stretch")
-        layer = right.selectbox("Layer", list(acts), key="learn.layer",
-                                format_func=lambda n: f"{n} ({' x '.join(map(str, acts[n].shape))})")
-        right.image(explain.feature_grid(acts[layer]), caption=f"Every channel of {layer}, each scaled to its own "
-                    "range: bright = strong response", width="stretch")
+        layer = right.selectbox(
+            "Layer", list(acts), key="learn.layer", format_func=lambda n: f"{n} ({' x '.join(map(str, acts[n].shape))})"
+        )
+        right.image(
+            explain.feature_grid(acts[layer]),
+            caption=f"Every channel of {layer}, each scaled to its own range: bright = strong response",
+            width="stretch",
+        )
         channel = st.slider("Channel to enlarge", 0, acts[layer].shape[-1] - 1, 0, key="learn.channel")
         columns = st.columns(2)
         # Beside the chosen weights, the same architecture trained on the other manipulation (DF and F2F).
@@ -195,8 +249,11 @@ with features_tab:
                 pair[other.name] = studio.cached_classifier(other.name)
         for column, (label, model) in zip(columns, pair.items()):
             values = cached_activations(key, label, crop, model)[layer][..., channel]
-            column.image(explain.feature_grid(values[..., None], columns=1, cell=256), width="stretch",
-                         caption=f"{label}: {layer}, channel {channel}")
+            column.image(
+                explain.feature_grid(values[..., None], columns=1, cell=256),
+                width="stretch",
+                caption=f"{label}: {layer}, channel {channel}",
+            )
 
 
 with saliency_tab:
@@ -204,16 +261,24 @@ with saliency_tab:
     if crop is None:
         st.info("Pick a face to see where the network finds its evidence.", icon=":material/face:")
     else:
-        method = st.radio("Method", ["Grad-CAM", "Integrated gradients"], horizontal=True, key="learn.method",
-                          help="Grad-CAM: gradient-weighted activations of the last convolutional block. Integrated "
-                               "gradients: per-pixel attributions from a black image to the face.")
+        method = st.radio(
+            "Method",
+            ["Grad-CAM", "Integrated gradients"],
+            horizontal=True,
+            key="learn.method",
+            help="Grad-CAM: gradient-weighted activations of the last convolutional block. Integrated "
+            "gradients: per-pixel attributions from a black image to the face.",
+        )
         opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="learn.opacity")
         heatmap = cached_saliency(crop_key(crop), choice.label, method, crop, classifier)
         p_fake = float(1 - classifier.score_real([crop])[0])
         left, right = st.columns(2)
         left.image(explain.degrade(crop, "jpeg", 100), caption="Input", width="stretch")
-        right.image(explain.overlay(crop, heatmap, opacity=opacity), width="stretch",
-                    caption=f"{method} for P(fake) = {p_fake:.1%} ({choice.label}): red = strongest evidence for fake")
+        right.image(
+            explain.overlay(crop, heatmap, opacity=opacity),
+            width="stretch",
+            caption=f"{method} for P(fake) = {p_fake:.1%} ({choice.label}): red = strongest evidence for fake",
+        )
 
 
 with experiments_tab:
@@ -221,8 +286,13 @@ with experiments_tab:
     if crop is None:
         st.info("Pick a face to see how compression erodes the mesoscopic evidence.", icon=":material/face:")
     else:
-        kind = st.radio("Degradation", list(explain.DEGRADATIONS), horizontal=True, key="learn.kind",
-                        format_func=lambda k: explain.DEGRADATIONS[k]["title"].split(" (")[0])
+        kind = st.radio(
+            "Degradation",
+            list(explain.DEGRADATIONS),
+            horizontal=True,
+            key="learn.kind",
+            format_func=lambda k: explain.DEGRADATIONS[k]["title"].split(" (")[0],
+        )
         levels = explain.DEGRADATIONS[kind]["levels"]
         level = st.select_slider(explain.DEGRADATIONS[kind]["title"], options=levels, key=f"learn.level.{kind}")
         curve = explain.degradation_curve(classifier, crop, kind)
@@ -230,40 +300,68 @@ with experiments_tab:
         current = dict(curve)[float(level)]
         left, right = st.columns([1, 2])
         left.image(degraded, caption=f"P(fake) {current:.1%} at {level}", width="stretch")
-        figure = go.Figure(go.Scatter(x=[x for x, _ in curve], y=[y for _, y in curve], mode="lines+markers",
-                                      name=choice.label, marker_color="#6C3BD1"))
-        figure.add_trace(go.Scatter(x=[level], y=[current], mode="markers", marker={"size": 16, "color": "#D32F2F"},
-                                    name="current"))
+        figure = go.Figure(
+            go.Scatter(
+                x=[x for x, _ in curve],
+                y=[y for _, y in curve],
+                mode="lines+markers",
+                name=choice.label,
+                marker_color="#6C3BD1",
+            )
+        )
+        figure.add_trace(
+            go.Scatter(x=[level], y=[current], mode="markers", marker={"size": 16, "color": "#D32F2F"}, name="current")
+        )
         figure.add_hline(y=threshold, line_dash="dash", line_color="#888")
-        figure.update_layout(xaxis_title=explain.DEGRADATIONS[kind]["title"], yaxis_title="P(fake)",
-                             yaxis_range=[-0.02, 1.02], yaxis_tickformat=".0%", height=340,
-                             margin={"t": 20, "b": 40, "l": 60, "r": 20},
-                             xaxis_autorange="reversed" if kind == "jpeg" else True)
+        figure.update_layout(
+            xaxis_title=explain.DEGRADATIONS[kind]["title"],
+            yaxis_title="P(fake)",
+            yaxis_range=[-0.02, 1.02],
+            yaxis_tickformat=".0%",
+            height=340,
+            margin={"t": 20, "b": 40, "l": 60, "r": 20},
+            xaxis_autorange="reversed" if kind == "jpeg" else True,
+        )
         right.plotly_chart(figure, key="learn.curve", config={"displaylogo": False})
-        st.caption("The paper's central concern: compression and blur wash out mesoscopic detail, so scores drift "
-                   "as quality drops. The curve starts at the plain score (quality 100 = the original crop).")
+        st.caption(
+            "The paper's central concern: compression and blur wash out mesoscopic detail, so scores drift "
+            "as quality drops. The curve starts at the plain score (quality 100 = the original crop)."
+        )
 
 
 with quiz_tab:
     from mesonet.media import load_image
     from mesonet.samples import list_samples, sample_path
 
-    st.write("Real or fake? Guess, then see the truth and what the network says. Add your own labelled faces "
-             "below; otherwise the quiz uses the authors' sample crops.")
+    st.write(
+        "Real or fake? Guess, then see the truth and what the network says. Add your own labelled faces "
+        "below; otherwise the quiz uses the authors' sample crops."
+    )
     with st.expander("Your own labelled faces", icon=":material/upload:"):
-        real_files = st.file_uploader("Real faces", type=studio.IMAGE_TYPES, accept_multiple_files=True,
-                                      key="learn.quiz_real")
-        fake_files = st.file_uploader("Fake faces", type=studio.IMAGE_TYPES, accept_multiple_files=True,
-                                      key="learn.quiz_fake")
-    items = [(f.name, f.getvalue(), "real") for f in real_files or []] + \
-            [(f.name, f.getvalue(), "fake") for f in fake_files or []]
+        real_files = st.file_uploader(
+            "Real faces", type=studio.IMAGE_TYPES, accept_multiple_files=True, key="learn.quiz_real"
+        )
+        fake_files = st.file_uploader(
+            "Fake faces", type=studio.IMAGE_TYPES, accept_multiple_files=True, key="learn.quiz_fake"
+        )
+    items = [(f.name, f.getvalue(), "real") for f in real_files or []] + [
+        (f.name, f.getvalue(), "fake") for f in fake_files or []
+    ]
     if not items:
         items = [(s.name, None, s.label) for s in list_samples() if s.is_face_crop]
     deck_id = studio.sha256_bytes("".join(name for name, _, _ in items).encode())
     if st.session_state.get("learn.quiz_deck") != deck_id:
         order = np.random.default_rng().permutation(len(items)).tolist()
-        st.session_state.update({"learn.quiz_deck": deck_id, "learn.quiz_order": order, "learn.quiz_pos": 0,
-                                 "learn.quiz_right": 0, "learn.quiz_done": 0, "learn.quiz_guess": None})
+        st.session_state.update(
+            {
+                "learn.quiz_deck": deck_id,
+                "learn.quiz_order": order,
+                "learn.quiz_pos": 0,
+                "learn.quiz_right": 0,
+                "learn.quiz_done": 0,
+                "learn.quiz_guess": None,
+            }
+        )
     position = st.session_state["learn.quiz_pos"] % len(items)
     name, data, truth = items[st.session_state["learn.quiz_order"][position]]
     with studio.shown_errors():
@@ -285,7 +383,8 @@ with quiz_tab:
             verdict = verdict_for(p_fake, threshold)
             (st.success if guess == truth else st.error)(
                 f"You said **{guess}**; it is **{truth}**. {choice.label} says P(fake) = {p_fake:.1%} "
-                f"({verdict}{', right' if verdict == truth else ', wrong'}).")
+                f"({verdict}{', right' if verdict == truth else ', wrong'})."
+            )
             if st.button("Next face", key="learn.quiz_next", icon=":material/arrow_forward:"):
                 st.session_state["learn.quiz_pos"] += 1
                 st.session_state["learn.quiz_guess"] = None

@@ -25,10 +25,12 @@ BATCH_RANGE = (4, 128)
 
 choice = ui.page_setup()
 st.title("Train or fine-tune")
-st.write("A short run for the classroom: the paper's recipe (mean squared error on the sigmoid, Adam at 1e-3 divided "
-         "by 10 every 1000 steps, augmentation) on your labelled faces, with live loss and accuracy curves. The run "
-         "belongs to the server: one at a time, visible to every user, and it runs in its own process, so the app "
-         "keeps serving everyone while it trains.")
+st.write(
+    "A short run for the classroom: the paper's recipe (mean squared error on the sigmoid, Adam at 1e-3 divided "
+    "by 10 every 1000 steps, augmentation) on your labelled faces, with live loss and accuracy curves. The run "
+    "belongs to the server: one at a time, visible to every user, and it runs in its own process, so the app "
+    "keeps serving everyone while it trains."
+)
 
 
 @st.cache_resource
@@ -74,12 +76,26 @@ def curves_figure(history: list[dict]) -> go.Figure:
             figure.add_trace(go.Scatter(x=frame["epoch"], y=frame[column], name=name, mode="lines+markers"))
     for column, name in (("accuracy", "training accuracy"), ("val_accuracy", "validation accuracy")):
         if column in frame:
-            figure.add_trace(go.Scatter(x=frame["epoch"], y=frame[column], name=name, yaxis="y2",
-                                        mode="lines+markers", line={"dash": "dot"}))
-    figure.update_layout(xaxis={"title": "epoch", "dtick": 1}, yaxis_title="loss (MSE)", height=340,
-                         yaxis2={"title": "accuracy", "overlaying": "y", "side": "right", "range": [0, 1],
-                                 "tickformat": ".0%", "showgrid": False},
-                         legend={"orientation": "h", "y": 1.12}, margin={"t": 40, "b": 40, "r": 80})
+            figure.add_trace(
+                go.Scatter(
+                    x=frame["epoch"], y=frame[column], name=name, yaxis="y2", mode="lines+markers", line={"dash": "dot"}
+                )
+            )
+    figure.update_layout(
+        xaxis={"title": "epoch", "dtick": 1},
+        yaxis_title="loss (MSE)",
+        height=340,
+        yaxis2={
+            "title": "accuracy",
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, 1],
+            "tickformat": ".0%",
+            "showgrid": False,
+        },
+        legend={"orientation": "h", "y": 1.12},
+        margin={"t": 40, "b": 40, "r": 80},
+    )
     return figure
 
 
@@ -91,35 +107,66 @@ busy = job is not None and job.running
 
 data = ui.dataset_input("train")
 columns = st.columns(4)
-arch = columns[0].radio("Architecture", list(ARCHITECTURE_TITLES), format_func=ARCHITECTURE_TITLES.get,
-                        key="train.arch", index=list(ARCHITECTURE_TITLES).index(choice.arch))
-init = columns[1].selectbox("Start from", ["random"] + [e.name for e in list_weights(arch=arch)],
-                            key="train.init", format_func=lambda v: "random weights" if v == "random" else f"{v} (fine-tune)")
+arch = columns[0].radio(
+    "Architecture",
+    list(ARCHITECTURE_TITLES),
+    format_func=ARCHITECTURE_TITLES.get,
+    key="train.arch",
+    index=list(ARCHITECTURE_TITLES).index(choice.arch),
+)
+init = columns[1].selectbox(
+    "Start from",
+    ["random"] + [e.name for e in list_weights(arch=arch)],
+    key="train.init",
+    format_func=lambda v: "random weights" if v == "random" else f"{v} (fine-tune)",
+)
 # No min/max on the inputs: Streamlit would keep the last valid value and let Start go ahead while the field
 # says "outside the allowed range". Checking here lets the page say so and disable Start.
-steps = columns[2].number_input("Steps", value=60, step=5, key="train.steps",
-                                help=f"Training steps in total ({STEPS_RANGE[0]}-{STEPS_RANGE[1]}); a step is one batch.")
-batch_size = columns[3].number_input("Batch size", value=32, step=4, key="train.batch",
-                                     help=f"Faces per step ({BATCH_RANGE[0]}-{BATCH_RANGE[1]}). The paper uses 75; "
-                                          "smaller batches give quicker steps on a CPU.")
-invalid = [f"{name} must be a whole number from {low} to {high}."
-           for name, value, (low, high) in (("Steps", steps, STEPS_RANGE), ("Batch size", batch_size, BATCH_RANGE))
-           if not (low <= value <= high and float(value).is_integer())]
+steps = columns[2].number_input(
+    "Steps",
+    value=60,
+    step=5,
+    key="train.steps",
+    help=f"Training steps in total ({STEPS_RANGE[0]}-{STEPS_RANGE[1]}); a step is one batch.",
+)
+batch_size = columns[3].number_input(
+    "Batch size",
+    value=32,
+    step=4,
+    key="train.batch",
+    help=f"Faces per step ({BATCH_RANGE[0]}-{BATCH_RANGE[1]}). The paper uses 75; "
+    "smaller batches give quicker steps on a CPU.",
+)
+invalid = [
+    f"{name} must be a whole number from {low} to {high}."
+    for name, value, (low, high) in (("Steps", steps, STEPS_RANGE), ("Batch size", batch_size, BATCH_RANGE))
+    if not (low <= value <= high and float(value).is_integer())
+]
 for message in invalid:
     st.error(message, icon=":material/error:")
 
-start = st.button("Start training", type="primary", icon=":material/play_arrow:",
-                  disabled=data is None or busy or bool(invalid))
+start = st.button(
+    "Start training", type="primary", icon=":material/play_arrow:", disabled=data is None or busy or bool(invalid)
+)
 if busy:
-    st.info("A training run is in progress (below); a new one can start when it finishes or is stopped.",
-            icon=":material/hourglass_top:")
+    st.info(
+        "A training run is in progress (below); a new one can start when it finishes or is stopped.",
+        icon=":material/hourglass_top:",
+    )
 elif data is None:
     st.info("Upload a ZIP of class folders or pick a server folder to train on.", icon=":material/folder_zip:")
 
 if start:
-    config = TrainConfig(arch=arch, variant=Variant(), init=None if init == "random" else init,
-                         epochs=max(1, int(steps) // 20), batch_size=int(batch_size),
-                         steps_per_epoch=min(20, int(steps)), max_steps=int(steps), val_split=0.1)
+    config = TrainConfig(
+        arch=arch,
+        variant=Variant(),
+        init=None if init == "random" else init,
+        epochs=max(1, int(steps) // 20),
+        batch_size=int(batch_size),
+        steps_per_epoch=min(20, int(steps)),
+        max_steps=int(steps),
+        val_split=0.1,
+    )
     try:
         start_job(data, config)
     except MesonetError as exc:
@@ -133,29 +180,41 @@ def live_view() -> None:
     job: TrainingJob | None = training_slot()["job"]
     if job is None:
         return
-    st.subheader(f"Run: {ARCHITECTURE_TITLES[job.config.arch]}"
-                 + (f", fine-tuning {job.config.init}" if job.config.init else ", from random weights"))
+    st.subheader(
+        f"Run: {ARCHITECTURE_TITLES[job.config.arch]}"
+        + (f", fine-tuning {job.config.init}" if job.config.init else ", from random weights")
+    )
     if job.running:
         fraction = job.steps_done / job.steps_total if job.steps_total else 0.0
-        status = (f"Step {job.steps_done} of {job.steps_total}" if job.steps_total
-                  else "Starting the training process")
+        status = f"Step {job.steps_done} of {job.steps_total}" if job.steps_total else "Starting the training process"
         st.progress(fraction, text=f"{status} · {time.time() - job.started:.0f} s")
-        if st.button("Stop", icon=":material/stop:", key="train.stop",
-                     help="Stops after the current step and keeps the best weights so far."):
+        if st.button(
+            "Stop",
+            icon=":material/stop:",
+            key="train.stop",
+            help="Stops after the current step and keeps the best weights so far.",
+        ):
             job.stop()
     elif job.error:
         st.error(job.error, icon=":material/error:")
     else:
         how = "Stopped" if job.stopped else "Done"
-        st.success(f"{how} after {job.steps_done} steps in {job.finished - job.started:.0f} s: best weights saved.",
-                   icon=":material/check_circle:")
+        st.success(
+            f"{how} after {job.steps_done} steps in {job.finished - job.started:.0f} s: best weights saved.",
+            icon=":material/check_circle:",
+        )
     if job.history:
         st.plotly_chart(curves_figure(job.history), key="train.curves")
     if not job.running and job.result_path is not None:
         columns = st.columns(2)
-        columns[0].download_button("Download the weights (.weights.h5)", job.result_path.read_bytes(),
-                                   job.result_path.name, "application/octet-stream", on_click="ignore",
-                                   icon=":material/download:")
+        columns[0].download_button(
+            "Download the weights (.weights.h5)",
+            job.result_path.read_bytes(),
+            job.result_path.name,
+            "application/octet-stream",
+            on_click="ignore",
+            icon=":material/download:",
+        )
         if columns[1].button("Use these weights in the app", icon=":material/add_circle:", key="train.use"):
             st.session_state["train.added"] = keep_weights(job)
             st.rerun(scope="app")  # the sidebar's picker must list the new weights

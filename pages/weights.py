@@ -11,17 +11,28 @@ from mesonet.weights import catalog_status, list_weights, load_model_with_weight
 
 studio.page_setup(model_picker=False)  # the picker comes last, once a file accepted below is a choice
 st.title("Weights")
-st.write("The catalog's pretrained networks, checked against their SHA-256 before use, and any weight "
-         "file of your own.")
+st.write(
+    "The catalog's pretrained networks, checked against their SHA-256 before use, and any weight file of your own."
+)
 
 entries = list_weights()
 statuses = {entry.name: catalog_status(entry.name) for entry in entries}
 st.dataframe(
-    pd.DataFrame([{
-        "name": e.name, "architecture": e.arch_title, "trained on": e.trained_on,
-        "parameters": f"{e.trainable_params:,}", "status": statuses[e.name], "licence": e.license,
-        "source": e.source, "SHA-256": e.sha256,
-    } for e in entries]),
+    pd.DataFrame(
+        [
+            {
+                "name": e.name,
+                "architecture": e.arch_title,
+                "trained on": e.trained_on,
+                "parameters": f"{e.trainable_params:,}",
+                "status": statuses[e.name],
+                "licence": e.license,
+                "source": e.source,
+                "SHA-256": e.sha256,
+            }
+            for e in entries
+        ]
+    ),
     hide_index=True,
     column_config={"source": st.column_config.LinkColumn("source", display_text="authors' repository")},
 )
@@ -32,20 +43,31 @@ if missing:
         for name in missing:
             bar = st.progress(0.0, text=f"Downloading {name}...")
             with studio.shown_errors(stop=False):
-                path = weights_path(name, progress=lambda done, total, bar=bar, name=name: bar.progress(
-                    min(done / total, 1.0) if total else 0.0, text=f"Downloading {name}: {done / 1024:.0f} KiB"))
+                path = weights_path(
+                    name,
+                    progress=lambda done, total, bar=bar, name=name: bar.progress(
+                        min(done / total, 1.0) if total else 0.0, text=f"Downloading {name}: {done / 1024:.0f} KiB"
+                    ),
+                )
                 bar.progress(1.0, text=f"{name}: saved to {path}, SHA-256 verified")
 else:
     st.success(f"All {len(entries)} pretrained files are present and verified.", icon=":material/check_circle:")
 
 st.subheader("Your own weights")
-st.write("Upload weights saved from a Meso4 or MesoInception4 (`.h5`, `.weights.h5`) or a whole `.keras` "
-         "model. The file is checked against the architecture you pick; once accepted it can be picked in the "
-         "sidebar on every page, for this session. `.keras` files load in safe mode: files carrying code are "
-         "refused.")
+st.write(
+    "Upload weights saved from a Meso4 or MesoInception4 (`.h5`, `.weights.h5`) or a whole `.keras` "
+    "model. The file is checked against the architecture you pick; once accepted it can be picked in the "
+    "sidebar on every page, for this session. `.keras` files load in safe mode: files carrying code are "
+    "refused."
+)
 with st.form("weights.upload_form", clear_on_submit=True):
-    arch = st.radio("Architecture of the file", list(ARCHITECTURE_TITLES), format_func=ARCHITECTURE_TITLES.get,
-                    horizontal=True, key="weights.arch")
+    arch = st.radio(
+        "Architecture of the file",
+        list(ARCHITECTURE_TITLES),
+        format_func=ARCHITECTURE_TITLES.get,
+        horizontal=True,
+        key="weights.arch",
+    )
     upload = st.file_uploader("Weight file", type=["h5", "keras"], key="weights.uploader")
     submitted = st.form_submit_button("Check and add", icon=":material/upload:")
 
@@ -63,15 +85,19 @@ if submitted and upload is not None:
         stored.unlink(missing_ok=True)
     else:
         studio.add_custom_weights(f"{upload.name} ({ARCHITECTURE_TITLES[arch]})", arch, stored)
-        st.success(f"Accepted {upload.name} as {ARCHITECTURE_TITLES[arch]} weights. Pick it in the sidebar.",
-                   icon=":material/check_circle:")
+        st.success(
+            f"Accepted {upload.name} as {ARCHITECTURE_TITLES[arch]} weights. Pick it in the sidebar.",
+            icon=":material/check_circle:",
+        )
 elif submitted:
     st.warning("Choose a weight file first.")
 
 custom = st.session_state.get(studio.CUSTOM_KEY, {})
 if custom:
-    st.dataframe(pd.DataFrame([{"name": label, "architecture": ARCHITECTURE_TITLES[c["arch"]]}
-                               for label, c in custom.items()]), hide_index=True)
+    st.dataframe(
+        pd.DataFrame([{"name": label, "architecture": ARCHITECTURE_TITLES[c["arch"]]} for label, c in custom.items()]),
+        hide_index=True,
+    )
 
 # Last, so that a file accepted above is already in the picker.
 studio.weights_picker()

@@ -39,10 +39,29 @@ from studio.navigation import ensure_router, menu
 from studio.text import LABEL_NOTE, WEIGHTS_NOTE
 
 __all__ = [
-    "CUSTOM_KEY", "IMAGE_TYPES", "LABEL_NOTE", "WEIGHTS_NOTE", "DatasetChoice", "ModelChoice", "add_custom_weights",
-    "cached_classifier", "classifier_for", "custom_weights_dir", "dataset_input", "extraction_settings",
-    "get_extraction", "media_input", "menu", "model_choices", "page_setup", "server_datasets", "sha256_bytes",
-    "show_error", "shown_errors", "threshold_slider", "weights_picker",
+    "CUSTOM_KEY",
+    "IMAGE_TYPES",
+    "LABEL_NOTE",
+    "WEIGHTS_NOTE",
+    "DatasetChoice",
+    "ModelChoice",
+    "add_custom_weights",
+    "cached_classifier",
+    "classifier_for",
+    "custom_weights_dir",
+    "dataset_input",
+    "extraction_settings",
+    "get_extraction",
+    "media_input",
+    "menu",
+    "model_choices",
+    "page_setup",
+    "server_datasets",
+    "sha256_bytes",
+    "show_error",
+    "shown_errors",
+    "threshold_slider",
+    "weights_picker",
 ]
 
 

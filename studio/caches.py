@@ -73,13 +73,21 @@ def get_extraction(media: MediaInput, settings: ExtractionSettings):
                     extraction = extraction_from_face_crop(path)
                 else:
                     extraction = extract_faces_from_media(
-                        path, sampling=FrameSampling(n_frames=settings.n_frames), all_faces=settings.all_faces,
-                        detector=settings.detector, preview_side=640, progress=progress)
+                        path,
+                        sampling=FrameSampling(n_frames=settings.n_frames),
+                        all_faces=settings.all_faces,
+                        detector=settings.detector,
+                        preview_side=640,
+                        progress=progress,
+                    )
         except Exception:
             status.update(label=f"Could not analyse {media.name}", state="error", expanded=False)
             raise
         elapsed = time.perf_counter() - start
-        status.update(label=f"Found {extraction.n_faces} face(s) in {len(extraction.frames)} frame(s)",
-                      state="complete", expanded=False)
+        status.update(
+            label=f"Found {extraction.n_faces} face(s) in {len(extraction.frames)} frame(s)",
+            state="complete",
+            expanded=False,
+        )
     extraction_cache().put(cache_key, extraction)
     return extraction, elapsed

@@ -58,20 +58,27 @@ class ExtractionSettings:
 
 def media_input(key: str) -> MediaInput | None:
     """Upload, camera or sample picker. `key` prefixes the widgets' keys (one set per page)."""
-    source = st.segmented_control("Source", ["Upload", "Camera", "Sample"], default="Upload",
-                                  key=f"{key}.source", label_visibility="collapsed")
+    source = st.segmented_control(
+        "Source", ["Upload", "Camera", "Sample"], default="Upload", key=f"{key}.source", label_visibility="collapsed"
+    )
     if source == "Camera":
         shot = st.camera_input("Take a photo", key=f"{key}.camera")
         return None if shot is None else MediaInput("camera.jpg", shot.getvalue(), sha256_bytes(shot.getvalue()))
     if source == "Sample":
         return _sample_input(key)
-    upload = st.file_uploader("Upload a photo or a video", type=IMAGE_TYPES + VIDEO_TYPES, key=f"{key}.upload",
-                              help="Photos: JPEG, PNG, WebP, BMP, TIFF. Videos: MP4, MOV, AVI, MKV, WebM. "
-                                   "Up to 500 MB.")
+    upload = st.file_uploader(
+        "Upload a photo or a video",
+        type=IMAGE_TYPES + VIDEO_TYPES,
+        key=f"{key}.upload",
+        help="Photos: JPEG, PNG, WebP, BMP, TIFF. Videos: MP4, MOV, AVI, MKV, WebM. Up to 500 MB.",
+    )
     if upload is None:
         return None
-    is_crop = st.toggle("This image is already an aligned face crop (skip face detection)", key=f"{key}.is_crop",
-                        help="Like the authors' dataset: the whole image is the face, resized to 256x256.")
+    is_crop = st.toggle(
+        "This image is already an aligned face crop (skip face detection)",
+        key=f"{key}.is_crop",
+        help="Like the authors' dataset: the whole image is the face, resized to 256x256.",
+    )
     data = upload.getvalue()
     return MediaInput(upload.name, data, sha256_bytes(data), is_crop)
 
@@ -80,8 +87,14 @@ def _sample_input(key: str) -> MediaInput | None:
     from mesonet.samples import get_sample, list_samples, sample_path
 
     samples = {s.name: s for s in list_samples()}
-    name = st.selectbox("Sample", list(samples), format_func=lambda n: samples[n].title, key=f"{key}.sample",
-                        index=None, placeholder="Choose a sample...")
+    name = st.selectbox(
+        "Sample",
+        list(samples),
+        format_func=lambda n: samples[n].title,
+        key=f"{key}.sample",
+        index=None,
+        placeholder="Choose a sample...",
+    )
     if name is None:
         return None
     sample = get_sample(name)
@@ -96,12 +109,26 @@ def _sample_input(key: str) -> MediaInput | None:
 def extraction_settings(key: str) -> ExtractionSettings:
     with st.expander("Face extraction settings", icon=":material/tune:"):
         columns = st.columns(3)
-        n_frames = columns[0].slider("Frames to sample (videos)", 1, 120, 30, key=f"{key}.frames",
-                                     help="Evenly spaced over the video, as the authors did (30).")
-        faces = columns[1].radio("Faces", ["Largest face", "All faces"], key=f"{key}.faces",
-                                 help="All faces: each person is followed as a track with its own scores.")
-        detector = columns[2].radio("Face detector", ["hog", "cnn"], key=f"{key}.detector",
-                                    format_func={"hog": "HOG (fast)", "cnn": "CNN (accurate, ~50x slower)"}.get)
+        n_frames = columns[0].slider(
+            "Frames to sample (videos)",
+            1,
+            120,
+            30,
+            key=f"{key}.frames",
+            help="Evenly spaced over the video, as the authors did (30).",
+        )
+        faces = columns[1].radio(
+            "Faces",
+            ["Largest face", "All faces"],
+            key=f"{key}.faces",
+            help="All faces: each person is followed as a track with its own scores.",
+        )
+        detector = columns[2].radio(
+            "Face detector",
+            ["hog", "cnn"],
+            key=f"{key}.detector",
+            format_func={"hog": "HOG (fast)", "cnn": "CNN (accurate, ~50x slower)"}.get,
+        )
     return ExtractionSettings(n_frames, faces == "All faces", detector)
 
 
@@ -148,8 +175,10 @@ def dataset_input(key: str) -> DatasetChoice | None:
     folders = server_datasets()
     sources = ["Upload a ZIP"] + (["Server folder"] if folders else [])
     source = st.segmented_control("Data", sources, default=sources[-1], key=f"{key}.data_source")
-    st.caption("One folder per class: `df`, `fake`, `f2f`, `deepfake` or `forged` hold forged faces, `real` holds "
-               "real ones. Images are aligned face crops, like the authors' dataset.")
+    st.caption(
+        "One folder per class: `df`, `fake`, `f2f`, `deepfake` or `forged` hold forged faces, `real` holds "
+        "real ones. Images are aligned face crops, like the authors' dataset."
+    )
     if source == "Server folder":
         name = st.selectbox("Dataset folder", list(folders), key=f"{key}.folder")
         return DatasetChoice(name, folder=folders[name])

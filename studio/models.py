@@ -48,8 +48,13 @@ def weights_picker() -> ModelChoice:
     st.session_state.setdefault("model.arch", get_weights(DEFAULT_WEIGHTS).arch)
     with st.sidebar:
         st.subheader("Classifier")
-        arch = st.radio("Architecture", list(ARCHITECTURE_TITLES), format_func=ARCHITECTURE_TITLES.get,
-                        key="model.arch", horizontal=True)
+        arch = st.radio(
+            "Architecture",
+            list(ARCHITECTURE_TITLES),
+            format_func=ARCHITECTURE_TITLES.get,
+            key="model.arch",
+            horizontal=True,
+        )
         options = [c for c in model_choices() if c.arch == arch]
         labels = [c.label for c in options]
         if st.session_state.get("model.weights") not in labels:

@@ -35,31 +35,51 @@ def verdict_card(analysis, *, seconds: float, cached: bool) -> None:
     color = "#757575" if summary.verdict == "no face" else VERDICT_COLORS[summary.verdict]
     with st.container(border=True):
         left, right = st.columns([1, 2], vertical_alignment="center")
-        left.markdown(f"<div style='font-size:2.6rem;font-weight:700;color:{color};line-height:1.1'>"
-                      f"{VERDICT_WORDS[summary.verdict]}</div>"
-                      f"<div style='color:#555'>verdict for {analysis.path}</div>", unsafe_allow_html=True)
+        left.markdown(
+            f"<div style='font-size:2.6rem;font-weight:700;color:{color};line-height:1.1'>"
+            f"{VERDICT_WORDS[summary.verdict]}</div>"
+            f"<div style='color:#555'>verdict for {analysis.path}</div>",
+            unsafe_allow_html=True,
+        )
         metrics = right.columns(4 if is_video else 3)
-        metrics[0].metric("P(fake)", percent(summary.p_fake_mean),
-                          help="Mean P(fake) over the frames with a face (the paper's video score)." if is_video
-                          else "P(fake) of the face (of the largest face, or the most suspicious one).")
+        metrics[0].metric(
+            "P(fake)",
+            percent(summary.p_fake_mean),
+            help="Mean P(fake) over the frames with a face (the paper's video score)."
+            if is_video
+            else "P(fake) of the face (of the largest face, or the most suspicious one).",
+        )
         if is_video:
-            metrics[1].metric("Frames voting fake", percent(summary.vote_fake),
-                              help="Share of frames whose P(fake) reaches the threshold (the authors' released code).")
+            metrics[1].metric(
+                "Frames voting fake",
+                percent(summary.vote_fake),
+                help="Share of frames whose P(fake) reaches the threshold (the authors' released code).",
+            )
             metrics[2].metric("Frames with a face", f"{summary.frames_with_face} / {summary.frames_sampled}")
         else:
             metrics[1].metric("Faces found", str(len(analysis.faces)))
         metrics[-1].metric("Time", f"{seconds:.2f} s", help="Face extraction (reused when cached) and scoring.")
-        right.caption(f"Model **{analysis.model}** · threshold {analysis.threshold:.2f}"
-                      + (f" · verdict by {'mean P(fake)' if analysis.aggregate == 'mean' else 'majority of frames'}"
-                         if is_video else "")
-                      + (" · faces reused from an earlier analysis" if cached else ""))
+        right.caption(
+            f"Model **{analysis.model}** · threshold {analysis.threshold:.2f}"
+            + (
+                f" · verdict by {'mean P(fake)' if analysis.aggregate == 'mean' else 'majority of frames'}"
+                if is_video
+                else ""
+            )
+            + (" · faces reused from an earlier analysis" if cached else "")
+        )
     if summary.verdict == "no face":
-        st.warning("No face was found, so there is nothing to score. Try a clearer, frontal face, the CNN detector, "
-                   "or, for an image that is already a face crop, the face-crop switch.", icon=":material/face:")
+        st.warning(
+            "No face was found, so there is nothing to score. Try a clearer, frontal face, the CNN detector, "
+            "or, for an image that is already a face crop, the face-crop switch.",
+            icon=":material/face:",
+        )
     elif summary.is_uncertain:
-        st.warning(f"Uncertain: P(fake) is within {UNCERTAIN_MARGIN:.0%} of the threshold, so this verdict could "
-                   "go either way. Compare models, or try weights trained on the other manipulation.",
-                   icon=":material/help:")
+        st.warning(
+            f"Uncertain: P(fake) is within {UNCERTAIN_MARGIN:.0%} of the threshold, so this verdict could "
+            "go either way. Compare models, or try weights trained on the other manipulation.",
+            icon=":material/help:",
+        )
 
 
 def scores_figure(analysis):
@@ -71,21 +91,43 @@ def scores_figure(analysis):
     times = [frame.time_s for frame in analysis.extraction.frames]
     for track_id in analysis.tracks:
         # One entry per sampled frame, None where this face is missing, so the line breaks at gaps.
-        faces = [next((f for f in by_frame.get(frame.frame_index, []) if f.track_id == track_id), None)
-                 for frame in analysis.extraction.frames]
+        faces = [
+            next((f for f in by_frame.get(frame.frame_index, []) if f.track_id == track_id), None)
+            for frame in analysis.extraction.frames
+        ]
         name = f"face {face_number(track_id)}"
-        figure.add_trace(go.Scatter(
-            x=times, y=[f.p_fake if f else None for f in faces], mode="lines+markers", name=name,
-            customdata=[f.frame_index if f else None for f in faces],
-            marker={"size": 9, "color": [verdict_color(f.p_fake if f else None, analysis.threshold) for f in faces],
-                    "line": {"width": 1, "color": "white"}},
-            hovertemplate="frame %{customdata}<br>%{x:.2f} s<br>P(fake) %{y:.1%}<extra>" + name + "</extra>",
-        ))
-    figure.add_hline(y=analysis.threshold, line_dash="dash", line_color="#888",
-                     annotation_text=f"threshold {analysis.threshold:.2f}", annotation_position="top left")
-    figure.update_layout(xaxis_title="time (s)", yaxis_title="P(fake)", yaxis_range=[-0.02, 1.02],
-                         yaxis_tickformat=".0%", height=340, margin={"t": 30, "b": 40, "l": 60, "r": 20},
-                         showlegend=len(analysis.tracks) > 1, clickmode="event+select")
+        figure.add_trace(
+            go.Scatter(
+                x=times,
+                y=[f.p_fake if f else None for f in faces],
+                mode="lines+markers",
+                name=name,
+                customdata=[f.frame_index if f else None for f in faces],
+                marker={
+                    "size": 9,
+                    "color": [verdict_color(f.p_fake if f else None, analysis.threshold) for f in faces],
+                    "line": {"width": 1, "color": "white"},
+                },
+                hovertemplate="frame %{customdata}<br>%{x:.2f} s<br>P(fake) %{y:.1%}<extra>" + name + "</extra>",
+            )
+        )
+    figure.add_hline(
+        y=analysis.threshold,
+        line_dash="dash",
+        line_color="#888",
+        annotation_text=f"threshold {analysis.threshold:.2f}",
+        annotation_position="top left",
+    )
+    figure.update_layout(
+        xaxis_title="time (s)",
+        yaxis_title="P(fake)",
+        yaxis_range=[-0.02, 1.02],
+        yaxis_tickformat=".0%",
+        height=340,
+        margin={"t": 30, "b": 40, "l": 60, "r": 20},
+        showlegend=len(analysis.tracks) > 1,
+        clickmode="event+select",
+    )
     return figure
 
 
@@ -93,11 +135,21 @@ def frame_scores_histogram(analysis):
     """How the frames' P(fake) values spread, with the threshold line."""
     import plotly.graph_objects as go
 
-    figure = go.Figure(go.Histogram(x=[f.p_fake for f in analysis.faces], xbins={"start": 0, "end": 1, "size": 0.05},
-                                    marker_color="#6C3BD1"))
+    figure = go.Figure(
+        go.Histogram(
+            x=[f.p_fake for f in analysis.faces], xbins={"start": 0, "end": 1, "size": 0.05}, marker_color="#6C3BD1"
+        )
+    )
     figure.add_vline(x=analysis.threshold, line_dash="dash", line_color="#888")
-    figure.update_layout(xaxis_title="P(fake)", yaxis_title="frames", xaxis_range=[0, 1], xaxis_tickformat=".0%",
-                         height=260, margin={"t": 20, "b": 40, "l": 60, "r": 20}, bargap=0.05)
+    figure.update_layout(
+        xaxis_title="P(fake)",
+        yaxis_title="frames",
+        xaxis_range=[0, 1],
+        xaxis_tickformat=".0%",
+        height=260,
+        margin={"t": 20, "b": 40, "l": 60, "r": 20},
+        bargap=0.05,
+    )
     return figure
 
 
@@ -132,13 +184,17 @@ def frame_view(analysis, frame_index: int) -> None:
     if frame.preview_jpeg is not None:
         left.image(annotated_frame(frame, faces, analysis.threshold), width="stretch")
     for face_crop, score in faces:
-        right.image(face_crop.crop, caption=f"face {face_number(score.track_id)}: P(fake) {percent(score.p_fake)}"
-                    + ("" if face_crop.aligned else " (margin crop)"), width="stretch")
+        right.image(
+            face_crop.crop,
+            caption=f"face {face_number(score.track_id)}: P(fake) {percent(score.p_fake)}"
+            + ("" if face_crop.aligned else " (margin crop)"),
+            width="stretch",
+        )
 
 
 def bordered_crop(crop: np.ndarray, color: str) -> np.ndarray:
     """The crop with an 8-pixel frame in `color` ("#RRGGBB")."""
-    rgb = tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
+    rgb = tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
     out = np.array(crop, copy=True)
     out[:8], out[-8:], out[:, :8], out[:, -8:] = rgb, rgb, rgb, rgb
     return out
@@ -147,27 +203,58 @@ def bordered_crop(crop: np.ndarray, color: str) -> np.ndarray:
 def gallery(analysis, *, per_row: int = 6) -> None:
     """Every aligned crop in frame order, with its time and P(fake); the border shows its verdict."""
     by_frame = analysis.faces_by_frame()
-    crops = [(frame, face_crop, score) for frame in analysis.extraction.frames
-             for face_crop, score in zip(frame.faces, by_frame.get(frame.frame_index, []), strict=True)]
+    crops = [
+        (frame, face_crop, score)
+        for frame in analysis.extraction.frames
+        for face_crop, score in zip(frame.faces, by_frame.get(frame.frame_index, []), strict=True)
+    ]
     for start in range(0, len(crops), per_row):
         columns = st.columns(per_row)
-        for column, (frame, face_crop, score) in zip(columns, crops[start:start + per_row], strict=False):
-            when = (f"{frame.time_s:.2f} s · " if analysis.extraction.kind == "video"
-                    else f"face {face_number(score.track_id)} · ")
+        for column, (frame, face_crop, score) in zip(columns, crops[start : start + per_row], strict=False):
+            when = (
+                f"{frame.time_s:.2f} s · "
+                if analysis.extraction.kind == "video"
+                else f"face {face_number(score.track_id)} · "
+            )
             # JPEG: encoding 30 crops as PNG on every rerun costs a noticeable fraction of a second.
-            column.image(bordered_crop(face_crop.crop, verdict_color(score.p_fake, analysis.threshold)),
-                         width="stretch", output_format="JPEG", caption=f"{when}P(fake) {percent(score.p_fake)}")
+            column.image(
+                bordered_crop(face_crop.crop, verdict_color(score.p_fake, analysis.threshold)),
+                width="stretch",
+                output_format="JPEG",
+                caption=f"{when}P(fake) {percent(score.p_fake)}",
+            )
 
 
 def downloads(analysis, key: str) -> None:
     """CSV, JSON and the face crops (ZIP) of one analysis."""
     stem = Path(analysis.path).stem
     columns = st.columns(3)
-    columns[0].download_button("Per-frame results (CSV)", analysis.to_csv(), f"{stem}_frames.csv", "text/csv",
-                               icon=":material/table:", key=f"{key}.csv", on_click="ignore")
-    columns[1].download_button("Results (JSON)", analysis.to_json(), f"{stem}_results.json", "application/json",
-                               icon=":material/data_object:", key=f"{key}.json", on_click="ignore")
+    columns[0].download_button(
+        "Per-frame results (CSV)",
+        analysis.to_csv(),
+        f"{stem}_frames.csv",
+        "text/csv",
+        icon=":material/table:",
+        key=f"{key}.csv",
+        on_click="ignore",
+    )
+    columns[1].download_button(
+        "Results (JSON)",
+        analysis.to_json(),
+        f"{stem}_results.json",
+        "application/json",
+        icon=":material/data_object:",
+        key=f"{key}.json",
+        on_click="ignore",
+    )
     # Deferred: the ZIP is built only when asked for, not on every rerun.
-    columns[2].download_button("Face crops (ZIP)", lambda: crops_zip(analysis.extraction, stem), f"{stem}_crops.zip",
-                               "application/zip", icon=":material/folder_zip:", key=f"{key}.zip", on_click="ignore",
-                               disabled=not analysis.faces)
+    columns[2].download_button(
+        "Face crops (ZIP)",
+        lambda: crops_zip(analysis.extraction, stem),
+        f"{stem}_crops.zip",
+        "application/zip",
+        icon=":material/folder_zip:",
+        key=f"{key}.zip",
+        on_click="ignore",
+        disabled=not analysis.faces,
+    )

@@ -12,8 +12,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright never downloads a browser here
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def free_port() -> int:
@@ -30,8 +38,9 @@ def healthy(url: str) -> bool:
         return False
 
 
-def start_streamlit(log_path: Path, *, timeout_s: float = 60.0,
-                    env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, float]:
+def start_streamlit(
+    log_path: Path, *, timeout_s: float = 60.0, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str, float]:
     """Runs `streamlit run streamlit_app.py` on 127.0.0.1 (with faulthandler, so a crash in native
     code prints every thread's stack into the log).
 
@@ -48,17 +57,35 @@ def start_streamlit(log_path: Path, *, timeout_s: float = 60.0,
             with its output.
     """
     url = f"http://127.0.0.1:{free_port()}"
-    command = [sys.executable, "-X", "faulthandler", "-m", "streamlit", "run", "streamlit_app.py",
-               "--server.address", "127.0.0.1", "--server.port", url.rsplit(":", 1)[1],
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command = [
+        sys.executable,
+        "-X",
+        "faulthandler",
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        url.rsplit(":", 1)[1],
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     with log_path.open("wb") as log:
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
+        )
     while not healthy(url):
         if process.poll() is not None or time.perf_counter() - start > timeout_s:
             stop_streamlit(process)
-            raise RuntimeError(f"streamlit did not become healthy at {url}; its output:\n"
-                               f"{log_path.read_text(errors='replace')[-3000:]}")
+            raise RuntimeError(
+                f"streamlit did not become healthy at {url}; its output:\n"
+                f"{log_path.read_text(errors='replace')[-3000:]}"
+            )
         time.sleep(0.02)
     return process, url, time.perf_counter() - start
 

@@ -9,10 +9,12 @@ import mesonet
 
 
 def test_importing_mesonet_loads_neither_tensorflow_nor_streamlit():
-    code = ("import sys, mesonet\n"
-            "assert 'tensorflow' not in sys.modules and 'streamlit' not in sys.modules\n"
-            "mesonet.FrameSampling, mesonet.verdict_for\n"
-            "assert 'tensorflow' not in sys.modules and 'streamlit' not in sys.modules\n")
+    code = (
+        "import sys, mesonet\n"
+        "assert 'tensorflow' not in sys.modules and 'streamlit' not in sys.modules\n"
+        "mesonet.FrameSampling, mesonet.verdict_for\n"
+        "assert 'tensorflow' not in sys.modules and 'streamlit' not in sys.modules\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -133,10 +133,13 @@ def test_analyse_video_chart_gallery_downloads_and_switching_weights(video, clas
     assert at.button_group(key="learn.saliency.source").value == "Sent from Analyse"
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("notes.mp4", b"this is text, not a video\n", "notes.mp4"),
-    ("empty.jpg", b"", "empty.jpg"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("notes.mp4", b"this is text, not a video\n", "notes.mp4"),
+        ("empty.jpg", b"", "empty.jpg"),
+    ],
+)
 def test_bad_file_shows_an_error_and_the_next_upload_works(name, content, message, sample_images):
     at = open_app()
     at.file_uploader(key="analyse.upload").set_value((name, content, "application/octet-stream")).run()

@@ -51,6 +51,7 @@ ALERT = '[data-testid="stAlert"]'
 # Fixtures: server, browser, expected results
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Server:
     url: str
@@ -62,13 +63,15 @@ class Server:
         (faulthandler's stacks of every thread), else the last `lines` lines."""
         text = self.log.read_text(errors="replace").splitlines()
         fatal = [n for n, line in enumerate(text) if line.startswith("Fatal Python error")]
-        return "\n".join(text[fatal[-1]:] if fatal else text[-lines:])
+        return "\n".join(text[fatal[-1] :] if fatal else text[-lines:])
 
     def check_alive(self) -> None:
         """Fails the test with the server's last output if the server process has died."""
         if self.process.poll() is not None:
-            pytest.fail(f"The streamlit server died (exit code {self.process.returncode}). "
-                        f"Its last output:\n{self.output()}", pytrace=False)
+            pytest.fail(
+                f"The streamlit server died (exit code {self.process.returncode}). Its last output:\n{self.output()}",
+                pytrace=False,
+            )
 
 
 @pytest.fixture(scope="session")
@@ -178,6 +181,7 @@ def full_screenshot(page, path: Path) -> None:
 # Tests
 # ---------------------------------------------------------------------------------------------
 
+
 def test_video_verdict_matches_core_and_chart_click_shows_that_frame(page, shared_dir, expected, screenshots):
     video = shared_dir / "data" / "videos" / "real" / "ff_youtube_183.mp4"
     analysis = expected(video)
@@ -200,8 +204,7 @@ def test_video_verdict_matches_core_and_chart_click_shows_that_frame(page, share
     shown = int(re.match(r"Frame (\d+)", frame_header(page)).group(1))
     assert shown == max(analysis.faces, key=lambda f: f.p_fake).frame_index
     # A point away from the shown one and from the ends of the line.
-    n = next(i for i in range(len(analysis.faces) // 3, len(analysis.faces))
-             if analysis.faces[i].frame_index != shown)
+    n = next(i for i in range(len(analysis.faces) // 3, len(analysis.faces)) if analysis.faces[i].frame_index != shown)
     target = analysis.faces[n]
     point = points.nth(n)
     point.scroll_into_view_if_needed()
@@ -212,8 +215,7 @@ def test_video_verdict_matches_core_and_chart_click_shows_that_frame(page, share
 
     header = page.locator(FRAME_VIEW).get_by_text(re.compile(rf"^Frame {target.frame_index} at"))
     header.wait_for(timeout=ANALYSIS_MS)
-    assert header.inner_text() == (f"Frame {target.frame_index} at {target.time_s:.2f} s · "
-                                   f"P(fake) {target.p_fake:.1%}")
+    assert header.inner_text() == (f"Frame {target.frame_index} at {target.time_s:.2f} s · P(fake) {target.p_fake:.1%}")
     # Only the fragment reran: the verdict card (and its timing) is untouched.
     assert time_metric.inner_text() == time_before_click
     assert p_fake_value(page).inner_text() == p_fake
@@ -313,8 +315,10 @@ def test_four_concurrent_sessions_each_see_their_own_result(server, shared_dir, 
     shutil.copyfile(videos / "face2face" / "ff_c40_183_253.mp4", face2face)
     files = [real, deepfake, face2face, videos / "real" / "short_hamilton_clip.mp4"]
     analyses = [expected(path) for path in files]
-    jobs = [(path, len(analysis.faces), screenshots / f"concurrent_{i + 1}_{path.stem}.png")
-            for i, (path, analysis) in enumerate(zip(files, analyses))]
+    jobs = [
+        (path, len(analysis.faces), screenshots / f"concurrent_{i + 1}_{path.stem}.png")
+        for i, (path, analysis) in enumerate(zip(files, analyses))
+    ]
 
     # The sync Playwright of the other tests owns this thread's event loop: run asyncio in another.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -348,8 +352,9 @@ def test_a_fresh_server_shows_the_app_menu_on_a_page_url(browser, tmp_path, scre
         stop_streamlit(process)
 
 
-def test_training_runs_beside_the_server_stops_and_other_users_are_still_served(browser, tmp_path, shared_dir,
-                                                                               expected, screenshots):
+def test_training_runs_beside_the_server_stops_and_other_users_are_still_served(
+    browser, tmp_path, shared_dir, expected, screenshots
+):
     """Regression (issue 14): "Start training" on a server dataset killed the whole server with a
     segmentation fault inside TensorFlow; every connected browser showed "Connection error"."""
     faces = tmp_path / "datasets" / "faces80"
@@ -357,8 +362,9 @@ def test_training_runs_beside_the_server_stops_and_other_users_are_still_served(
         (faces / folder).mkdir(parents=True)
         for source in sorted((shared_dir / "data" / "mesonet_df" / "train" / folder).glob("*.jpg"))[:40]:
             (faces / folder / source.name).symlink_to(source)
-    process, url, _ = start_streamlit(tmp_path / "train.log", timeout_s=30,
-                                      env={"MESONET_DATASETS_DIR": str(faces.parent)})
+    process, url, _ = start_streamlit(
+        tmp_path / "train.log", timeout_s=30, env={"MESONET_DATASETS_DIR": str(faces.parent)}
+    )
     try:
         context = browser.new_context(viewport={"width": 1400, "height": 1400})
         context.set_default_timeout(UI_MS)

@@ -20,8 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 def fifth_entry(tmp_path, monkeypatch):
     """A copy of meso4-df's file under a new name, in a temporary weights folder, as a catalog entry."""
     original = get_weights("meso4-df")
-    entry = dataclasses.replace(original, name="meso4-df-copy", short_label="Copy: meso4-df under another name",
-                                filename="Meso4_DF_copy.h5")
+    entry = dataclasses.replace(
+        original, name="meso4-df-copy", short_label="Copy: meso4-df under another name", filename="Meso4_DF_copy.h5"
+    )
     shutil.copy(REPO / "weights" / original.filename, tmp_path / entry.filename)
     monkeypatch.setenv("MESONET_WEIGHTS_DIR", str(tmp_path))
     monkeypatch.setitem(CATALOG, entry.name, entry)
@@ -57,7 +58,9 @@ def test_counterparts_pair_manipulations_from_the_catalog():
 
 
 def test_help_lists_the_catalog_without_loading_tensorflow():
-    code = ("import sys, mesonet, mesonet.cli\n"
-            "mesonet.cli.build_parser()\n"
-            "assert 'tensorflow' not in sys.modules and 'streamlit' not in sys.modules, sorted(sys.modules)\n")
+    code = (
+        "import sys, mesonet, mesonet.cli\n"
+        "mesonet.cli.build_parser()\n"
+        "assert 'tensorflow' not in sys.modules and 'streamlit' not in sys.modules, sorted(sys.modules)\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

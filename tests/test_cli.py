@@ -13,8 +13,7 @@ from tests.test_models import GOLDEN
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mesonet.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "mesonet.cli", *args], capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.parametrize("command", [[], ["weights"], ["weights", "list"], ["weights", "fetch"], ["predict"]])
@@ -62,22 +61,36 @@ def test_bad_files_give_one_line_each_and_the_rest_is_scored(tmp_path, sample_im
 
 
 def test_table_output_and_custom_weights_file(sample_images, shared_dir):
-    result = run_cli("predict", str(sample_images["df00204"]), "--model", "meso4",
-                     "--weights-file", str(shared_dir / "weights" / "Meso4_F2F.h5"))
+    result = run_cli(
+        "predict",
+        str(sample_images["df00204"]),
+        "--model",
+        "meso4",
+        "--weights-file",
+        str(shared_dir / "weights" / "Meso4_F2F.h5"),
+    )
     assert result.returncode == 0, result.stderr
     assert "meso4 (Meso4_F2F.h5)" in result.stdout and "16.9%" in result.stdout and "real" in result.stdout
 
 
 def test_wrong_weights_file_is_one_clear_line(sample_images, shared_dir):
-    result = run_cli("predict", str(sample_images["df00204"]), "--model", "mesoinception4",
-                     "--weights-file", str(shared_dir / "weights" / "Meso4_DF.h5"))
+    result = run_cli(
+        "predict",
+        str(sample_images["df00204"]),
+        "--model",
+        "mesoinception4",
+        "--weights-file",
+        str(shared_dir / "weights" / "Meso4_DF.h5"),
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "does not hold MesoInception4 weights" in result.stderr
 
 
 def test_core_imports_no_streamlit_and_loads_nothing_at_import():
-    code = ("import sys, mesonet, mesonet.cli, mesonet.weights, mesonet.scoring; "
-            "print('streamlit' in sys.modules, 'tensorflow' in sys.modules)")
+    code = (
+        "import sys, mesonet, mesonet.cli, mesonet.weights, mesonet.scoring; "
+        "print('streamlit' in sys.modules, 'tensorflow' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["False", "False"], result.stderr
 
@@ -88,8 +101,22 @@ def test_detect_json_on_a_video_an_image_and_a_bad_file(tmp_path, shared_dir):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(video.read_bytes()[:5000])
     crops = tmp_path / "crops"
-    result = run_cli("detect", str(video), str(broken), str(photo), "--model", "meso4-df", "--frames", "6",
-                     "--json", "-", "--csv", str(tmp_path / "frames.csv"), "--save-crops", str(crops))
+    result = run_cli(
+        "detect",
+        str(video),
+        str(broken),
+        str(photo),
+        "--model",
+        "meso4-df",
+        "--frames",
+        "6",
+        "--json",
+        "-",
+        "--csv",
+        str(tmp_path / "frames.csv"),
+        "--save-crops",
+        str(crops),
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("mesonet: error:")]

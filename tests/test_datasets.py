@@ -32,8 +32,13 @@ def train_dir(shared_dir: Path) -> Path:
 
 
 def test_every_forged_folder_name_is_forged(tmp_path, sample_images):
-    dataset = scan_dataset(_make(tmp_path / "d", {"df": 1, "Fake": 1, "f2f": 1, "deepfake": 1, "forged": 1,
-                                                  "real": 2}, sample_images["df00204"]))
+    dataset = scan_dataset(
+        _make(
+            tmp_path / "d",
+            {"df": 1, "Fake": 1, "f2f": 1, "deepfake": 1, "forged": 1, "real": 2},
+            sample_images["df00204"],
+        )
+    )
     assert dataset.n_forged == 5 and dataset.n_real == 2
 
 
@@ -42,12 +47,15 @@ def test_a_zip_top_folder_is_looked_through(tmp_path, sample_images):
     assert dataset.root.name == "my_dataset" and len(dataset.files) == 2
 
 
-@pytest.mark.parametrize(("layout", "message"), [
-    ({"df": 1, "real": 1, "misc": 1}, "misc are not a known class"),
-    ({"df": 2, "fake": 1}, "no real class folder"),
-    ({"real": 2}, "no forged class folder"),
-    ({"df": 1, "real": 0}, "holds no image or video"),
-])
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ({"df": 1, "real": 1, "misc": 1}, "misc are not a known class"),
+        ({"df": 2, "fake": 1}, "no real class folder"),
+        ({"real": 2}, "no forged class folder"),
+        ({"df": 1, "real": 0}, "holds no image or video"),
+    ],
+)
 def test_bad_layouts_are_refused_clearly(tmp_path, sample_images, layout, message):
     root = _make(tmp_path / "d", layout, sample_images["df00204"])
     with pytest.raises(DatasetError, match=message):
@@ -95,10 +103,13 @@ def test_zip_unpacks_into_a_folder_that_is_deleted_after(sample_images):
     assert not folder.exists()
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"not a zip", "not a ZIP file"),
-    (_zip({"../evil.jpg": b"x"}), "path outside the archive"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"not a zip", "not a ZIP file"),
+        (_zip({"../evil.jpg": b"x"}), "path outside the archive"),
+    ],
+)
 def test_hostile_or_broken_zips_are_refused(data, message):
     with pytest.raises(DatasetError, match=message), unpacked_zip(data, "upload.zip"):
         pass

@@ -41,8 +41,9 @@ def small_dataset(tmp_path: Path, train_dir: Path) -> Path:
 def test_scores_equal_the_single_image_path_and_metrics_equal_sklearn(small_dataset, classifier):
     meso4 = classifier("meso4-df")
     progress = []
-    result = evaluate_dataset(small_dataset, meso4, batch_size=5, workers=2,
-                              progress=lambda done, total: progress.append((done, total)))
+    result = evaluate_dataset(
+        small_dataset, meso4, batch_size=5, workers=2, progress=lambda done, total: progress.append((done, total))
+    )
 
     paths = [Path(item.path) for item in result.items]
     assert len(paths) == 2 * N_PER_CLASS and not result.skipped
@@ -110,8 +111,21 @@ def test_cli_evaluate_writes_json_csv_and_report(small_dataset, tmp_path, capsys
     from mesonet.cli import main
 
     out = tmp_path / "out"
-    code = main(["evaluate", str(small_dataset), "--model", "meso4-df", "--group-by-video", "--json", f"{out}.json",
-                 "--csv", f"{out}.csv", "--report", f"{out}.html"])
+    code = main(
+        [
+            "evaluate",
+            str(small_dataset),
+            "--model",
+            "meso4-df",
+            "--group-by-video",
+            "--json",
+            f"{out}.json",
+            "--csv",
+            f"{out}.csv",
+            "--report",
+            f"{out}.html",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "accuracy  forged" in captured.out

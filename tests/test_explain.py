@@ -16,8 +16,9 @@ def real_face(sample_images):
     return load_image(sample_images["real00240"])
 
 
-@pytest.mark.parametrize(("arch", "trainable", "total"),
-                         [("meso4", 27_977, 28_073), ("mesoinception4", 28_615, 28_725)])
+@pytest.mark.parametrize(
+    ("arch", "trainable", "total"), [("meso4", 27_977, 28_073), ("mesoinception4", 28_615, 28_725)]
+)
 def test_layer_table_totals_match_the_paper(arch, trainable, total):
     rows = explain.layer_table(arch)
     assert sum(r.trainable_params for r in rows) == trainable
@@ -25,12 +26,29 @@ def test_layer_table_totals_match_the_paper(arch, trainable, total):
     assert rows[0].output_shape == (256, 256, 3) and rows[-1].output_shape == (1,)
 
 
-@pytest.mark.parametrize(("name", "shapes"), [
-    ("meso4-df", {"block1_conv": (256, 256, 8), "block2_conv": (128, 128, 8), "block3_conv": (64, 64, 16),
-                  "block4_conv": (32, 32, 16)}),
-    ("mesoinception4-df", {"block1_concat": (256, 256, 11), "block2_concat": (128, 128, 12),
-                           "block3_conv": (64, 64, 16), "block4_conv": (32, 32, 16)}),
-])
+@pytest.mark.parametrize(
+    ("name", "shapes"),
+    [
+        (
+            "meso4-df",
+            {
+                "block1_conv": (256, 256, 8),
+                "block2_conv": (128, 128, 8),
+                "block3_conv": (64, 64, 16),
+                "block4_conv": (32, 32, 16),
+            },
+        ),
+        (
+            "mesoinception4-df",
+            {
+                "block1_concat": (256, 256, 11),
+                "block2_concat": (128, 128, 12),
+                "block3_conv": (64, 64, 16),
+                "block4_conv": (32, 32, 16),
+            },
+        ),
+    ],
+)
 def test_activation_shapes_per_layer(name, shapes, classifier, real_face):
     acts = explain.activations(classifier(name), real_face)
     assert {k: v.shape for k, v in acts.items()} == shapes
@@ -67,12 +85,20 @@ def test_unknown_degradation_is_refused(classifier, real_face):
 def test_explain_command_writes_pngs_and_json(tmp_path, shared_dir):
     from tests.test_cli import run_cli
 
-    result = run_cli("explain", str(shared_dir / "data" / "photos" / "obama.jpg"), "--model", "meso4-df",
-                     "--out", str(tmp_path))
+    result = run_cli(
+        "explain", str(shared_dir / "data" / "photos" / "obama.jpg"), "--model", "meso4-df", "--out", str(tmp_path)
+    )
     assert result.returncode == 0, result.stderr
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"crop.png", "saliency_gradcam.png", "saliency_integrated_gradients.png", "features_block1_conv.png",
-            "degradation_jpeg.png", "degradation_noise.png", "degradation.json"} <= names
+    assert {
+        "crop.png",
+        "saliency_gradcam.png",
+        "saliency_integrated_gradients.png",
+        "features_block1_conv.png",
+        "degradation_jpeg.png",
+        "degradation_noise.png",
+        "degradation.json",
+    } <= names
     summary = json.loads((tmp_path / "degradation.json").read_text())
     assert summary["curves"]["jpeg"][0] == [100.0, pytest.approx(summary["p_fake"], abs=1e-6)]
     # A photo without a face is a one-line error.

@@ -26,28 +26,42 @@ from mesonet.faces import (
 )
 from mesonet.media import iter_media_frames, load_image
 
-CLIPS = ["real/ff_actors_01_kitchen_pan.mp4", "real/ff_youtube_183.mp4", "real/short_hamilton_clip.mp4",
-         "deepfakes/ff_c40_183_253.mp4", "face2face/ff_c40_183_253.mp4"]
+CLIPS = [
+    "real/ff_actors_01_kitchen_pan.mp4",
+    "real/ff_youtube_183.mp4",
+    "real/short_hamilton_clip.mp4",
+    "deepfakes/ff_c40_183_253.mp4",
+    "face2face/ff_c40_183_253.mp4",
+]
 
 
-def _parts(eye1: tuple[float, float], eye2: tuple[float, float], mouth: tuple[float, float],
-           nose: tuple[float, float]) -> dict[str, np.ndarray]:
+def _parts(
+    eye1: tuple[float, float], eye2: tuple[float, float], mouth: tuple[float, float], nose: tuple[float, float]
+) -> dict[str, np.ndarray]:
     """Synthetic landmark parts whose centres are exactly the given points."""
+
     def around(centre: tuple[float, float], count: int) -> np.ndarray:
         # Points on a small circle: their mean is the centre.
         angles = np.linspace(0, 2 * np.pi, count, endpoint=False)
         return np.c_[centre[0] + 2 * np.cos(angles), centre[1] + 2 * np.sin(angles)]
 
-    return {"left_eye": around(eye1, 6), "right_eye": around(eye2, 6), "top_lip": around(mouth, 12),
-            "bottom_lip": around(mouth, 12), "nose_tip": around(nose, 5), "nose_bridge": around(nose, 4)}
+    return {
+        "left_eye": around(eye1, 6),
+        "right_eye": around(eye2, 6),
+        "top_lip": around(mouth, 12),
+        "bottom_lip": around(mouth, 12),
+        "nose_tip": around(nose, 5),
+        "nose_bridge": around(nose, 4),
+    }
 
 
 def _parts_for_square(centre: tuple[float, float], side: float) -> dict[str, np.ndarray]:
     """Upright parts whose alignment square is centred on `centre` with side `side`."""
     eye_distance = side / (2.2 * 1.3)
     cx, cy = centre
-    return _parts((cx - eye_distance / 2, cy - 30), (cx + eye_distance / 2, cy - 30),
-                  (cx, cy - 30 + 0.9 * eye_distance), centre)
+    return _parts(
+        (cx - eye_distance / 2, cy - 30), (cx + eye_distance / 2, cy - 30), (cx, cy - 30 + 0.9 * eye_distance), centre
+    )
 
 
 def test_modules_do_no_work_at_import_and_leave_pillow_strict() -> None:
@@ -62,12 +76,18 @@ def test_modules_do_no_work_at_import_and_leave_pillow_strict() -> None:
         "from PIL import ImageFile\n"
         "print(ImageFile.LOAD_TRUNCATED_IMAGES)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert done.stdout.split("\n")[:2] == ["[]", "False"]
 
 
 # ---- geometry (pure) -------------------------------------------------------------------
+
 
 def test_alignment_geometry_on_an_upright_face() -> None:
     # E1 = (40, 50), E2 = (80, 50): E = (60, 50), |E1 - E2| = 40; B = (60, 95): |B - E| = 45.
@@ -82,12 +102,15 @@ def test_alignment_geometry_uses_the_larger_of_the_two_distances() -> None:
     assert geometry.side_px == pytest.approx(2.2 * 100 * 1.3)
 
 
-@pytest.mark.parametrize("mouth, angle", [
-    ((60 + 45 * math.tan(math.radians(20)), 95), 20.0),   # mouth right of the eyes: positive
-    ((60 - 45, 95), -45.0),
-    ((90, 50), 90.0),                                        # B.y == E.y: +-90 by the side of the mouth
-    ((30, 50), -90.0),
-])
+@pytest.mark.parametrize(
+    "mouth, angle",
+    [
+        ((60 + 45 * math.tan(math.radians(20)), 95), 20.0),  # mouth right of the eyes: positive
+        ((60 - 45, 95), -45.0),
+        ((90, 50), 90.0),  # B.y == E.y: +-90 by the side of the mouth
+        ((30, 50), -90.0),
+    ],
+)
 def test_alignment_angle_sign(mouth: tuple[float, float], angle: float) -> None:
     geometry = alignment_geometry(_parts((40, 50), (80, 50), mouth, (60, 65)))
     assert geometry.angle_deg == pytest.approx(angle)
@@ -107,6 +130,7 @@ def test_landmark_parts_match_face_recognition(shared_dir: Path) -> None:
 
 
 # ---- crops -----------------------------------------------------------------------------
+
 
 def test_upright_crop_of_native_size_is_an_exact_copy() -> None:
     frame = np.random.default_rng(1).integers(0, 256, (400, 400, 3), dtype=np.uint8)
@@ -149,7 +173,7 @@ def test_margin_crop_is_centred_on_the_box() -> None:
 def test_face_at_the_corner_gets_a_full_crop(shared_dir: Path) -> None:
     image = load_image(shared_dir / "data" / "photos" / "obama.jpg")
     top, right, bottom, left = detect_faces(image)[0]
-    corner = np.ascontiguousarray(image[top - 10:, left - 10:])  # the face touches the top-left corner
+    corner = np.ascontiguousarray(image[top - 10 :, left - 10 :])  # the face touches the top-left corner
     (face,) = extract_faces(corner)
     assert face.aligned and face.crop.shape == (256, 256, 3)
     # Reflected, not filled: no black band where the square leaves the frame.
@@ -168,6 +192,7 @@ def test_tilted_photo_gives_level_eyes(shared_dir: Path) -> None:
 
 
 # ---- detection -------------------------------------------------------------------------
+
 
 def test_two_people(shared_dir: Path) -> None:
     image = load_image(shared_dir / "data" / "photos" / "two_people.jpg")
@@ -235,11 +260,16 @@ def clip_faces(shared_dir: Path) -> dict[str, list[FaceCrop | None]]:
 # segment-middle frames of the 275 stored ones, 6 land on a profile close-up and 3 on an
 # audience in three-quarter view that no HOG detector finds (dlib's CNN does); the first and
 # the last frames of the kitchen pan show half a face, cut by the border.
-@pytest.mark.parametrize("clip, minimum", [
-    ("real/ff_actors_01_kitchen_pan.mp4", 29), ("real/ff_youtube_183.mp4", 30),
-    ("real/short_hamilton_clip.mp4", 19), ("deepfakes/ff_c40_183_253.mp4", 30),
-    ("face2face/ff_c40_183_253.mp4", 30),
-])
+@pytest.mark.parametrize(
+    "clip, minimum",
+    [
+        ("real/ff_actors_01_kitchen_pan.mp4", 29),
+        ("real/ff_youtube_183.mp4", 30),
+        ("real/short_hamilton_clip.mp4", 19),
+        ("deepfakes/ff_c40_183_253.mp4", 30),
+        ("face2face/ff_c40_183_253.mp4", 30),
+    ],
+)
 def test_faces_found_in_shared_clips(clip_faces: dict[str, list[FaceCrop | None]], clip: str, minimum: int) -> None:
     faces = clip_faces[clip]
     assert len(faces) == 30
@@ -262,6 +292,7 @@ def test_eyes_land_at_the_same_place_in_every_crop(clip_faces: dict[str, list[Fa
 
 # ---- tracks (pure) ---------------------------------------------------------------------
 
+
 def test_match_tracks_follows_moving_faces() -> None:
     ids, tracks = match_tracks([], [(0, 100, 100, 0), (0, 400, 100, 300)])
     assert ids == [0, 1]
@@ -275,9 +306,9 @@ def test_match_tracks_keeps_missing_faces_and_rejects_jumps() -> None:
     tracks = [(0, (0, 100, 100, 0)), (1, (0, 400, 100, 300))]
     ids, updated = match_tracks(tracks, [])
     assert ids == [] and updated == tracks
-    ids, updated = match_tracks(tracks, [(0, 500, 100, 400)])   # moved a whole box width: new face
+    ids, updated = match_tracks(tracks, [(0, 500, 100, 400)])  # moved a whole box width: new face
     assert ids == [2] and len(updated) == 3
-    ids, _ = match_tracks(tracks, [(0, 300, 300, 0)])            # three times bigger: new face
+    ids, _ = match_tracks(tracks, [(0, 300, 300, 0)])  # three times bigger: new face
     assert ids == [2]
-    ids, _ = match_tracks(tracks, [(0, 130, 100, 30)])           # 0.3 box width: same face
+    ids, _ = match_tracks(tracks, [(0, 130, 100, 30)])  # 0.3 box width: same face
     assert ids == [0]

@@ -57,12 +57,13 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     exif[0x0112] = 6
     array = load_image(_save(stored, tmp_path / "rotated.jpg", exif=exif, quality=95))
     assert array.shape == (40, 20, 3)
-    assert array[5, 10, 0] > 200 and array[5, 10, 2] < 60      # top half is red
-    assert array[35, 10, 2] > 200 and array[35, 10, 0] < 60    # bottom half is blue
+    assert array[5, 10, 0] > 200 and array[5, 10, 2] < 60  # top half is red
+    assert array[35, 10, 2] > 200 and array[35, 10, 0] < 60  # bottom half is blue
 
 
 def _bomb_png(width: int, height: int) -> bytes:
     """A valid 1-bit PNG of the given size; all-black rows compress to a few kilobytes."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -89,8 +90,12 @@ def test_bad_images_raise_media_error(tmp_path: Path, shared_dir: Path) -> None:
     truncated = tmp_path / "truncated.jpg"
     data = (shared_dir / "data" / "photos" / "obama.jpg").read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
-    cases = {empty: "empty \\(0 bytes\\)", text: "not an image", truncated: "damaged or incomplete",
-             tmp_path / "missing.png": "file not found"}
+    cases = {
+        empty: "empty \\(0 bytes\\)",
+        text: "not an image",
+        truncated: "damaged or incomplete",
+        tmp_path / "missing.png": "file not found",
+    }
     for path, message in cases.items():
         with pytest.raises(MediaError, match=f"{path.name}: .*{message}"):
             load_image(path)

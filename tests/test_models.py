@@ -16,8 +16,9 @@ GOLDEN = {
 }
 
 
-@pytest.mark.parametrize(("arch", "trainable", "total"),
-                         [("meso4", 27_977, 28_073), ("mesoinception4", 28_615, 28_725)])
+@pytest.mark.parametrize(
+    ("arch", "trainable", "total"), [("meso4", 27_977, 28_073), ("mesoinception4", 28_615, 28_725)]
+)
 def test_published_parameter_counts(arch, trainable, total):
     model = build_model(arch)
     assert trainable_params(model) == trainable == PUBLISHED_TRAINABLE_PARAMS[arch]

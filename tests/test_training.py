@@ -17,12 +17,17 @@ from mesonet.weights import load_model_with_weights, read_metadata
 TINY = dict(epochs=1, batch_size=4, steps_per_epoch=2, val_split=0.25)
 
 
-def test_two_steps_from_meso4_df_write_loadable_weights_that_changed(tiny_dataset, tmp_path, classifier,
-                                                                     sample_images, capsys):
+def test_two_steps_from_meso4_df_write_loadable_weights_that_changed(
+    tiny_dataset, tmp_path, classifier, sample_images, capsys
+):
     out = tmp_path / "tuned.weights.h5"
     steps = []
-    result = train(tiny_dataset, out, config=TrainConfig(init="meso4-df", **TINY),
-                   progress=lambda done, total: steps.append((done, total)))
+    result = train(
+        tiny_dataset,
+        out,
+        config=TrainConfig(init="meso4-df", **TINY),
+        progress=lambda done, total: steps.append((done, total)),
+    )
     assert steps == [(1, 2), (2, 2)]
     assert result.weights_path == out and out.is_file()
     assert (checkpoint_dir(out) / "last.keras").is_file()
@@ -40,8 +45,21 @@ def test_two_steps_from_meso4_df_write_loadable_weights_that_changed(tiny_datase
     assert np.abs(tuned - start).max() > 1e-4
 
     # The same file through the command line's --weights-file.
-    assert main(["predict", *map(str, sample_images.values()), "--model", "meso4", "--weights-file", str(out),
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                *map(str, sample_images.values()),
+                "--model",
+                "meso4",
+                "--weights-file",
+                str(out),
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     np.testing.assert_allclose([row["score_real"] for row in json.loads(capsys.readouterr().out)], tuned, atol=1e-5)
 
     # Running again with more epochs resumes: the optimizer's step count continues from 2.
@@ -64,8 +82,30 @@ def test_bad_options_say_what_to_do(tiny_dataset, tmp_path):
 
 def test_cli_train_writes_weights_with_their_head_variant(tiny_dataset, tmp_path, capsys):
     out = tmp_path / "cli.weights.h5"
-    assert main(["train", str(tiny_dataset), "--arch", "meso4", "--epochs", "1", "--batch-size", "4",
-                 "--steps-per-epoch", "1", "--val-split", "0.25", "--dense-units", "32", "8", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(tiny_dataset),
+                "--arch",
+                "meso4",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--steps-per-epoch",
+                "1",
+                "--val-split",
+                "0.25",
+                "--dense-units",
+                "32",
+                "8",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "epoch 1" in printed and str(out) in printed
     assert read_metadata(out)["variant"]["dense_units"] == [32, 8]

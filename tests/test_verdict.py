@@ -9,9 +9,16 @@ from mesonet.analysis import summarize
 from mesonet.verdict import UNCERTAIN_MARGIN, called_fake, is_uncertain, label_score, verdict_for
 
 
-@pytest.mark.parametrize(("p_fake", "threshold", "verdict"), [
-    (0.5, 0.5, "fake"), (0.49, 0.5, "real"), (0.3, 0.25, "fake"), (0.3, 0.35, "real"), (None, 0.5, "no face"),
-])
+@pytest.mark.parametrize(
+    ("p_fake", "threshold", "verdict"),
+    [
+        (0.5, 0.5, "fake"),
+        (0.49, 0.5, "real"),
+        (0.3, 0.25, "fake"),
+        (0.3, 0.35, "real"),
+        (None, 0.5, "no face"),
+    ],
+)
 def test_verdict_at_a_threshold(p_fake, threshold, verdict):
     assert verdict_for(p_fake, threshold) == verdict
 

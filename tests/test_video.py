@@ -31,8 +31,15 @@ def _ffmpeg(*args: str) -> None:
 
 def _write_clip(path: Path, frames: list[np.ndarray], fps: int = FPS) -> None:
     height, width = frames[0].shape[:2]
-    writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps, codec="libx264", quality=None,
-                                         output_params=["-qp", "0"], macro_block_size=1)
+    writer = imageio_ffmpeg.write_frames(
+        str(path),
+        (width, height),
+        fps=fps,
+        codec="libx264",
+        quality=None,
+        output_params=["-qp", "0"],
+        macro_block_size=1,
+    )
     writer.send(None)
     for frame in frames:
         writer.send(np.ascontiguousarray(frame))
@@ -71,6 +78,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 # ---- sampling (pure) -------------------------------------------------------------------
 
+
 def test_even_sampling_takes_segment_middles() -> None:
     # floor((k + 0.5) * 10 / 4) for k = 0..3
     assert sample_frame_indices(10, FrameSampling(n_frames=4)) == [1, 3, 6, 8]
@@ -108,8 +116,18 @@ def test_max_frames_thins_evenly() -> None:
     assert sample_frame_indices(10, FrameSampling(mode="all", max_frames=50)) == list(range(10))
 
 
-@pytest.mark.parametrize("options", [dict(n_frames=0), dict(every=0), dict(max_frames=0), dict(mode="random"),
-                                     dict(start_s=-1.0), dict(start_s=2.0, end_s=1.0), dict(end_s=0.0)])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(n_frames=0),
+        dict(every=0),
+        dict(max_frames=0),
+        dict(mode="random"),
+        dict(start_s=-1.0),
+        dict(start_s=2.0, end_s=1.0),
+        dict(end_s=0.0),
+    ],
+)
 def test_invalid_sampling_options_are_rejected(options: dict) -> None:
     with pytest.raises(InvalidSamplingError) as info:
         FrameSampling(**options)
@@ -117,8 +135,9 @@ def test_invalid_sampling_options_are_rejected(options: dict) -> None:
 
 
 def test_time_range_outside_the_video_is_an_error() -> None:
-    info = VideoInfo(Path("clip.mp4"), fps=10.0, duration_s=3.0, frame_count=30, width=64, height=48,
-                     rotation=0, codec="h264")
+    info = VideoInfo(
+        Path("clip.mp4"), fps=10.0, duration_s=3.0, frame_count=30, width=64, height=48, rotation=0, codec="h264"
+    )
     with pytest.raises(InvalidSamplingError, match="3.00 s video"):
         sample_frame_indices(info, FrameSampling(start_s=5.0))
     with pytest.raises(InvalidSamplingError, match="frame rate"):
@@ -127,10 +146,17 @@ def test_time_range_outside_the_video_is_an_error() -> None:
 
 # ---- probing and decoding --------------------------------------------------------------
 
+
 def test_probe_reads_metadata_and_counts_frames(clips: dict[str, Path]) -> None:
     info = probe_video(clips["numbered"])
     assert (info.fps, info.frame_count, info.width, info.height, info.rotation, info.codec) == (
-        10.0, 30, 64, 48, 0, "h264")
+        10.0,
+        30,
+        64,
+        48,
+        0,
+        "h264",
+    )
     assert info.duration_s == pytest.approx(3.0, abs=0.05)
 
 
@@ -154,9 +180,15 @@ def test_decoded_frames_are_the_requested_ones(clips: dict[str, Path]) -> None:
     frames[0].rgb[0, 0] = 1  # frames are writable
 
 
-@pytest.mark.parametrize("sampling", [FrameSampling(n_frames=7), FrameSampling(mode="every", every=4),
-                                      FrameSampling(mode="all", start_s=1.2, end_s=2.05),
-                                      FrameSampling(mode="all", max_frames=6)])
+@pytest.mark.parametrize(
+    "sampling",
+    [
+        FrameSampling(n_frames=7),
+        FrameSampling(mode="every", every=4),
+        FrameSampling(mode="all", start_s=1.2, end_s=2.05),
+        FrameSampling(mode="all", max_frames=6),
+    ],
+)
 def test_sampled_frames_decode_to_their_index(clips: dict[str, Path], sampling: FrameSampling) -> None:
     info, frames = iter_media_frames(clips["numbered"], sampling)
     expected = sample_frame_indices(info, sampling)
@@ -164,8 +196,7 @@ def test_sampled_frames_decode_to_their_index(clips: dict[str, Path], sampling: 
     assert decoded == [(i, i) for i in expected]
 
 
-def test_many_indices_decode_without_the_select_filter(clips: dict[str, Path],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_many_indices_decode_without_the_select_filter(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(video, "_MAX_SELECT_TERMS", 2)
     frames = list(iter_frames(clips["numbered"], [3, 5, 6, 11, 40]))
     assert [(f.frame_index, _frame_number(f.rgb)) for f in frames] == [(3, 3), (5, 5), (6, 6), (11, 11)]
@@ -183,11 +214,14 @@ def test_one_frame_video(clips: dict[str, Path]) -> None:
     assert [f.frame_index for f in frames] == [0]
 
 
-@pytest.mark.parametrize("name, rotation, corner", [
-    ("rot_ccw90", 270, "bottom_left"),  # turned counter-clockwise: top-left goes to bottom-left
-    ("rot_cw90", 90, "top_right"),      # turned clockwise (phone "rotate=90"): top-left goes to top-right
-    ("rot_180", 180, "bottom_right"),
-])
+@pytest.mark.parametrize(
+    "name, rotation, corner",
+    [
+        ("rot_ccw90", 270, "bottom_left"),  # turned counter-clockwise: top-left goes to bottom-left
+        ("rot_cw90", 90, "top_right"),  # turned clockwise (phone "rotate=90"): top-left goes to top-right
+        ("rot_180", 180, "bottom_right"),
+    ],
+)
 def test_rotated_video_comes_out_upright(clips: dict[str, Path], name: str, rotation: int, corner: str) -> None:
     info = probe_video(clips[name])
     assert info.rotation == rotation
@@ -196,17 +230,24 @@ def test_rotated_video_comes_out_upright(clips: dict[str, Path], name: str, rota
     frame = next(iter_frames(clips[name], [0], info=info)).rgb
     assert frame.shape[:2] == expected_shape
     gray = frame.mean(axis=2)
-    corners = {"top_left": gray[:8, :8], "top_right": gray[:8, -8:], "bottom_left": gray[-8:, :8],
-               "bottom_right": gray[-8:, -8:]}
+    corners = {
+        "top_left": gray[:8, :8],
+        "top_right": gray[:8, -8:],
+        "bottom_left": gray[-8:, :8],
+        "bottom_right": gray[-8:, -8:],
+    }
     assert {key for key, patch in corners.items() if patch.mean() > 200} == {corner}
 
 
-@pytest.mark.parametrize("name, message", [
-    ("empty", r"empty \(0 bytes\)"),
-    ("truncated", "moov atom not found"),
-    ("random", "not a video ffmpeg can read"),
-    ("audio_only", "no video stream"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("empty", r"empty \(0 bytes\)"),
+        ("truncated", "moov atom not found"),
+        ("random", "not a video ffmpeg can read"),
+        ("audio_only", "no video stream"),
+    ],
+)
 def test_bad_videos_raise_media_error(clips: dict[str, Path], name: str, message: str) -> None:
     with pytest.raises(MediaError, match=message) as info:
         probe_video(clips[name])

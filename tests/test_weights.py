@@ -68,8 +68,12 @@ def test_download_verifies_hash_and_reports_progress(local_server, tmp_path, sha
     root, base = local_server
     shutil.copy(shared_dir / "weights" / "Meso4_DF.h5", root / "Meso4_DF.h5")
     seen = []
-    path = download_weights("meso4-df", folder=tmp_path / "dl", url=f"{base}/Meso4_DF.h5",
-                            progress=lambda done, total: seen.append((done, total)))
+    path = download_weights(
+        "meso4-df",
+        folder=tmp_path / "dl",
+        url=f"{base}/Meso4_DF.h5",
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert path == tmp_path / "dl" / "Meso4_DF.h5"
     assert path.read_bytes() == (shared_dir / "weights" / "Meso4_DF.h5").read_bytes()
     assert seen[-1] == (156128, 156128)
@@ -111,12 +115,15 @@ def test_random_hdf5_file_is_refused(tmp_path):
         load_model_with_weights("meso4", path)
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("empty.h5", b"", "empty"),
-    ("text.h5", b"these are not weights\n", "not an HDF5 file"),
-    ("weights.txt", b"x", "unsupported file type"),
-    ("fake.keras", b"not a zip", "not a Keras model archive"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.h5", b"", "empty"),
+        ("text.h5", b"these are not weights\n", "not an HDF5 file"),
+        ("weights.txt", b"x", "unsupported file type"),
+        ("fake.keras", b"not a zip", "not a Keras model archive"),
+    ],
+)
 def test_bad_files_name_the_expected_architecture(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)

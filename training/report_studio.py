@@ -31,8 +31,11 @@ from mesonet.datasets import iter_face_batches, scan_dataset
 from mesonet.scoring import load_classifier
 from mesonet.training_data import source_of
 
-CLIPS = {"real": "real/ff_youtube_183.mp4", "deepfakes": "deepfakes/ff_c40_183_253.mp4",
-         "face2face": "face2face/ff_c40_183_253.mp4"}
+CLIPS = {
+    "real": "real/ff_youtube_183.mp4",
+    "deepfakes": "deepfakes/ff_c40_183_253.mp4",
+    "face2face": "face2face/ff_c40_183_253.mp4",
+}
 
 
 def score_folder(classifier, folder: Path) -> dict[tuple[str, str], np.ndarray]:
@@ -50,12 +53,15 @@ def score_folder(classifier, folder: Path) -> dict[tuple[str, str], np.ndarray]:
 def manipulation_metrics(real: np.ndarray, forged: np.ndarray, threshold: float) -> dict:
     is_forged = np.r_[np.zeros(len(real)), np.ones(len(forged))]
     p_fake = np.r_[real, forged]
-    return {"n_real": len(real), "n_forged": len(forged),
-            "accuracy_at_0.5": round(float(((p_fake >= 0.5) == is_forged).mean()), 4),
-            "accuracy": round(float(((p_fake >= threshold) == is_forged).mean()), 4),
-            "accuracy_forged": round(float((forged >= threshold).mean()), 4),
-            "accuracy_real": round(float((real < threshold).mean()), 4),
-            "roc_auc": round(float(roc_auc_score(is_forged, p_fake)), 4)}
+    return {
+        "n_real": len(real),
+        "n_forged": len(forged),
+        "accuracy_at_0.5": round(float(((p_fake >= 0.5) == is_forged).mean()), 4),
+        "accuracy": round(float(((p_fake >= threshold) == is_forged).mean()), 4),
+        "accuracy_forged": round(float((forged >= threshold).mean()), 4),
+        "accuracy_real": round(float((real < threshold).mean()), 4),
+        "roc_auc": round(float(roc_auc_score(is_forged, p_fake)), 4),
+    }
 
 
 def report_for(classifier, data: Path, clips: Path | None) -> dict:
@@ -71,17 +77,21 @@ def report_for(classifier, data: Path, clips: Path | None) -> dict:
                 table[f"{source}/{cls}"] = manipulation_metrics(groups[(source, "real")], values, threshold)
         all_labels = np.concatenate([np.full(len(v), k[1] != "real") for k, v in groups.items()])
         all_scores = np.concatenate(list(groups.values()))
-        table["all"] = {"accuracy": round(float(((all_scores >= threshold) == all_labels).mean()), 4),
-                        "roc_auc": round(float(roc_auc_score(all_labels, all_scores)), 4),
-                        "ece": round(reliability(all_labels, all_scores).ece, 4)}
+        table["all"] = {
+            "accuracy": round(float(((all_scores >= threshold) == all_labels).mean()), 4),
+            "roc_auc": round(float(roc_auc_score(all_labels, all_scores)), 4),
+            "ece": round(reliability(all_labels, all_scores).ece, 4),
+        }
         out["splits"][split] = table
     if clips is not None:
         out["clips"] = {}
         for name, relpath in CLIPS.items():
             analysis = analyze_media(clips / relpath, classifier, threshold=threshold)
-            out["clips"][name] = {"p_fake_mean": round(float(analysis.summary.p_fake_mean), 4),
-                                  "verdict": analysis.summary.verdict,
-                                  "frames_with_face": analysis.summary.frames_with_face}
+            out["clips"][name] = {
+                "p_fake_mean": round(float(analysis.summary.p_fake_mean), 4),
+                "verdict": analysis.summary.verdict,
+                "frames_with_face": analysis.summary.frames_with_face,
+            }
     return out
 
 
@@ -90,8 +100,11 @@ def markdown(results: dict) -> str:
     lines = []
     for split in ("val", "val_c40"):
         rows = sorted({row for r in results.values() for row in r["splits"][split]})
-        lines += [f"\n{split}: accuracy at the weights' threshold (at 0.5) / ROC AUC\n",
-                  "| weights | threshold | " + " | ".join(rows) + " |", "|---" * (len(rows) + 2) + "|"]
+        lines += [
+            f"\n{split}: accuracy at the weights' threshold (at 0.5) / ROC AUC\n",
+            "| weights | threshold | " + " | ".join(rows) + " |",
+            "|---" * (len(rows) + 2) + "|",
+        ]
         for name, r in results.items():
             cells = []
             for row in rows:
@@ -100,11 +113,17 @@ def markdown(results: dict) -> str:
                 cells.append(f"{m['accuracy']:.3f}{at_half} / {m['roc_auc']:.3f}")
             lines.append(f"| {name} | {r['threshold']:.3f} | " + " | ".join(cells) + " |")
     if all("clips" in r for r in results.values()):
-        lines += ["\nFF++ clip 183 through the pipeline: mean P(fake), verdict at the weights' threshold\n",
-                  "| weights | " + " | ".join(CLIPS) + " |", "|---" * (len(CLIPS) + 1) + "|"]
+        lines += [
+            "\nFF++ clip 183 through the pipeline: mean P(fake), verdict at the weights' threshold\n",
+            "| weights | " + " | ".join(CLIPS) + " |",
+            "|---" * (len(CLIPS) + 1) + "|",
+        ]
         for name, r in results.items():
-            lines.append(f"| {name} | " + " | ".join(f"{r['clips'][c]['p_fake_mean']:.3f} {r['clips'][c]['verdict']}"
-                                                    for c in CLIPS) + " |")
+            lines.append(
+                f"| {name} | "
+                + " | ".join(f"{r['clips'][c]['p_fake_mean']:.3f} {r['clips'][c]['verdict']}" for c in CLIPS)
+                + " |"
+            )
     return "\n".join(lines)
 
 
@@ -115,8 +134,9 @@ def main() -> None:
     parser.add_argument("--weights", nargs="*", default=[], help="catalog names")
     parser.add_argument("--studio", nargs="*", default=[], help="ARCH=PATH of weights trained here")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--write-threshold", action="store_true",
-                        help="store each studio weights' threshold in its metadata JSON")
+    parser.add_argument(
+        "--write-threshold", action="store_true", help="store each studio weights' threshold in its metadata JSON"
+    )
     args = parser.parse_args()
 
     results = {}

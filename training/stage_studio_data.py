@@ -92,11 +92,35 @@ def degrade_h264(paths: list[Path], folder: Path, *, seed: int) -> None:
         groups.setdefault((rng.choice(H264_SIDES), rng.choice(H264_CRFS)), []).append(path)
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     for (side, crf), members in sorted(groups.items()):
-        encode = [ffmpeg, "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{side}x{side}", "-r", "25",
-                  "-i", "-", "-c:v", "libx264", "-preset", "medium", "-crf", str(crf), "-pix_fmt", "yuv420p",
-                  "-f", "h264", "-"]
-        frames = b"".join(np.asarray(Image.open(p).convert("RGB").resize((side, side), Image.BILINEAR)).tobytes()
-                          for p in members)
+        encode = [
+            ffmpeg,
+            "-v",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{side}x{side}",
+            "-r",
+            "25",
+            "-i",
+            "-",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "medium",
+            "-crf",
+            str(crf),
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "h264",
+            "-",
+        ]
+        frames = b"".join(
+            np.asarray(Image.open(p).convert("RGB").resize((side, side), Image.BILINEAR)).tobytes() for p in members
+        )
         encoded = subprocess.run(encode, input=frames, capture_output=True, check=True).stdout
         decode = [ffmpeg, "-v", "error", "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
         decoded = subprocess.run(decode, input=encoded, capture_output=True, check=True).stdout
@@ -122,8 +146,12 @@ def main() -> None:
     for cls in ("df", "real"):
         paths = sorted((args.mesonet_df / cls).glob("*.jpg"))
         train, val, n_sequences = split_by_sequence(paths)
-        report["mesonet_df"][cls] = {"train": len(train), "val": len(val), "sequences": n_sequences,
-                                     "val_files": [p.name for p in val]}
+        report["mesonet_df"][cls] = {
+            "train": len(train),
+            "val": len(val),
+            "sequences": n_sequences,
+            "val_files": [p.name for p in val],
+        }
         plan += [("train", cls, "mesonet_df", train), ("val", cls, "mesonet_df", val)]
     for cls in ("real", "deepfakes", "face2face", "faceswap", "neuraltextures"):
         train = sorted((args.ffpp / "train" / cls).glob("*.jpg"))

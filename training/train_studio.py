@@ -40,16 +40,27 @@ def main() -> None:
     parser.add_argument("--steps-per-epoch", type=int, default=300)
     args = parser.parse_args()
 
-    config = TrainConfig(arch=args.arch, epochs=1000, batch_size=args.batch_size,
-                         steps_per_epoch=args.steps_per_epoch, max_steps=args.max_steps,
-                         val_dir=str(args.data / "val"), robust=True, balance=True, monitor="auc",
-                         time_limit_s=args.minutes * 60, **RECIPES[args.arch])
+    config = TrainConfig(
+        arch=args.arch,
+        epochs=1000,
+        batch_size=args.batch_size,
+        steps_per_epoch=args.steps_per_epoch,
+        max_steps=args.max_steps,
+        val_dir=str(args.data / "val"),
+        robust=True,
+        balance=True,
+        monitor="auc",
+        time_limit_s=args.minutes * 60,
+        **RECIPES[args.arch],
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     curve = args.out.with_name(args.out.name + ".curve.csv")
 
     def on_epoch(entry: dict) -> None:
-        print(time.strftime("[%H:%M:%S] ") + format_epoch(entry) + f"  auc {entry.get('val_auc', float('nan')):.4f}",
-              flush=True)
+        print(
+            time.strftime("[%H:%M:%S] ") + format_epoch(entry) + f"  auc {entry.get('val_auc', float('nan')):.4f}",
+            flush=True,
+        )
         new = not curve.exists()
         with curve.open("a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=sorted(entry), extrasaction="ignore")
