@@ -17,15 +17,21 @@ from pathlib import Path
 from mesonet.errors import MesonetError
 from mesonet.models import ARCHITECTURES
 from mesonet.verdict import DEFAULT_THRESHOLD
-from mesonet.weights import DEFAULT_WEIGHTS, catalog_status, list_weights
+from mesonet.weights import DEFAULT_WEIGHTS, ENSEMBLE_RULE, ENSEMBLES, catalog_status, list_weights
 
 EXIT_OK, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
 
 
-def _model_help() -> str:
-    """The --model help, from the catalog: its names, then the architectures for --weights-file."""
+def _model_help(*, ensembles: bool = True) -> str:
+    """The --model help, from the catalog: its names, its ensembles, then the architectures for --weights-file."""
+    ensemble_help = (
+        f"; an ensemble: {', '.join(ENSEMBLES)}, or catalog names joined by commas "
+        f"(rule: {ENSEMBLE_RULE.replace('%', '%%')})"
+        if ensembles
+        else ""
+    )
     return (
-        f"catalog weights: {', '.join(entry.name for entry in list_weights())}; with --weights-file, "
+        f"catalog weights: {', '.join(entry.name for entry in list_weights())}{ensemble_help}; with --weights-file, "
         f"the architecture: {' or '.join(ARCHITECTURES)} (default: {DEFAULT_WEIGHTS})"
     )
 
@@ -123,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "under JPEG compression, blur, downscaling and noise, as PNG files plus a JSON of the curves.",
     )
     explain.add_argument("image", metavar="IMAGE", help="a photo with a face, or a face crop with --face-crop")
-    _add_model_options(explain)
+    _add_model_options(explain, ensembles=False)
     explain.add_argument("--face-crop", action="store_true", help="IMAGE is already an aligned face crop")
     explain.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG and JSON files")
     explain.set_defaults(run=_explain)
@@ -199,15 +205,21 @@ def _add_dataset_commands(commands) -> None:
     train.set_defaults(run=_train)
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", default=DEFAULT_WEIGHTS, help=_model_help())
+def _add_model_options(parser: argparse.ArgumentParser, *, ensembles: bool = True) -> None:
+    parser.add_argument("--model", "-m", default=DEFAULT_WEIGHTS, help=_model_help(ensembles=ensembles))
     parser.add_argument("--weights-file", metavar="PATH", help="your own weight file (.h5, .weights.h5 or .keras)")
     parser.add_argument(
         "--threshold",
         type=_probability,
-        default=DEFAULT_THRESHOLD,
-        help=f"P(fake) at or above which a face is called fake (default: {DEFAULT_THRESHOLD})",
+        default=None,
+        help="P(fake) at or above which a face is called fake (default: the weights' own threshold, picked on "
+        f"validation data; {DEFAULT_THRESHOLD} for the released weights)",
     )
+
+
+def _threshold(args: argparse.Namespace, classifier) -> float:
+    """--threshold, else the threshold the weights ship with."""
+    return classifier.threshold if args.threshold is None else args.threshold
 
 
 def _positive_int(text: str) -> int:
@@ -267,10 +279,11 @@ def _weights_fetch(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from mesonet.scoring import load_classifier, predict_images
+    from mesonet.ensemble import load_scorer
+    from mesonet.scoring import predict_images
 
-    classifier = load_classifier(args.model, weights_file=args.weights_file)
-    results = predict_images(args.images, classifier, threshold=args.threshold)
+    classifier = load_scorer(args.model, weights_file=args.weights_file)
+    results = predict_images(args.images, classifier, threshold=_threshold(args, classifier))
     rows = [r.to_dict() for r in results if not isinstance(r, Exception)]
     for result in results:
         if isinstance(result, Exception):
@@ -288,11 +301,11 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _detect(args: argparse.Namespace) -> int:
     from mesonet.analysis import analyze_media
+    from mesonet.ensemble import load_scorer
     from mesonet.export import save_crops
-    from mesonet.scoring import load_classifier
     from mesonet.video import FrameSampling
 
-    classifier = load_classifier(args.model, weights_file=args.weights_file)
+    classifier = load_scorer(args.model, weights_file=args.weights_file)
     if args.all_frames:
         sampling = FrameSampling(mode="all", start_s=args.start, end_s=args.end, max_frames=args.max_frames)
     elif args.every:
@@ -312,7 +325,7 @@ def _detect(args: argparse.Namespace) -> int:
                 sampling=sampling,
                 all_faces=args.all_faces,
                 detector=args.detector,
-                threshold=args.threshold,
+                threshold=_threshold(args, classifier),
                 aggregate=args.aggregate,
                 progress=_ProgressBar(Path(path).name),
             )
@@ -371,16 +384,16 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from mesonet.ensemble import load_scorer
     from mesonet.evaluate import evaluate_dataset
     from mesonet.report import write_report
-    from mesonet.scoring import load_classifier
 
-    classifier = load_classifier(args.model, weights_file=args.weights_file)
+    classifier = load_scorer(args.model, weights_file=args.weights_file)
     result = evaluate_dataset(
         args.dir,
         classifier,
         faces=args.faces,
-        threshold=args.threshold,
+        threshold=_threshold(args, classifier),
         group_by_video=args.group_by_video,
         progress=_ProgressBar("evaluate"),
     )

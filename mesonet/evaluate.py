@@ -16,7 +16,6 @@ reaches the threshold (`mesonet.verdict`). The HTML report and its figures are i
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import threading
@@ -28,8 +27,10 @@ from typing import Literal
 
 import numpy as np
 
+from mesonet.calibration import Reliability, reliability
 from mesonet.datasets import CLASS_NAMES, LABEL_FORGED, Dataset, LabeledFile, iter_face_batches, scan_dataset
 from mesonet.errors import CancelledError, MesonetError, NoFaceError
+from mesonet.metrics import Metrics, compute_metrics, format_metric
 from mesonet.scoring import Classifier
 from mesonet.verdict import DEFAULT_THRESHOLD, called_fake
 
@@ -37,7 +38,6 @@ Progress = Callable[[int, int], None]
 FaceMode = Literal["aligned", "detect"]
 # `<video>_<frame>.jpg`: everything before the last underscore followed by digits is the video.
 DEFAULT_VIDEO_PATTERN = r"^(?P<video>.+)_(?P<frame>\d+)$"
-METRIC_KEYS = ("accuracy_forged", "accuracy_real", "accuracy_total", "roc_auc", "eer", "average_precision")
 
 
 @dataclass(frozen=True)
@@ -65,94 +65,6 @@ class ItemScore:
     @property
     def p_fake(self) -> float:
         return 1.0 - self.score_real
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """Binary metrics with forged as the positive class.
-
-    Attributes:
-        threshold: P(fake) at or above which an item is called forged.
-        accuracy_forged: share of forged items called forged (the paper's "forged" column).
-        accuracy_real: share of real items called real.
-        accuracy_total: share of all items called right.
-        roc_auc: area under the ROC curve of P(fake); None with a single class.
-        eer: equal error rate (where false-positive and false-negative rates meet).
-        average_precision: area under the precision-recall curve for the forged class.
-        confusion: [[forged called forged, forged called real], [real called forged, real called real]].
-        best_threshold: P(fake) threshold that maximises balanced accuracy (Youden's J).
-        best_balanced_accuracy: balanced accuracy at `best_threshold`.
-        n_forged, n_real: items per class.
-    """
-
-    threshold: float
-    accuracy_forged: float | None
-    accuracy_real: float | None
-    accuracy_total: float
-    roc_auc: float | None
-    eer: float | None
-    average_precision: float | None
-    confusion: list[list[int]]
-    best_threshold: float | None
-    best_balanced_accuracy: float | None
-    n_forged: int
-    n_real: int
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def compute_metrics(
-    labels: Sequence[int] | np.ndarray,
-    score_real: Sequence[float] | np.ndarray,
-    *,
-    threshold: float = DEFAULT_THRESHOLD,
-) -> Metrics:
-    """The paper's table and ranking metrics from labels and raw network outputs.
-
-    Args:
-        labels: 1 real, 0 forged, shape (N,).
-        score_real: network outputs P(real), shape (N,).
-        threshold: P(fake) at or above which an item is called forged.
-    """
-    from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score, roc_curve
-
-    labels = np.asarray(labels, dtype=np.int64)
-    p_fake = 1.0 - np.asarray(score_real, dtype=np.float64)
-    if labels.size == 0:
-        raise ValueError("No scored items: nothing to compute metrics on.")
-    is_forged = labels == LABEL_FORGED
-    called_forged = called_fake(p_fake, threshold)
-    n_forged, n_real = int(is_forged.sum()), int((~is_forged).sum())
-    confusion = confusion_matrix(is_forged, called_forged, labels=[True, False]).tolist()
-    result = dict(
-        threshold=threshold,
-        accuracy_forged=float(called_forged[is_forged].mean()) if n_forged else None,
-        accuracy_real=float((~called_forged[~is_forged]).mean()) if n_real else None,
-        accuracy_total=float((called_forged == is_forged).mean()),
-        roc_auc=None,
-        eer=None,
-        average_precision=None,
-        confusion=confusion,
-        best_threshold=None,
-        best_balanced_accuracy=None,
-        n_forged=n_forged,
-        n_real=n_real,
-    )
-    if n_forged and n_real:
-        fpr, tpr, thresholds = roc_curve(is_forged, p_fake)
-        fnr = 1.0 - tpr
-        crossing = int(np.nanargmin(np.abs(fnr - fpr)))
-        best = int(np.argmax(tpr - fpr))
-        result.update(
-            roc_auc=float(roc_auc_score(is_forged, p_fake)),
-            eer=float((fpr[crossing] + fnr[crossing]) / 2),
-            average_precision=float(average_precision_score(is_forged, p_fake)),
-            # roc_curve's first threshold is +inf (nothing called forged); clip to a probability.
-            best_threshold=float(min(thresholds[best], 1.0)),
-            best_balanced_accuracy=float((tpr[best] + 1.0 - fpr[best]) / 2),
-        )
-    return Metrics(**result)
 
 
 def group_frames_by_video(
@@ -252,6 +164,33 @@ class Evaluation:
         """Frame-level metrics when there are images, else video-level ones."""
         return self.metrics or self.video_metrics
 
+    def headline_items(self) -> list[ItemScore]:
+        """The items behind the headline metrics: images, else videos."""
+        return self.items if self.metrics else self.videos
+
+    def by_method(self) -> dict[str, Metrics]:
+        """Headline-level metrics per forged class folder (e.g. "deepfakes", "face2face"), each
+        against all the real items; empty when the dataset has a single forged folder."""
+        items = self.headline_items()
+        real = [i for i in items if i.label != LABEL_FORGED]
+        methods = sorted({i.class_folder.lower() for i in items if i.label == LABEL_FORGED})
+        if len(methods) < 2 or not real:
+            return {}
+        out = {}
+        for method in methods:
+            chosen = [i for i in items if i.label == LABEL_FORGED and i.class_folder.lower() == method] + real
+            out[method] = compute_metrics(
+                [i.label for i in chosen], [i.score_real for i in chosen], threshold=self.threshold
+            )
+        return out
+
+    def calibration(self) -> Reliability | None:
+        """Reliability curve and expected calibration error of P(fake) on the headline items."""
+        items = self.headline_items()
+        if not items:
+            return None
+        return reliability([i.label == LABEL_FORGED for i in items], [i.p_fake for i in items])
+
     def to_dict(self) -> dict:
         """JSON-ready: the headline metrics at top level, then every detail."""
         head = self.headline
@@ -262,6 +201,8 @@ class Evaluation:
             "faces": self.faces,
             "dataset": self.dataset,
             "frame_metrics": self.metrics and self.metrics.to_dict(),
+            "by_method": {method: m.to_dict() for method, m in self.by_method().items()},
+            "calibration": (curve := self.calibration()) and curve.to_dict(),
             "video_metrics": self.video_metrics and self.video_metrics.to_dict(),
             "group_by_video": self.group_pattern,
             "n_unmatched_frames": len(self.unmatched_frames),
@@ -339,6 +280,13 @@ class Evaluation:
                 f"  confusion (rows: true forged, true real; columns: called forged, called real): "
                 f"[[{ff}, {fr}], [{rf}, {rr}]]"
             )
+        for method, m in self.by_method().items():
+            lines.append(
+                f"  {method} against real: accuracy {format_metric(m.accuracy_total)} (forged "
+                f"{format_metric(m.accuracy_forged)})  ROC AUC {format_metric(m.roc_auc)}"
+            )
+        if (curve := self.calibration()) is not None:
+            lines.append(f"  calibration: expected calibration error (ECE) {curve.ece:.4f} over 10 bins of P(fake)")
         if self.unmatched_frames:
             lines.append(
                 f"{len(self.unmatched_frames)} image(s) did not match the video pattern and count only at frame level."
@@ -350,11 +298,6 @@ class Evaluation:
             lines.append(f"{len(self.items)} images in {self.timings_s['images']:.1f} s ({rate:.0f} images/s)")
         lines.append("Scores: P(fake) = 1 - score_real, the network's raw output P(real).")
         return "\n".join(lines)
-
-
-def format_metric(value: float | None) -> str:
-    """A metric with four decimals, or "-" when it does not exist (one class only, or NaN)."""
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
 def evaluate_dataset(

@@ -1,6 +1,6 @@
 """The self-contained HTML report of an evaluation, and the figures it shares with the app.
 
-`roc_figure`, `class_histogram_figure` and the worst mistakes (`mesonet.evaluate.worst_mistakes`)
+`roc_figure`, `class_histogram_figure`, `reliability_figure` and the worst mistakes (`mesonet.evaluate.worst_mistakes`)
 are built here once, for the report and for the app's Evaluate page alike.
 """
 
@@ -12,9 +12,11 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
+from mesonet.calibration import Reliability
 from mesonet.datasets import CLASS_NAMES, LABEL_FORGED, LABEL_REAL
 from mesonet.errors import MesonetError
-from mesonet.evaluate import Evaluation, ItemScore, Metrics, format_metric, worst_mistakes
+from mesonet.evaluate import Evaluation, ItemScore, worst_mistakes
+from mesonet.metrics import Metrics, format_metric
 
 FORGED_COLOR, REAL_COLOR = "#D32F2F", "#2E7D32"
 
@@ -53,6 +55,15 @@ def write_report(evaluation: Evaluation, path: str | Path, *, worst: int = 12, t
                 include_js = False
         if title == "Frames" or any(i.kind == "video" for i in items):
             parts.append(_mistakes_html(items, evaluation.threshold, worst=worst, thumb_px=thumb_px))
+    if by_method := evaluation.by_method():
+        parts.append("<h2>Per manipulation (each forged folder against all real items)</h2>")
+        parts.append(_by_method_table_html(by_method))
+    if (curve := evaluation.calibration()) is not None:
+        parts.append(
+            f"<h2>Calibration</h2><p>Expected calibration error (ECE): {curve.ece:.4f}. A calibrated model's "
+            "points lie on the diagonal: of the faces it gives P(fake) 70%, 70% are forged.</p>"
+        )
+        parts.append(reliability_figure(curve).to_html(full_html=False, include_plotlyjs=include_js))
     if evaluation.skipped:
         rows = "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(r)}</li>" for p, r in evaluation.skipped)
         parts.append(f"<h2>Skipped files ({len(evaluation.skipped)})</h2><ul>{rows}</ul>")
@@ -94,6 +105,45 @@ def _metrics_table_html(m: Metrics) -> str:
         f"<tr><th>real</th><td>{rf}</td><td>{rr}</td></tr></table>"
     )
     return f"<table>{table}</table><h3>Confusion matrix</h3>{confusion}"
+
+
+def _by_method_table_html(by_method: dict[str, Metrics]) -> str:
+    header = "<tr><th>manipulation</th><th>forged accuracy</th><th>total accuracy</th><th>ROC AUC</th><th>n</th></tr>"
+    rows = "".join(
+        f"<tr><th>{html.escape(method)}</th><td>{format_metric(m.accuracy_forged)}</td>"
+        f"<td>{format_metric(m.accuracy_total)}</td><td>{format_metric(m.roc_auc)}</td>"
+        f"<td>{m.n_forged} / {m.n_real}</td></tr>"
+        for method, m in by_method.items()
+    )
+    return f"<table>{header}{rows}</table>"
+
+
+def reliability_figure(curve: Reliability):
+    """The reliability curve: mean P(fake) per bin against the share of forged items, with the diagonal."""
+    import plotly.graph_objects as go
+
+    filled = curve.counts > 0
+    figure = go.Figure(
+        [
+            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "#888"}, name="calibrated"),
+            go.Scatter(
+                x=curve.mean_p_fake[filled],
+                y=curve.share_forged[filled],
+                mode="lines+markers",
+                marker={"size": 6 + 14 * curve.counts[filled] / curve.counts.max()},
+                customdata=curve.counts[filled],
+                hovertemplate="mean P(fake) %{x:.1%}<br>forged %{y:.1%}<br>%{customdata} items<extra></extra>",
+                name=f"model (ECE {curve.ece:.3f})",
+            ),
+        ]
+    )
+    figure.update_layout(
+        xaxis={"title": "mean P(fake) in the bin", "range": [0, 1], "tickformat": ".0%"},
+        yaxis={"title": "share of forged items", "range": [0, 1], "tickformat": ".0%"},
+        height=360,
+        margin={"t": 20, "b": 40},
+    )
+    return figure
 
 
 def roc_figure(items: Sequence[ItemScore], metrics: Metrics):

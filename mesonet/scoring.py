@@ -58,16 +58,21 @@ class Classifier:
         name: what users see, e.g. "meso4-df" or "meso4 (my_weights.h5)".
         arch: "meso4" or "mesoinception4".
         weights_path: the file the weights came from.
+        threshold: the P(fake) threshold these weights ship with (0.5 unless their catalog entry
+            or their metadata says otherwise).
         model: the Keras model; shared between callers, so never modify it.
     """
 
-    def __init__(self, model, *, name: str, arch: str, weights_path: Path) -> None:
+    def __init__(
+        self, model, *, name: str, arch: str, weights_path: Path, threshold: float = DEFAULT_THRESHOLD
+    ) -> None:
         import tensorflow as tf  # already imported, quietly, to build `model`
 
         self.model = model
         self.name = name
         self.arch = arch
         self.weights_path = Path(weights_path)
+        self.threshold = threshold
         self._forward = tf.function(
             lambda x: model(x, training=False),
             input_signature=[tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, 3], tf.float32)],
@@ -112,27 +117,35 @@ def load_classifier(model: str, *, weights_file: str | Path | None = None, downl
     Raises:
         WeightsError: unknown name, weights missing offline, corrupted or mismatched file.
     """
-    from mesonet.weights import CATALOG, get_weights, load_model_with_weights, sha256_of, weights_path
+    from mesonet.weights import CATALOG, get_weights, load_model_with_weights, read_metadata, sha256_of, weights_path
 
     key_name = model.strip().lower()
     if weights_file is not None:
         arch = CATALOG[key_name].arch if key_name in CATALOG else _arch_or_error(model)
         path = Path(weights_file)
         name = f"{arch} ({path.name})"
+        threshold = _metadata_threshold(read_metadata(path))
     else:
         if key_name in ARCHITECTURES:
             choices = ", ".join(n for n, e in CATALOG.items() if e.arch == key_name)
             raise WeightsError(f"{model} needs weights: pick {choices}, or give a weight file.")
         entry = get_weights(key_name)
-        arch, name = entry.arch, entry.name
+        arch, name, threshold = entry.arch, entry.name, entry.threshold
         path = weights_path(entry.name, download=download)
     if not path.is_file():
         raise WeightsError(f"Weight file {path} does not exist. Give the path of a weight file.")
     key = (arch, name, sha256_of(path))
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = Classifier(load_model_with_weights(arch, path), name=name, arch=arch, weights_path=path)
+            model = load_model_with_weights(arch, path)
+            _cache[key] = Classifier(model, name=name, arch=arch, weights_path=path, threshold=threshold)
         return _cache[key]
+
+
+def _metadata_threshold(metadata: dict) -> float:
+    """The threshold a trained weight file's metadata records (mesonet's training writes it), else 0.5."""
+    value = metadata.get("threshold")
+    return float(value) if isinstance(value, int | float) and 0.0 <= value <= 1.0 else DEFAULT_THRESHOLD
 
 
 def _arch_or_error(model: str) -> str:

@@ -26,6 +26,7 @@ from mesonet import config
 from mesonet.downloads import download_verified, sha256_of
 from mesonet.errors import ChecksumError, DownloadError, MesonetError, WeightsError
 from mesonet.models import ARCHITECTURE_TITLES, PUBLISHED_TRAINABLE_PARAMS, Variant, check_architecture
+from mesonet.verdict import DEFAULT_THRESHOLD
 
 Progress = Callable[[int, int], None]
 CatalogStatus = Literal["present", "missing", "corrupted"]
@@ -52,11 +53,15 @@ class WeightsEntry:
         trained_on: the training data, in words.
         filename: the file's name in a weights folder.
         sha256: the published file's hash; a file that does not match is never used.
-        url: where `mesonet weights fetch` downloads it from.
+        url: where `mesonet weights fetch` downloads it from; "" for weights that only ship in
+            the project's `weights/` folder.
         description: one sentence for listings.
-        license: the file's licence.
+        license: the file's licence and terms of use.
         source: a page that shows where the file comes from.
         input_size: side of the square input face crops, in pixels.
+        threshold: the P(fake) at or above which these weights call a face fake, picked on
+            validation data; the app and the command line use it unless told otherwise.
+        card: the model card's file name in `weights/` ("" when there is none).
     """
 
     name: str
@@ -71,6 +76,8 @@ class WeightsEntry:
     license: str = "Apache-2.0"
     source: str = _SOURCE
     input_size: int = 256
+    threshold: float = DEFAULT_THRESHOLD
+    card: str = ""
 
     @property
     def arch_title(self) -> str:
@@ -129,6 +136,12 @@ CATALOG: dict[str, WeightsEntry] = {
             "d4533ac8a3197dc35c47405d23d99e888c1d0135e267e03540c7451feaccff3f",
         ),
     )
+}
+
+# Named ensembles (mesonet.ensemble): name -> catalog names of the members, and their verdict rule.
+ENSEMBLE_RULE = "mean P(fake) of the members, each rescaled so that its own threshold is 50%; fake at 50% or more"
+ENSEMBLES: dict[str, tuple[str, ...]] = {
+    "released": ("meso4-df", "meso4-f2f", "mesoinception4-df", "mesoinception4-f2f"),
 }
 
 
@@ -215,6 +228,8 @@ def download_weights(
     """Downloads a catalog file into `folder` (default: the project's weights/), checking its SHA-256."""
     entry = get_weights(name)
     folder = Path(folder) if folder is not None else config.PROJECT_WEIGHTS_DIR
+    if not (url or entry.url):
+        raise _missing_error(entry)
     try:
         return download_verified(
             url or entry.url, folder / entry.filename, entry.sha256, progress=progress, timeout_s=timeout_s
@@ -236,6 +251,11 @@ def _verify(path: Path, entry: WeightsEntry) -> None:
 
 
 def _missing_error(entry: WeightsEntry, prefix: str = "") -> WeightsError:
+    if not entry.url:  # the project's own weights ship with it and are not downloadable
+        return WeightsError(
+            f"{prefix}Weights {entry.name} ({entry.filename}) not found: they ship in the project's weights/ "
+            f"folder ({config.PROJECT_WEIGHTS_DIR}). Restore that folder from the repository."
+        )
     return WeightsError(
         f"{prefix}Weights {entry.name} ({entry.filename}) not found. Download {entry.url} and put it in "
         f"{config.PROJECT_WEIGHTS_DIR} or in the folder named by {config.WEIGHTS_DIR_ENV}, or run "

@@ -370,8 +370,12 @@ def test_training_runs_beside_the_server_stops_and_other_users_are_still_served(
         context.set_default_timeout(UI_MS)
         teacher = context.new_page()
         teacher.goto(f"{url}/train")
+        # The longest run the page allows, so it is still running when the other user looks.
+        steps = teacher.get_by_label("Steps")
+        steps.fill("2000", timeout=FIRST_ANALYSIS_MS)
+        steps.press("Enter")
         teacher.get_by_role("button", name="Start training").click(timeout=FIRST_ANALYSIS_MS)
-        teacher.get_by_text(re.compile(r"^Step [1-9]\d* of 60")).wait_for(timeout=FIRST_ANALYSIS_MS)
+        teacher.get_by_text(re.compile(r"^Step [1-9]\d* of 2000")).wait_for(timeout=FIRST_ANALYSIS_MS)
         teacher.locator(".st-key-train-curves .js-plotly-plot").wait_for(timeout=FIRST_ANALYSIS_MS)
         assert process.poll() is None
         teacher.screenshot(path=str(screenshots / "train_running.png"), full_page=True)

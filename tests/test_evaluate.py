@@ -136,3 +136,33 @@ def test_cli_evaluate_writes_json_csv_and_report(small_dataset, tmp_path, capsys
     assert main(["evaluate", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err
+
+
+def test_per_manipulation_metrics_and_calibration_in_json_table_and_report(tmp_path, train_dir, classifier):
+    """FaceForensics++-style class folders: each manipulation is scored against all real faces."""
+    root = tmp_path / "ffpp_like"
+    sources = {folder: sorted((train_dir / folder).glob("*.jpg"))[::151][:8] for folder in ("df", "real")}
+    for i, source in enumerate(sources["df"]):
+        _link(source, root / ("deepfakes" if i < 4 else "faceswap") / source.name)
+    for source in sources["real"]:
+        _link(source, root / "real" / source.name)
+    result = evaluate_dataset(root, classifier("meso4-df"))
+
+    by_method = result.by_method()
+    assert list(by_method) == ["deepfakes", "faceswap"]
+    deepfakes = [i for i in result.items if i.class_folder == "deepfakes"]
+    real = [i for i in result.items if i.class_folder == "real"]
+    expected_auc = roc_auc_score([1] * 4 + [0] * 8, [i.p_fake for i in deepfakes + real])
+    assert by_method["deepfakes"].roc_auc == pytest.approx(expected_auc)
+    assert (by_method["deepfakes"].n_forged, by_method["deepfakes"].n_real) == (4, 8)
+
+    curve = result.calibration()
+    assert curve.counts.sum() == 16 and 0.0 <= curve.ece <= 1.0
+    data = result.to_dict()
+    assert set(data["by_method"]) == {"deepfakes", "faceswap"} and data["calibration"]["ece"] == pytest.approx(
+        curve.ece, abs=1e-6
+    )
+    table = result.format_table()
+    assert "deepfakes against real" in table and "expected calibration error" in table
+    html_text = write_report(result, tmp_path / "report.html").read_text()
+    assert "Per manipulation" in html_text and "Calibration" in html_text and f"{curve.ece:.4f}" in html_text
