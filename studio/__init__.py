@@ -7,6 +7,7 @@
 - `results`: verdict card, charts, frame view, gallery, downloads.
 - `errors`: the one way a page shows a user's problem.
 - `text`: explanations several pages show.
+- `tensorflow_guard`: stops Streamlit from resetting Keras after each run (it crashed the server).
 
 Every page starts with `choice = studio.page_setup()`.
 """
@@ -36,6 +37,7 @@ from studio.models import (
     weights_picker,
 )
 from studio.navigation import ensure_router, menu
+from studio.tensorflow_guard import keep_keras_state
 from studio.text import LABEL_NOTE, WEIGHTS_NOTE
 
 __all__ = [
@@ -76,4 +78,5 @@ def page_setup(*, model_picker: bool = True) -> ModelChoice | None:
         The sidebar's choice, or None when `model_picker` is False.
     """
     ensure_router()
+    keep_keras_state()
     return weights_picker() if model_picker else None

@@ -301,3 +301,17 @@ def test_train_page_disables_start_while_a_field_is_out_of_range(small_dataset_z
     assert start.disabled and "Steps must be a whole number from 5 to 2000" in at.error[0].value
     at.number_input(key="train.steps").set_value(40).run()
     assert not next(b for b in at.button if b.label == "Start training").disabled and not at.error
+
+
+def test_a_script_run_no_longer_resets_keras_under_running_work():
+    """Regression (issue 14): after every run, fragment reruns included, Streamlit called
+    keras.backend.clear_session(); the Train page's one-second fragment cleared TensorFlow's
+    kernel cache under a running training step and the server died with a segfault."""
+    from mesonet.models import import_keras
+
+    keras = import_keras()
+    at = open_app()
+    before = keras.backend.get_uid("mesonet_probe")
+    at.run()
+    # clear_session() replaces Keras' global state, so its name counters would start again at 1.
+    assert keras.backend.get_uid("mesonet_probe") == before + 1

@@ -371,7 +371,7 @@ def test_training_runs_beside_the_server_stops_and_other_users_are_still_served(
         teacher = context.new_page()
         teacher.goto(f"{url}/train")
         # The longest run the page allows, so it is still running when the other user looks.
-        steps = teacher.get_by_label("Steps")
+        steps = teacher.get_by_role("spinbutton", name="Steps")
         steps.fill("2000", timeout=FIRST_ANALYSIS_MS)
         steps.press("Enter")
         teacher.get_by_role("button", name="Start training").click(timeout=FIRST_ANALYSIS_MS)
