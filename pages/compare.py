@@ -91,7 +91,7 @@ scores = pd.DataFrame(
     index=pd.MultiIndex.from_tuples(
         [(f.frame_index, f.time_s, face_number(f.track_id)) for f in first.faces], names=["frame", "time (s)", "face"]
     ),
-)
+).sort_index()  # within a frame, by face number
 
 st.subheader("P(fake) per model")
 figure = go.Figure()
@@ -111,14 +111,19 @@ if first.extraction.kind == "video":
         )
     figure.update_layout(xaxis_title="time (s)")
 else:
-    figure.add_trace(
-        go.Bar(
-            x=list(scores.columns),
-            y=scores.iloc[0].tolist(),
-            marker_color=[colors[label] for label in scores.columns],
-            hovertemplate="%{x}<br>P(fake) %{y:.1%}<extra></extra>",
+    # A photo: one group of bars per face (numbered left to right), one colour per model.
+    faces = [f"face {number}" for number in scores.index.get_level_values("face")]
+    for label in scores.columns:
+        figure.add_trace(
+            go.Bar(
+                x=faces,
+                y=scores[label].tolist(),
+                name=label,
+                marker_color=colors[label],
+                hovertemplate="%{x}<br>P(fake) %{y:.1%}<extra>" + label + "</extra>",
+            )
         )
-    )
+    figure.update_layout(barmode="group")
 figure.add_hline(y=threshold, line_dash="dash", line_color="#888")
 figure.update_layout(
     yaxis_title="P(fake)",

@@ -186,7 +186,7 @@ def annotated_frame(frame, faces, threshold: float):
         top, right, bottom, left = (v * scale for v in face_crop.box)
         color = verdict_color(score.p_fake, threshold)
         draw.rectangle([left, top, right, bottom], outline=color, width=line)
-        label = f"{face_number(score.track_id)} · {score.p_fake:.0%}"
+        label = f"face {face_number(score.track_id)}: {score.p_fake:.0%}"
         x0, y0, x1, y1 = draw.textbbox((0, 0), label, font=font)
         width, height = x1 - x0 + 2 * line, y1 - y0 + 2 * line
         y = top - height if top >= height else bottom  # above the box, or below it at the top edge

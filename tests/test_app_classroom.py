@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_app import captions_of, open_app, small_dataset_zip, upload  # noqa: F401 (a fixture)
+from tests.test_app import captions_of, open_app, plotly_arrays, small_dataset_zip, upload  # noqa: F401 (a fixture)
 
 RED_GREEN_PINK = {"#D32F2F", "#2E7D32", "#EF553B", "#00CC96", "#FF6692", "#E91E63", "#CC79A7", "#009E73", "#D55E00"}
 
@@ -108,7 +108,9 @@ def test_group_photo_faces_are_numbered_left_to_right_and_any_face_can_be_explai
     table = at.dataframe[0].value
     assert not at.exception and len(table) == 4
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert spec["data"][0]["type"] == "bar"
+    assert [trace["name"] for trace in spec["data"]] == list(table["model"])
+    assert all(trace["type"] == "bar" and trace["x"] == ["face 1", "face 2"] for trace in spec["data"])
+    assert plotly_arrays(spec)[0] == pytest.approx(list(scores.values()), abs=1e-6)  # Meso4 DF, the default
 
 
 def test_compare_uses_catalog_titles_and_neutral_colours_per_model(shared_dir):
