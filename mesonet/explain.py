@@ -65,14 +65,37 @@ def activations(classifier: Classifier, crop: np.ndarray) -> dict[str, np.ndarra
     return {name: np.asarray(out[0]) for name, out in zip(feature_layers(classifier), outputs[:-1])}
 
 
-def feature_grid(activation: np.ndarray, *, columns: int = 4, cell: int = 96, gap: int = 2) -> np.ndarray:
+def most_active_channel(activation: np.ndarray) -> int:
+    """The channel of one activation (H, W, C) with the largest mean absolute response."""
+    return int(np.abs(activation).reshape(-1, activation.shape[-1]).mean(axis=0).argmax())
+
+
+def silent_channels(activation: np.ndarray) -> dict[int, str]:
+    """The channels of one activation (H, W, C) that show nothing for this face.
+
+    Returns:
+        channel -> why, "all zeros" (a ReLU that never fires) or "constant" (one value everywhere).
+    """
+    flat = activation.reshape(-1, activation.shape[-1])
+    low, high = flat.min(axis=0), flat.max(axis=0)
+    return {int(c): "all zeros" if high[c] == 0 and low[c] == 0 else "constant" for c in np.flatnonzero(high <= low)}
+
+
+def feature_grid(
+    activation: np.ndarray, *, columns: int = 4, cell: int = 96, gap: int = 2, labels: bool = False
+) -> np.ndarray:
     """Tiles the channels of one activation (H, W, C) into a uint8 greyscale grid image.
 
     Each channel is scaled to its own [min, max], so weak and strong channels are both visible.
+    With `labels`, each tile shows its channel number, and silent channels say "silent" (a black
+    tile alone could be read as a dark but working channel).
     """
+    from PIL import ImageDraw, ImageFont
+
     channels = activation.shape[-1]
     rows = -(-channels // columns)
     grid = np.full((rows * (cell + gap) - gap, columns * (cell + gap) - gap), 255, dtype=np.uint8)
+    silent = silent_channels(activation)
     for c in range(channels):
         channel = activation[..., c]
         low, high = float(channel.min()), float(channel.max())
@@ -80,7 +103,17 @@ def feature_grid(activation: np.ndarray, *, columns: int = 4, cell: int = 96, ga
         tile = np.asarray(Image.fromarray((scaled * 255).astype(np.uint8)).resize((cell, cell), Image.NEAREST))
         r, col = divmod(c, columns)
         grid[r * (cell + gap) : r * (cell + gap) + cell, col * (cell + gap) : col * (cell + gap) + cell] = tile
-    return grid
+    if not labels:
+        return grid
+    image = Image.fromarray(grid)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=max(10, cell // 7))
+    for c in range(channels):
+        r, col = divmod(c, columns)
+        x, y = col * (cell + gap) + 4, r * (cell + gap) + 2
+        text = f"{c}" + (" silent" if c in silent else "")
+        draw.text((x, y), text, fill=255, font=font, stroke_width=2, stroke_fill=0)
+    return np.asarray(image)
 
 
 def _normalize(heatmap: np.ndarray) -> np.ndarray:

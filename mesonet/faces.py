@@ -474,7 +474,7 @@ def match_tracks(
     Pairs are made greedily, closest first: a box continues a track when its centre is
     within `max_shift` times the larger of the two boxes' sides from the track's last box,
     and neither box is more than twice the other's size. Each track takes at most one box.
-    Unmatched boxes start new tracks (ids counting up from the largest id so far); tracks
+    Unmatched boxes start new tracks (ids counting up from the largest id so far, left to right); tracks
     without a box keep their last box, so a face missed in one frame is picked up again.
 
     Args:
@@ -510,6 +510,10 @@ def match_tracks(
 
     updated = list(tracks)
     next_id = max((track_id for track_id, _ in tracks), default=-1) + 1
+    # New faces are numbered left to right, so a group photo's face 1 is its leftmost face.
+    new_ids = {
+        b: next_id + n for n, b in enumerate(sorted(set(range(len(boxes))) - set(assigned), key=lambda b: boxes[b][3]))
+    }
     track_ids = []
     for b, box in enumerate(boxes):
         if b in assigned:
@@ -517,8 +521,7 @@ def match_tracks(
             track_id = tracks[t][0]
             updated[t] = (track_id, tuple(box))
         else:
-            track_id = next_id
-            next_id += 1
+            track_id = new_ids[b]
             updated.append((track_id, tuple(box)))
         track_ids.append(track_id)
     return track_ids, updated

@@ -16,8 +16,9 @@ for: a file that does not fit gives a WeightsError naming the expected architect
 from __future__ import annotations
 
 import json
+import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -62,6 +63,10 @@ class WeightsEntry:
         threshold: the P(fake) at or above which these weights call a face fake, picked on
             validation data; the app and the command line use it unless told otherwise.
         card: the model card's file name in `weights/` ("" when there is none).
+        training_files: a regular expression that the file names of the training images match,
+            when the training data is known and named recognisably; None when unknown. The
+            Evaluate page uses it to warn that a dataset may overlap the training data.
+        training_files_note: how those names look, in words, for that warning.
     """
 
     name: str
@@ -78,10 +83,17 @@ class WeightsEntry:
     input_size: int = 256
     threshold: float = DEFAULT_THRESHOLD
     card: str = ""
+    training_files: str | None = None
+    training_files_note: str = ""
 
     @property
     def arch_title(self) -> str:
         return ARCHITECTURE_TITLES[self.arch]
+
+    @property
+    def title(self) -> str:
+        """A short name for people, e.g. "Meso4 · Deepfake" (charts and tables; `name` is for typing)."""
+        return f"{self.arch_title} · {self.manipulation}"
 
     @property
     def trainable_params(self) -> int:
@@ -90,11 +102,18 @@ class WeightsEntry:
 
 _DF = ("DF: Deepfake face swaps", "Deepfake", "Deepfake face swaps (the authors' Deepfake dataset)")
 _F2F = ("F2F: Face2Face reenactment", "Face2Face", "Face2Face reenactment (FaceForensics, H.264 quality 23)")
+# The authors' Deepfake dataset names its aligned crops df01234.jpg and real01234.jpg; the DF weights
+# were trained on its training part. The F2F weights' training files are not known by name.
+_DF_TRAINING_FILES = (
+    r"(?i)^(df|real)\d{5}\.jpe?g$",
+    "df01234.jpg / real01234.jpg, as in the authors' Deepfake dataset",
+)
 
 
 def _released(name: str, arch: str, kind: tuple[str, str, str], filename: str, sha256: str) -> WeightsEntry:
     """An entry for one of the authors' four released files (same licence, source and URL scheme)."""
     short_label, manipulation, trained_on = kind
+    training_files, training_files_note = _DF_TRAINING_FILES if kind is _DF else (None, "")
     return WeightsEntry(
         name,
         arch,
@@ -105,6 +124,8 @@ def _released(name: str, arch: str, kind: tuple[str, str, str], filename: str, s
         sha256,
         _RAW_URL.format(filename),
         f"{ARCHITECTURE_TITLES[arch]} trained on {trained_on.split(' (')[0]}.",
+        training_files=training_files,
+        training_files_note=training_files_note,
     )
 
 
@@ -171,6 +192,17 @@ def counterpart(name: str) -> WeightsEntry | None:
     """The first entry of the same architecture trained on another manipulation (DF for F2F and back)."""
     entry = get_weights(name)
     return next((other for other in list_weights(arch=entry.arch) if other.manipulation != entry.manipulation), None)
+
+
+def training_overlap(name: str, file_names: Iterable[str]) -> list[str]:
+    """The file names named like the training images of catalog weights `name` (its
+    `training_files` pattern); empty when the catalog does not know them. A name match is a
+    warning sign, not proof: the same naming may cover the dataset's held-out images too.
+    """
+    pattern = get_weights(name).training_files
+    if pattern is None:
+        return []
+    return [file_name for file_name in file_names if re.match(pattern, Path(file_name).name)]
 
 
 def search_dirs() -> list[Path]:

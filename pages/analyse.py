@@ -8,6 +8,7 @@ import streamlit as st
 
 import studio
 from mesonet.analysis import score_extraction
+from mesonet.export import face_number
 from studio import results
 
 choice = studio.page_setup()
@@ -20,18 +21,19 @@ st.write(
 )
 st.caption(studio.LABEL_NOTE)
 
-media = studio.media_input("analyse")
+# Coming back from another page shows the file analysed last (the uploader itself forgets it).
+analysed = studio.last_analysed()
+media = studio.media_input("analyse", kept=analysed.media if analysed else None, on_removed=studio.forget_analysed)
 settings = studio.extraction_settings("analyse")
 with st.sidebar:
     st.subheader("Decision")
-    threshold = studio.threshold_slider(
-        "analyse.threshold", help="A frame, and the video's mean, count as fake at or above it."
-    )
+    threshold = studio.threshold_slider(help="A frame, and the video's mean, count as fake at or above it.")
     aggregate = st.radio(
         "Video verdict from",
         ["mean", "vote"],
         key="analyse.aggregate",
         format_func={"mean": "mean P(fake) (paper)", "vote": "majority of frames (authors' code)"}.get,
+        persist_state="session",
     )
 
 if media is None:
@@ -44,14 +46,14 @@ if media is None:
 
 with studio.shown_errors():
     classifier = studio.classifier_for(choice)
-    extraction, extract_s = studio.get_extraction(media, settings)
+    extraction, extract_s = studio.extraction_for(media, settings)
     start = time.perf_counter()
     analysis = score_extraction(extraction, classifier, threshold=threshold, aggregate=aggregate)
     analysis.path = media.name
     elapsed = extract_s + time.perf_counter() - start
 
+studio.remember_analysed(media, settings, extraction)  # for coming back, and for Compare and Learn
 results.verdict_card(analysis, seconds=elapsed, cached=extract_s == 0.0)
-st.session_state["analyse.last_crops"] = analysis.extraction.crops()  # for the Learn page
 
 
 @st.fragment
@@ -78,11 +80,7 @@ def explore(analysis) -> None:
     with st.container(border=True, key="analyse.frame_view"):
         results.frame_view(analysis, selected)
         frame = next(f for f in analysis.extraction.frames if f.frame_index == selected)
-        if frame.faces and st.button(
-            "Explain this face (saliency, feature maps)", icon=":material/school:", key="analyse.explain"
-        ):
-            st.session_state["learn.crop"] = frame.faces[0].crop
-            st.switch_page("pages/learn.py")
+        explain_face(results.numbered_faces(analysis, frame))
     if analysis.extraction.kind == "video" and analysis.faces:
         st.subheader("Distribution of frame scores")
         st.plotly_chart(
@@ -91,10 +89,34 @@ def explore(analysis) -> None:
     if analysis.faces:
         st.subheader(f"Aligned faces ({len(analysis.faces)})")
         st.caption(
-            f"What the network sees: 256x256 crops in frame order. Green: real, red: fake (at the threshold, "
-            f"{analysis.threshold:.2f})."
+            f"What the network sees: 256x256 crops in frame order, each with its P(fake). Green: real, red: fake "
+            f"(at the threshold, {analysis.threshold:.2f})."
         )
-        results.gallery(analysis)
+        results.gallery(analysis, "analyse.gallery")
+
+
+def explain_face(faces: list) -> None:
+    """Sends one face of the frame to the Learn page; with several faces, the user picks which."""
+    if not faces:
+        return
+    numbers = {face_number(score.track_id): crop for crop, score in faces}
+    number = next(iter(numbers))
+    if len(numbers) > 1:
+        number = (
+            st.segmented_control(
+                "Face to explain",
+                list(numbers),
+                default=number,
+                format_func=lambda n: f"face {n}",
+                key="analyse.explain_face",
+            )
+            or number
+        )
+    label = "Explain this face" if len(numbers) == 1 else f"Explain face {number}"
+    if st.button(f"{label} (saliency, feature maps)", icon=":material/school:", key="analyse.explain"):
+        st.session_state["learn.crop"] = numbers[number].crop
+        st.session_state["learn.crop_name"] = f"Face {number}" if len(numbers) > 1 else "The face"
+        st.switch_page("pages/learn.py")
 
 
 explore(analysis)

@@ -8,9 +8,14 @@ import streamlit as st
 
 import studio
 from mesonet.analysis import score_extraction
+from mesonet.export import face_number
 from mesonet.verdict import called_fake
+from mesonet.weights import get_weights
+from studio import results
+from studio.results import MODEL_COLORS, MODEL_SYMBOLS
 
-studio.page_setup()
+# Every model is compared here, so the sidebar's classifier picker would do nothing: not drawn.
+studio.page_setup(model_picker=False)
 st.title("Compare models")
 st.write(
     "The same faces through every pretrained network (and your own weights, if you added any on the "
@@ -18,21 +23,36 @@ st.write(
 )
 st.caption(studio.LABEL_NOTE + " " + studio.WEIGHTS_NOTE)
 
-media = studio.media_input("compare")
-settings = studio.extraction_settings("compare")
-threshold = studio.threshold_slider("compare.threshold")
+with st.sidebar:
+    st.subheader("Decision")
+    threshold = studio.threshold_slider(help="The same threshold as on the Analyse page: moving one moves both.")
+    st.caption("This page runs every model, so it has no classifier picker.")
+
+analysed = studio.last_analysed()
+media = studio.media_input("compare", offer=analysed.media if analysed else None)
+if analysed is not None and media is analysed.media:
+    settings = analysed.settings  # the faces the Analyse page found, not found again
+else:
+    settings = studio.extraction_settings("compare")
 
 if media is None:
     st.info("Nothing to compare yet. Upload a photo or a video, or pick a sample.", icon=":material/upload_file:")
     st.stop()
 
+
+def model_title(choice: studio.ModelChoice) -> str:
+    """The catalog's name for people (e.g. "Meso4 · Deepfake"), or the user's own file's label."""
+    return f"Custom: {choice.label}" if choice.weights_file is not None else get_weights(choice.model).title
+
+
 with studio.shown_errors():
-    extraction, _ = studio.get_extraction(media, settings)
+    extraction, _ = studio.extraction_for(media, settings)
     analyses = {}
     for choice in studio.model_choices():
         analysis = score_extraction(extraction, studio.classifier_for(choice), threshold=threshold)
         analysis.path = media.name
-        analyses[choice.label] = analysis
+        analyses[model_title(choice)] = analysis
+colors = {label: MODEL_COLORS[i % len(MODEL_COLORS)] for i, label in enumerate(analyses)}
 
 first = next(iter(analyses.values()))
 if not first.faces:
@@ -69,34 +89,41 @@ st.dataframe(
 scores = pd.DataFrame(
     {label: [f.p_fake for f in a.faces] for label, a in analyses.items()},
     index=pd.MultiIndex.from_tuples(
-        [(f.frame_index, f.time_s, f.track_id) for f in first.faces], names=["frame", "time (s)", "face"]
+        [(f.frame_index, f.time_s, face_number(f.track_id)) for f in first.faces], names=["frame", "time (s)", "face"]
     ),
-)
+).sort_index()  # within a frame, by face number
 
 st.subheader("P(fake) per model")
 figure = go.Figure()
 if first.extraction.kind == "video":
-    for label in scores.columns:
+    for i, label in enumerate(scores.columns):
         figure.add_trace(
             go.Scatter(
                 x=scores.index.get_level_values("time (s)"),
                 y=scores[label],
                 name=label,
                 mode="lines+markers",
+                line={"color": colors[label]},
+                marker={"symbol": MODEL_SYMBOLS[i % len(MODEL_SYMBOLS)], "size": 8},
                 customdata=scores.index.get_level_values("frame"),
                 hovertemplate="frame %{customdata}<br>%{x:.2f} s<br>P(fake) %{y:.1%}",
             )
         )
     figure.update_layout(xaxis_title="time (s)")
 else:
-    figure.add_trace(
-        go.Bar(
-            x=list(scores.columns),
-            y=scores.iloc[0].tolist(),
-            marker_color="#6C3BD1",
-            hovertemplate="%{x}<br>P(fake) %{y:.1%}<extra></extra>",
+    # A photo: one group of bars per face (numbered left to right), one colour per model.
+    faces = [f"face {number}" for number in scores.index.get_level_values("face")]
+    for label in scores.columns:
+        figure.add_trace(
+            go.Bar(
+                x=faces,
+                y=scores[label].tolist(),
+                name=label,
+                marker_color=colors[label],
+                hovertemplate="%{x}<br>P(fake) %{y:.1%}<extra>" + label + "</extra>",
+            )
         )
-    )
+    figure.update_layout(barmode="group")
 figure.add_hline(y=threshold, line_dash="dash", line_color="#888")
 figure.update_layout(
     yaxis_title="P(fake)",
@@ -125,13 +152,19 @@ else:
             },
         },
     )
-    crops = {(f.frame_index, t): c.crop for f in first.extraction.frames for c, t in zip(f.faces, f.track_ids)}
-    shown = disagree.index[:12]
-    columns = st.columns(6)
-    for i, (frame_index, time_s, track_id) in enumerate(shown):
-        columns[i % 6].image(
-            crops[(frame_index, track_id)], caption=f"frame {frame_index} · {time_s:.2f} s", width="stretch"
-        )
+    crops = {
+        (f.frame_index, face_number(t)): c.crop
+        for f in first.extraction.frames
+        for c, t in zip(f.faces, f.track_ids, strict=True)
+    }
+    video = first.extraction.kind == "video"
+    with st.container(horizontal=True, key="compare.disagree"):
+        for frame_index, time_s, number in disagree.index[:12]:
+            st.image(
+                crops[(frame_index, number)],
+                caption=f"face {number}" + (f" · {time_s:.2f} s" if video else ""),
+                width=results.GALLERY_SIDE_PX,
+            )
 
 st.download_button(
     "Scores per face and model (CSV)",

@@ -15,6 +15,7 @@ from mesonet.datasets import sample_per_class, scan_dataset
 from mesonet.evaluate import evaluate_dataset, worst_mistakes
 from mesonet.media import load_image
 from mesonet.report import class_histogram_figure, roc_figure, write_report
+from mesonet.weights import get_weights, training_overlap
 from studio.results import percent
 
 choice = studio.page_setup()
@@ -28,7 +29,7 @@ st.caption(studio.LABEL_NOTE)
 data = studio.dataset_input("evaluate")
 columns = st.columns(3)
 with columns[0]:
-    threshold = studio.threshold_slider("evaluate.threshold")
+    threshold = studio.threshold_slider()
 per_class = columns[1].number_input(
     "Faces per class (0 = all)",
     0,
@@ -85,14 +86,27 @@ if run:
             mistakes = [(item, load_image(item.path)) for item in worst_mistakes(evaluation.items, threshold)]
     finally:
         bar.empty()
-    st.session_state["evaluate.result"] = (data.name, choice.label, evaluation, report, mistakes)
+    # The catalog knows how the training images of some weights are named: say when these match.
+    overlap = (
+        training_overlap(choice.model, [item.path for item in evaluation.items]) if not choice.weights_file else []
+    )
+    st.session_state["evaluate.result"] = (data.name, choice, evaluation, report, mistakes, overlap)
 
 if "evaluate.result" not in st.session_state:
     st.stop()
 
-name, model_label, evaluation, report, mistakes = st.session_state["evaluate.result"]
+name, evaluated, evaluation, report, mistakes, overlap = st.session_state["evaluate.result"]
+model_label = evaluated.label
 metrics = evaluation.headline
 st.subheader(f"{model_label} on {name}")
+if overlap:
+    st.warning(
+        f"{len(overlap)} of {len(evaluation.items)} files are named like the images {model_label} was trained on "
+        f"({get_weights(evaluated.model).training_files_note}). If they come from that training set, these "
+        "accuracies overstate how the weights do on faces they have never seen. (Rule: the catalog's file-name "
+        "pattern for these weights' training images; a match is a warning sign, not proof.)",
+        icon=":material/warning:",
+    )
 if evaluation.skipped:
     with st.expander(f"{len(evaluation.skipped)} file(s) skipped", icon=":material/warning:"):
         st.dataframe(pd.DataFrame(evaluation.skipped, columns=["file", "reason"]), hide_index=True)
@@ -101,11 +115,17 @@ table = pd.DataFrame(
     [
         {
             "": "accuracy",
-            "forged": metrics.accuracy_forged,
-            "real": metrics.accuracy_real,
-            "total": metrics.accuracy_total,
+            "forged": percent(metrics.accuracy_forged),
+            "real": percent(metrics.accuracy_real),
+            "total": percent(metrics.accuracy_total),
         },
-        {"": "faces", "forged": metrics.n_forged, "real": metrics.n_real, "total": metrics.n_forged + metrics.n_real},
+        # Text, like the accuracies above, so that the column shows "97.5%" and "40" alike.
+        {
+            "": "faces",
+            "forged": f"{metrics.n_forged:,}",
+            "real": f"{metrics.n_real:,}",
+            "total": f"{metrics.n_forged + metrics.n_real:,}",
+        },
     ]
 )
 st.dataframe(table, hide_index=True)

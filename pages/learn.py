@@ -16,9 +16,7 @@ from mesonet.weights import counterpart
 choice = studio.page_setup()
 with st.sidebar:
     st.subheader("Decision")
-    threshold = studio.threshold_slider(
-        "learn.threshold", help="The quiz and the curves call a face fake at or above it."
-    )
+    threshold = studio.threshold_slider(help="The quiz and the curves call a face fake at or above it.")
 arch = choice.arch
 st.title("Learn how MesoNet sees")
 st.caption(studio.LABEL_NOTE)
@@ -161,24 +159,28 @@ know their own manipulation.
 
 
 def face_source(key: str) -> np.ndarray | None:
-    """A face crop from the last analysis, an upload or a sample."""
+    """A face crop sent from Analyse, from the file analysed there, an upload or a sample."""
     from mesonet.faces import extract_faces
     from mesonet.media import load_image
     from mesonet.samples import list_samples
 
     options = ["Sample", "Upload"]
-    last = st.session_state.get("analyse.last_crops")
-    if last:
-        options.insert(0, "Last analysis")
+    analysed = studio.last_analysed()
+    crops = analysed.extraction.crops() if analysed else []
+    if crops:
+        options.insert(0, studio.FROM_ANALYSE)
     if st.session_state.get("learn.crop") is not None:
         options.insert(0, "Sent from Analyse")
     source = st.segmented_control("Face", options, default=options[0], key=f"{key}.source")
     with studio.shown_errors(stop=False):
         if source == "Sent from Analyse":
+            st.caption(f"{st.session_state.get('learn.crop_name', 'The face')} sent from the Analyse page.")
             return st.session_state["learn.crop"]
-        if source == "Last analysis":
-            index = st.slider("Face of the last analysis", 1, len(last), 1, key=f"{key}.last") - 1
-            return last[index]
+        if source == studio.FROM_ANALYSE:
+            st.caption(f"The faces of **{analysed.media.name}**, the file analysed on the Analyse page.")
+            if len(crops) == 1:
+                return crops[0]
+            return crops[st.slider("Face, in frame order", 1, len(crops), 1, key=f"{key}.analysed") - 1]
         if source == "Upload":
             upload = st.file_uploader("A face photo or crop", type=studio.IMAGE_TYPES, key=f"{key}.upload")
             if upload is None:
@@ -234,12 +236,32 @@ with features_tab:
         layer = right.selectbox(
             "Layer", list(acts), key="learn.layer", format_func=lambda n: f"{n} ({' x '.join(map(str, acts[n].shape))})"
         )
+        silent = explain.silent_channels(acts[layer])
         right.image(
-            explain.feature_grid(acts[layer]),
+            explain.feature_grid(acts[layer], labels=True),
             caption=f"Every channel of {layer}, each scaled to its own range: bright = strong response",
             width="stretch",
         )
-        channel = st.slider("Channel to enlarge", 0, acts[layer].shape[-1] - 1, 0, key="learn.channel")
+        if silent:
+            right.caption(
+                f"Silent for this face ({len(silent)} of {acts[layer].shape[-1]}): "
+                + ", ".join(f"channel {c} ({why})" for c, why in silent.items())
+                + ". A ReLU channel that never fires shows nothing; another face may wake it."
+            )
+        busiest = explain.most_active_channel(acts[layer])
+
+        def channel_label(c: int) -> str:
+            note = " (most active)" if c == busiest else f" (silent: {silent[c]} for this face)" if c in silent else ""
+            return f"channel {c}{note}"
+
+        # Keyed by layer and face, so that every new face or layer opens on its most active channel.
+        channel = st.selectbox(
+            "Channel to enlarge",
+            range(acts[layer].shape[-1]),
+            index=busiest,
+            format_func=channel_label,
+            key=f"learn.channel.{layer}.{key[:16]}",
+        )
         columns = st.columns(2)
         # Beside the chosen weights, the same architecture trained on the other manipulation (DF and F2F).
         pair = {choice.label: classifier}
@@ -248,11 +270,12 @@ with features_tab:
             with studio.shown_errors():
                 pair[other.name] = studio.cached_classifier(other.name)
         for column, (label, model) in zip(columns, pair.items()):
-            values = cached_activations(key, label, crop, model)[layer][..., channel]
+            values = cached_activations(key, label, crop, model)[layer]
+            why = explain.silent_channels(values).get(channel)
             column.image(
-                explain.feature_grid(values[..., None], columns=1, cell=256),
+                explain.feature_grid(values[..., channel, None], columns=1, cell=256),
                 width="stretch",
-                caption=f"{label}: {layer}, channel {channel}",
+                caption=f"{label}: {layer}, channel {channel}" + (f" (silent: {why} for this face)" if why else ""),
             )
 
 
@@ -329,45 +352,81 @@ with experiments_tab:
         )
 
 
-with quiz_tab:
+def quiz_setup() -> None:
+    """The uploaders for a class's own labelled faces. They are on screen only until the quiz
+    starts: their file lists name the files, and names often give the answer (df00204.jpg)."""
     from mesonet.media import load_image
-    from mesonet.samples import list_samples, sample_path
 
-    st.write(
-        "Real or fake? Guess, then see the truth and what the network says. Add your own labelled faces "
-        "below; otherwise the quiz uses the authors' sample crops."
-    )
-    with st.expander("Your own labelled faces", icon=":material/upload:"):
+    with st.container(border=True, key="learn.quiz_setup_box"):
+        st.caption("Add real and fake face photos or crops. Their file names are hidden once the quiz starts.")
         real_files = st.file_uploader(
             "Real faces", type=studio.IMAGE_TYPES, accept_multiple_files=True, key="learn.quiz_real"
         )
         fake_files = st.file_uploader(
             "Fake faces", type=studio.IMAGE_TYPES, accept_multiple_files=True, key="learn.quiz_fake"
         )
-    items = [(f.name, f.getvalue(), "real") for f in real_files or []] + [
-        (f.name, f.getvalue(), "fake") for f in fake_files or []
-    ]
-    if not items:
-        items = [(s.name, None, s.label) for s in list_samples() if s.is_face_crop]
-    deck_id = studio.sha256_bytes("".join(name for name, _, _ in items).encode())
-    if st.session_state.get("learn.quiz_deck") != deck_id:
-        order = np.random.default_rng().permutation(len(items)).tolist()
-        st.session_state.update(
-            {
-                "learn.quiz_deck": deck_id,
-                "learn.quiz_order": order,
-                "learn.quiz_pos": 0,
-                "learn.quiz_right": 0,
-                "learn.quiz_done": 0,
-                "learn.quiz_guess": None,
-            }
+        files = [(f, "real") for f in real_files or []] + [(f, "fake") for f in fake_files or []]
+        left, right = st.columns(2)
+        start = left.button(
+            f"Start the quiz with {len(files)} faces",
+            type="primary",
+            disabled=not files,
+            key="learn.quiz_start",
+            icon=":material/play_arrow:",
         )
-    position = st.session_state["learn.quiz_pos"] % len(items)
-    name, data, truth = items[st.session_state["learn.quiz_order"][position]]
-    with studio.shown_errors():
-        face = load_image(data, name=name) if data is not None else load_image(sample_path(name))
+        if right.button("Cancel", key="learn.quiz_cancel"):
+            st.session_state["learn.quiz_setup"] = False
+            st.rerun()
+    if start:
+        with studio.shown_errors():  # a bad file is named now, before the class sees the quiz
+            faces = [(load_image(f.getvalue(), name=f.name), truth) for f, truth in files]
+        start_quiz(faces)
+        st.rerun()
+
+
+def start_quiz(faces: list[tuple[np.ndarray | str, str]]) -> None:
+    """A new round over `faces`: (image, or a sample's name; "real" or "fake"), in a random order."""
+    st.session_state.update(
+        {
+            "learn.quiz_faces": faces,
+            "learn.quiz_order": np.random.default_rng().permutation(len(faces)).tolist(),
+            "learn.quiz_pos": 0,
+            "learn.quiz_right": 0,
+            "learn.quiz_done": 0,
+            "learn.quiz_guess": None,
+            "learn.quiz_setup": False,
+        }
+    )
+
+
+with quiz_tab:
+    from mesonet.media import load_image
+    from mesonet.samples import list_samples, sample_path
+
+    st.write(
+        "Real or fake? Guess, then see the truth and what the network says. The quiz uses the authors' sample "
+        "crops, or your own labelled faces."
+    )
+    if st.session_state.get("learn.quiz_setup"):
+        quiz_setup()
+        st.stop()  # the quiz tab is the page's last: nothing else is left to draw
+    if "learn.quiz_faces" not in st.session_state:
+        start_quiz([(s.name, s.label) for s in list_samples() if s.is_face_crop])
+    own = not isinstance(st.session_state["learn.quiz_faces"][0][0], str)  # samples go by name
+    buttons = st.columns(2)
+    if buttons[0].button("Use your own labelled faces", key="learn.quiz_own", icon=":material/upload:"):
+        st.session_state["learn.quiz_setup"] = True
+        st.rerun()
+    if own and buttons[1].button("Back to the sample faces", key="learn.quiz_samples"):
+        start_quiz([(s.name, s.label) for s in list_samples() if s.is_face_crop])
+    faces = st.session_state["learn.quiz_faces"]
+    position = st.session_state["learn.quiz_pos"] % len(faces)
+    face, truth = faces[st.session_state["learn.quiz_order"][position]]
+    if isinstance(face, str):
+        with studio.shown_errors():
+            face = load_image(sample_path(face))
     left, right = st.columns([1, 2])
-    left.image(face, caption=f"Face {position + 1} of {len(items)}", width="stretch")
+    left.image(face, caption=f"Face {position + 1} of {len(faces)}", width="stretch")
     with right:
         guess = st.session_state["learn.quiz_guess"]
         if guess is None:

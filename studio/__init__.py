@@ -4,6 +4,7 @@
 - `models`: the sidebar's classifier picker, custom weight files, the server-wide model cache.
 - `inputs`: media, extraction settings, threshold, labelled datasets.
 - `caches`: face extractions shared by every session.
+- `session`: what a session keeps across pages (the file last analysed and its faces).
 - `results`: verdict card, charts, frame view, gallery, downloads.
 - `errors`: the one way a page shows a user's problem.
 - `text`: explanations several pages show.
@@ -17,6 +18,7 @@ from __future__ import annotations
 from studio.caches import get_extraction
 from studio.errors import show_error, shown_errors
 from studio.inputs import (
+    FROM_ANALYSE,
     IMAGE_TYPES,
     DatasetChoice,
     dataset_input,
@@ -37,11 +39,14 @@ from studio.models import (
     weights_picker,
 )
 from studio.navigation import ensure_router, menu
+from studio.session import Analysed, extraction_for, forget_analysed, last_analysed, remember_analysed
 from studio.tensorflow_guard import keep_keras_state
 from studio.text import LABEL_NOTE, WEIGHTS_NOTE
 
 __all__ = [
     "CUSTOM_KEY",
+    "FROM_ANALYSE",
+    "Analysed",
     "IMAGE_TYPES",
     "LABEL_NOTE",
     "WEIGHTS_NOTE",
@@ -52,12 +57,16 @@ __all__ = [
     "classifier_for",
     "custom_weights_dir",
     "dataset_input",
+    "extraction_for",
     "extraction_settings",
+    "forget_analysed",
     "get_extraction",
+    "last_analysed",
     "media_input",
     "menu",
     "model_choices",
     "page_setup",
+    "remember_analysed",
     "server_datasets",
     "sha256_bytes",
     "show_error",
@@ -72,7 +81,9 @@ def page_setup(*, model_picker: bool = True) -> ModelChoice | None:
 
     Args:
         model_picker: draw the sidebar's classifier picker now and return its choice. A page that
-            changes the choices (the Weights page) passes False and calls `weights_picker()` last.
+            changes the choices (the Weights page) passes False and calls `weights_picker()` last;
+            a page that uses every model (Compare) passes False and draws no picker. The picker's
+            choice is kept while it is not drawn.
 
     Returns:
         The sidebar's choice, or None when `model_picker` is False.

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,21 +56,73 @@ class ExtractionSettings:
     detector: str = "hog"
 
 
-def media_input(key: str) -> MediaInput | None:
-    """Upload, camera or sample picker. `key` prefixes the widgets' keys (one set per page)."""
+FROM_ANALYSE = "Analysed file"
+
+
+def media_input(
+    key: str,
+    *,
+    kept: MediaInput | None = None,
+    on_removed: Callable[[], None] | None = None,
+    offer: MediaInput | None = None,
+) -> MediaInput | None:
+    """Upload, camera or sample picker. `key` prefixes the widgets' keys (one set per page).
+
+    The choices survive page switches (`persist_state`); an uploaded file or a photo cannot be
+    handed back to its widget, so the page keeps it itself and passes it as `kept`.
+
+    Args:
+        key: the page's prefix for the widgets' keys.
+        kept: the file this page showed before its user went to another page: shown again while
+            the uploader (or the camera) is empty.
+        on_removed: called when the user removes the uploaded file or clears the photo, so the
+            page can stop keeping it.
+        offer: a file analysed on the Analyse page, offered as the first source (Compare).
+    """
+    sources = ["Upload", "Camera", "Sample"]
+    if offer is not None:
+        sources.insert(0, FROM_ANALYSE)
     source = st.segmented_control(
-        "Source", ["Upload", "Camera", "Sample"], default="Upload", key=f"{key}.source", label_visibility="collapsed"
+        "Source",
+        sources,
+        default=sources[0],
+        key=f"{key}.source",
+        label_visibility="collapsed",
+        persist_state="session",
     )
-    if source == "Camera":
-        shot = st.camera_input("Take a photo", key=f"{key}.camera")
-        return None if shot is None else MediaInput("camera.jpg", shot.getvalue(), sha256_bytes(shot.getvalue()))
+    if source == FROM_ANALYSE and offer is not None:
+        st.caption(f"**{offer.name}**, the file analysed on the Analyse page, with its face extraction settings.")
+        return offer
     if source == "Sample":
         return _sample_input(key)
+    given = _camera_input(key, on_removed) if source == "Camera" else _upload_input(key, on_removed)
+    if given is None and kept is not None:
+        st.caption(
+            f"Showing **{kept.name}**, analysed earlier in this session. Upload, take or pick another file "
+            "to replace it."
+        )
+        return kept
+    return given
+
+
+def _removed(widget: str, on_removed: Callable[[], None] | None) -> None:
+    if on_removed is not None and st.session_state.get(widget) is None:
+        on_removed()
+
+
+def _camera_input(key: str, on_removed: Callable[[], None] | None) -> MediaInput | None:
+    shot = st.camera_input("Take a photo", key=f"{key}.camera", on_change=_removed, args=(f"{key}.camera", on_removed))
+    return None if shot is None else MediaInput("camera.jpg", shot.getvalue(), sha256_bytes(shot.getvalue()))
+
+
+def _upload_input(key: str, on_removed: Callable[[], None] | None) -> MediaInput | None:
     upload = st.file_uploader(
         "Upload a photo or a video",
         type=IMAGE_TYPES + VIDEO_TYPES,
         key=f"{key}.upload",
         help="Photos: JPEG, PNG, WebP, BMP, TIFF. Videos: MP4, MOV, AVI, MKV, WebM. Up to 500 MB.",
+        on_change=_removed,
+        args=(f"{key}.upload", on_removed),
     )
     if upload is None:
         return None
@@ -78,6 +130,7 @@ def media_input(key: str) -> MediaInput | None:
         "This image is already an aligned face crop (skip face detection)",
         key=f"{key}.is_crop",
         help="Like the authors' dataset: the whole image is the face, resized to 256x256.",
+        persist_state="session",
     )
     data = upload.getvalue()
     return MediaInput(upload.name, data, sha256_bytes(data), is_crop)
@@ -94,6 +147,7 @@ def _sample_input(key: str) -> MediaInput | None:
         key=f"{key}.sample",
         index=None,
         placeholder="Choose a sample...",
+        persist_state="session",
     )
     if name is None:
         return None
@@ -116,27 +170,44 @@ def extraction_settings(key: str) -> ExtractionSettings:
             30,
             key=f"{key}.frames",
             help="Evenly spaced over the video, as the authors did (30).",
+            persist_state="session",
         )
         faces = columns[1].radio(
             "Faces",
             ["Largest face", "All faces"],
             key=f"{key}.faces",
             help="All faces: each person is followed as a track with its own scores.",
+            persist_state="session",
         )
         detector = columns[2].radio(
             "Face detector",
             ["hog", "cnn"],
             key=f"{key}.detector",
             format_func={"hog": "HOG (fast)", "cnn": "CNN (accurate, ~50x slower)"}.get,
+            persist_state="session",
         )
     return ExtractionSettings(n_frames, faces == "All faces", detector)
 
 
-def threshold_slider(key: str, *, help: str | None = None) -> float:
-    """The P(fake) threshold: every verdict, colour and vote on the page follows it."""
+THRESHOLD_KEY = "decision.threshold"
+
+
+def threshold_slider(*, help: str | None = None) -> float:
+    """The P(fake) threshold: every verdict, colour and vote follows it. One value per session,
+    shared by every page (one key, kept across page switches), so Analyse and Compare agree.
+    """
     from mesonet.verdict import DEFAULT_THRESHOLD
 
-    return st.slider("Threshold on P(fake)", 0.05, 0.95, DEFAULT_THRESHOLD, 0.05, key=key, help=help)
+    return st.slider(
+        "Threshold on P(fake)",
+        0.05,
+        0.95,
+        DEFAULT_THRESHOLD,
+        0.05,
+        key=THRESHOLD_KEY,
+        help=help,
+        persist_state="session",
+    )
 
 
 # Labelled datasets (Evaluate and Train) ------------------------------------------------------

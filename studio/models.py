@@ -14,7 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from mesonet.models import ARCHITECTURE_TITLES
-from mesonet.weights import DEFAULT_WEIGHTS, get_weights, list_weights
+from mesonet.weights import CATALOG, DEFAULT_WEIGHTS, get_weights, list_weights
 from studio.text import WEIGHTS_NOTE
 
 CUSTOM_KEY = "weights.custom"  # {label: {"arch": str, "path": str}} for this user's accepted files
@@ -44,8 +44,14 @@ def add_custom_weights(label: str, arch: str, path: str | Path) -> None:
 
 
 def weights_picker() -> ModelChoice:
-    """Architecture and weights in the sidebar, shared by every page for this user."""
+    """Architecture and weights in the sidebar, shared by every page for this user.
+
+    Both choices are kept across pages, also across pages that do not draw the picker. Changing
+    the architecture keeps the weights' manipulation (DF stays DF, F2F stays F2F), as the
+    catalog's `manipulation` field says.
+    """
     st.session_state.setdefault("model.arch", get_weights(DEFAULT_WEIGHTS).arch)
+    previous = st.session_state.get("model.weights")
     with st.sidebar:
         st.subheader("Classifier")
         arch = st.radio(
@@ -54,14 +60,24 @@ def weights_picker() -> ModelChoice:
             format_func=ARCHITECTURE_TITLES.get,
             key="model.arch",
             horizontal=True,
+            persist_state="session",
         )
         options = [c for c in model_choices() if c.arch == arch]
         labels = [c.label for c in options]
-        if st.session_state.get("model.weights") not in labels:
-            st.session_state["model.weights"] = labels[0]
-        label = st.radio("Weights", labels, key="model.weights", format_func=_weights_label)
+        if previous not in labels:
+            st.session_state["model.weights"] = _same_manipulation(previous, options)
+        label = st.radio("Weights", labels, key="model.weights", format_func=_weights_label, persist_state="session")
         st.caption(WEIGHTS_NOTE)
     return next(c for c in options if c.label == label)
+
+
+def _same_manipulation(previous: str | None, options: list[ModelChoice]) -> str:
+    """The catalog option trained on the same manipulation as `previous`, else the first option."""
+    manipulation = CATALOG[previous].manipulation if previous in CATALOG else None
+    return next(
+        (c.label for c in options if c.weights_file is None and CATALOG[c.model].manipulation == manipulation),
+        options[0].label,
+    )
 
 
 def _weights_label(label: str) -> str:

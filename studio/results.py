@@ -16,6 +16,12 @@ from mesonet.verdict import UNCERTAIN_MARGIN, Verdict, verdict_for
 
 VERDICT_COLORS: dict[Verdict, str] = {"fake": "#D32F2F", "real": "#2E7D32", "no face": "#9E9E9E"}
 VERDICT_WORDS: dict[Verdict, str] = {"fake": "FAKE", "real": "REAL", "no face": "NO FACE"}
+# One colour per model where several models share a chart (Compare): from the Okabe-Ito
+# colour-blind-safe palette, leaving out its red, green and pink, which mean fake and real here.
+MODEL_COLORS = ["#0072B2", "#E69F00", "#56B4E9", "#6C3BD1", "#555555", "#8C6D31"]
+MODEL_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star"]
+GALLERY_FIRST = 12  # crops shown before "Show all": 4 rows on a phone, 1-2 on a desktop
+GALLERY_SIDE_PX = 104  # three crops side by side on a 390-px-wide phone
 _CHART_CONFIG = {"displaylogo": False}
 
 
@@ -128,6 +134,9 @@ def scores_figure(analysis):
         showlegend=len(analysis.tracks) > 1,
         clickmode="event+select",
     )
+    # A clicked point grows; the others keep their colour and opacity (Plotly fades them by
+    # default, which hid the red and green pattern).
+    figure.update_traces(selected={"marker": {"size": 18}}, unselected={"marker": {"opacity": 1.0}})
     return figure
 
 
@@ -153,19 +162,37 @@ def frame_scores_histogram(analysis):
     return figure
 
 
+def numbered_faces(analysis, frame) -> list:
+    """(face crop, score) pairs of one frame, by face number (left to right in a photo)."""
+    scores = analysis.faces_by_frame().get(frame.frame_index, [])
+    return sorted(zip(frame.faces, scores, strict=True), key=lambda pair: pair[1].track_id)
+
+
 def annotated_frame(frame, faces, threshold: float):
-    """The frame preview with each face's box (and landmarks) drawn, as a PIL image."""
-    from PIL import Image, ImageDraw
+    """The frame preview with each face's box, number and P(fake) (and landmarks) drawn, as a PIL image.
+
+    The labels are sized to the image (about a 22nd of its width), so they stay readable when the
+    frame is shown small, on a phone.
+    """
+    from PIL import Image, ImageDraw, ImageFont
 
     preview = frame.preview()
     image = Image.fromarray(preview)
     scale = preview.shape[1] / frame.frame_size[0]
     draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=max(14, image.width // 22))
+    line = max(3, image.width // 200)
     for face_crop, score in faces:
         top, right, bottom, left = (v * scale for v in face_crop.box)
         color = verdict_color(score.p_fake, threshold)
-        draw.rectangle([left, top, right, bottom], outline=color, width=3)
-        draw.text((left + 4, top + 4), f"{score.p_fake:.0%}", fill=color)
+        draw.rectangle([left, top, right, bottom], outline=color, width=line)
+        label = f"face {face_number(score.track_id)}: {score.p_fake:.0%}"
+        x0, y0, x1, y1 = draw.textbbox((0, 0), label, font=font)
+        width, height = x1 - x0 + 2 * line, y1 - y0 + 2 * line
+        y = top - height if top >= height else bottom  # above the box, or below it at the top edge
+        x = min(max(0, left), image.width - width)
+        draw.rectangle([x, y, x + width, y + height], fill=color)
+        draw.text((x + line - x0, y + line - y0), label, fill="white", font=font)
         if face_crop.landmarks is not None:
             for x, y in face_crop.landmarks * scale:
                 draw.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill="#00B8D4")
@@ -175,11 +202,16 @@ def annotated_frame(frame, faces, threshold: float):
 def frame_view(analysis, frame_index: int) -> None:
     """One sampled frame with its faces drawn, and the crops the network saw."""
     frame = next(f for f in analysis.extraction.frames if f.frame_index == frame_index)
-    scores = analysis.faces_by_frame().get(frame_index, [])
-    faces = list(zip(frame.faces, scores, strict=True))
+    faces = numbered_faces(analysis, frame)
     is_video = analysis.extraction.kind == "video"
     where = f"**Frame {frame.frame_index}** at {frame.time_s:.2f} s" if is_video else "**Photo**"
-    st.markdown(where + (f" · P(fake) {percent(scores[0].p_fake)}" if scores else " · no face found"))
+    if len(faces) > 1:
+        where += f" · {len(faces)} faces, numbered left to right"
+    elif faces:
+        where += f" · P(fake) {percent(faces[0][1].p_fake)}"
+    else:
+        where += " · no face found"
+    st.markdown(where)
     left, right = st.columns([3, 1])
     if frame.preview_jpeg is not None:
         left.image(annotated_frame(frame, faces, analysis.threshold), width="stretch")
@@ -200,29 +232,42 @@ def bordered_crop(crop: np.ndarray, color: str) -> np.ndarray:
     return out
 
 
-def gallery(analysis, *, per_row: int = 6) -> None:
-    """Every aligned crop in frame order, with its time and P(fake); the border shows its verdict."""
-    by_frame = analysis.faces_by_frame()
+def gallery(analysis, key: str) -> None:
+    """Every aligned crop in frame order (by face number within a frame), with its time or face
+    number and P(fake); the border shows its verdict.
+
+    The crops flow in rows that wrap to the screen's width (three side by side on a phone, where
+    Streamlit's columns would stack them one per row), and only the first `GALLERY_FIRST` are
+    shown until the user asks for all of them.
+    """
     crops = [
         (frame, face_crop, score)
         for frame in analysis.extraction.frames
-        for face_crop, score in zip(frame.faces, by_frame.get(frame.frame_index, []), strict=True)
+        for face_crop, score in numbered_faces(analysis, frame)
     ]
-    for start in range(0, len(crops), per_row):
-        columns = st.columns(per_row)
-        for column, (frame, face_crop, score) in zip(columns, crops[start : start + per_row], strict=False):
+    show_all = st.session_state.get(f"{key}.all") == analysis.extraction.path
+    with st.container(horizontal=True, key=key):
+        for frame, face_crop, score in crops if show_all else crops[:GALLERY_FIRST]:
             when = (
-                f"{frame.time_s:.2f} s · "
+                f"{frame.time_s:.2f} s"
                 if analysis.extraction.kind == "video"
-                else f"face {face_number(score.track_id)} · "
+                else f"face {face_number(score.track_id)}"
             )
             # JPEG: encoding 30 crops as PNG on every rerun costs a noticeable fraction of a second.
-            column.image(
+            st.image(
                 bordered_crop(face_crop.crop, verdict_color(score.p_fake, analysis.threshold)),
-                width="stretch",
+                width=GALLERY_SIDE_PX,
                 output_format="JPEG",
-                caption=f"{when}P(fake) {percent(score.p_fake)}",
+                caption=f"{when} · {percent(score.p_fake)}",
             )
+    if not show_all and len(crops) > GALLERY_FIRST:
+        st.button(
+            f"Show all {len(crops)} faces",
+            key=f"{key}.more",
+            icon=":material/expand_more:",
+            on_click=st.session_state.__setitem__,
+            args=(f"{key}.all", analysis.extraction.path),
+        )
 
 
 def downloads(analysis, key: str) -> None:

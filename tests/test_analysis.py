@@ -93,6 +93,10 @@ def test_two_people_photo_gives_two_tracks(shared_dir, classifier):
     analysis = analyze_media(shared_dir / "data" / "photos" / "two_people.jpg", classifier("meso4-df"), all_faces=True)
     assert analysis.extraction.kind == "image"
     assert sorted(analysis.tracks) == [0, 1] and len(analysis.faces) == 2
+    # Faces are numbered left to right (issue 14): track 0, "face 1", is the leftmost box.
+    frame = analysis.extraction.frames[0]
+    lefts = dict(zip(frame.track_ids, (face.box[3] for face in frame.faces)))
+    assert lefts[0] < lefts[1]
     largest_only = analyze_media(shared_dir / "data" / "photos" / "two_people.jpg", classifier("meso4-df"))
     assert len(largest_only.faces) == 1
 

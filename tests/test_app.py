@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -112,8 +113,12 @@ def test_analyse_video_chart_gallery_downloads_and_switching_weights(video, clas
     spec = json.loads(charts[0].proto.spec)
     np.testing.assert_allclose(plotly_arrays(spec)[0], [f.p_fake for f in expected.faces], atol=1e-5)
 
-    gallery = [caption for image in at.get("image") for caption in image.captions if "P(fake)" in caption]
-    assert len(gallery) == 30 + 1  # the gallery, plus the crop beside the frame view
+    gallery = [caption for caption in captions_of(at) if re.match(r"^\d+\.\d\d s · ", caption)]
+    assert len(gallery) == 12  # the first crops; the rest on demand (issue 14: phones)
+    at.button(key="analyse.gallery.more").click().run()
+    gallery = [caption for caption in captions_of(at) if re.match(r"^\d+\.\d\d s · ", caption)]
+    assert gallery == [f"{f.time_s:.2f} s · {f.p_fake:.1%}" for f in expected.faces]
+    assert not at.get("button") or all(b.key != "analyse.gallery.more" for b in at.button)
 
     csv_rows = download_content(at, "ff_youtube_183_frames.csv").decode().strip().splitlines()
     assert csv_rows[0].startswith("frame_index,time_s") and len(csv_rows) == 31
@@ -170,7 +175,16 @@ def test_compare_page_scores_every_catalog_model(video):
     upload(at, "compare.upload", video, "video/mp4")
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert list(table["model"]) == [entry.name for entry in list_weights()]
+    assert (
+        list(table["model"])
+        == [entry.title for entry in list_weights()]
+        == [
+            "Meso4 · Deepfake",
+            "Meso4 · Face2Face",
+            "MesoInception4 · Deepfake",
+            "MesoInception4 · Face2Face",
+        ]
+    )
     assert all(table["frames with a face"] == "30 / 30")
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [trace["name"] for trace in spec["data"]] == list(table["model"])
@@ -259,9 +273,12 @@ def test_evaluate_page_with_a_small_zip(small_dataset_zip, shared_dir, classifie
         paths = sorted((root / folder).glob("*.jpg"))[:12]
         p_fake = 1 - classifier("meso4-df").score_real([load_image(p) for p in paths])
         expected[folder] = float(np.mean(p_fake >= 0.5) if folder == "df" else np.mean(p_fake < 0.5))
-    accuracy = table.iloc[0]
-    assert accuracy["forged"] == pytest.approx(expected["df"]) and accuracy["real"] == pytest.approx(expected["real"])
-    assert list(table.iloc[1][["forged", "real", "total"]]) == [12, 12, 24]
+    accuracy = table.iloc[0]  # percentages, as people read them (issue 14: it showed 1 / 0.975)
+    assert (accuracy["forged"], accuracy["real"]) == (f"{expected['df']:.1%}", f"{expected['real']:.1%}")
+    assert accuracy["total"] == f"{(expected['df'] + expected['real']) / 2:.1%}" and accuracy["total"].endswith("%")
+    assert list(table.iloc[1][["forged", "real", "total"]]) == ["12", "12", "24"]
+    # These files are the DF weights' own training images: the page says so.
+    assert "24 of 24 files are named like the images meso4-df was trained on" in at.warning[0].value
     assert download_content(at, "faces_meso4-df_report.html").startswith(b"<!DOCTYPE html>")
 
 

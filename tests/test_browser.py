@@ -162,6 +162,9 @@ def frame_header(page) -> str:
     return page.locator(FRAME_VIEW).get_by_text(re.compile(r"^Frame \d+ at")).inner_text()
 
 
+# Colour, opacity and size of every chart marker.
+MARKERS_JS = """els => els.map(e => ({fill: getComputedStyle(e).fill, opacity: getComputedStyle(e).opacity,
+    width: e.getBoundingClientRect().width}))"""
 # Every <img> (frame view, crops, gallery) has arrived and decoded.
 IMAGES_LOADED_JS = "() => [...document.images].every(img => img.complete && img.naturalWidth > 0)"
 
@@ -198,6 +201,7 @@ def test_video_verdict_matches_core_and_chart_click_shows_that_frame(page, share
     assert p_fake == f"{analysis.summary.p_fake_mean:.1%}"
     time_metric = page.locator('[data-testid="stMetric"]:has-text("Time") [data-testid="stMetricValue"]')
     time_before_click = time_metric.inner_text()
+    markers_before = page.eval_on_selector_all(CHART_POINTS, MARKERS_JS)
     full_screenshot(page, screenshots / "analyse_video.png")
 
     # Until a point is clicked the frame view shows the most suspicious frame.
@@ -220,6 +224,13 @@ def test_video_verdict_matches_core_and_chart_click_shows_that_frame(page, share
     assert time_metric.inner_text() == time_before_click
     assert p_fake_value(page).inner_text() == p_fake
     assert page.locator(EXCEPTION).count() == 0
+    # Issue 14: the click faded every other marker, hiding the red and green pattern. Every marker
+    # keeps its colour and full opacity; the chosen one grows.
+    markers = page.eval_on_selector_all(CHART_POINTS, MARKERS_JS)
+    assert [m["fill"] for m in markers] == [m["fill"] for m in markers_before]
+    assert all(m["opacity"] == "1" for m in markers)
+    others = [m["width"] for i, m in enumerate(markers) if i != n]
+    assert markers[n]["width"] > 1.5 * max(others)
     full_screenshot(page, screenshots / "analyse_video_point_clicked.png")
 
 
@@ -404,3 +415,63 @@ def test_training_runs_beside_the_server_stops_and_other_users_are_still_served(
         context.close()
     finally:
         stop_streamlit(process)
+
+
+def test_group_photo_compare_and_back_on_a_desktop(page, shared_dir, screenshots):
+    """Issue 14, items 6, 7 and 1 in the real app: a group photo's faces numbered left to right,
+    the same file on Compare without analysing it again, and still there back on Analyse."""
+    photo = shared_dir / "data" / "photos" / "two_people.jpg"
+    page.get_by_text("Face extraction settings").click()
+    page.get_by_text("All faces", exact=True).click()
+    page.set_input_files(FILE_INPUT, photo)
+    wait_for_verdict(page, photo.name, timeout=FIRST_ANALYSIS_MS)
+    frame_view = page.locator(FRAME_VIEW)
+    expect(frame_view.get_by_text("Photo · 2 faces, numbered left to right")).to_be_visible()
+    expect(frame_view.get_by_text(re.compile(r"^face 1: P\(fake\)"))).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("Explain face 1"))).to_be_visible()
+    full_screenshot(page, screenshots / "analyse_group_photo.png")
+
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_role("link", name="Compare models", exact=True).click()
+    page.get_by_role("heading", name="Compare models").wait_for()
+    expect(page.get_by_text("the file analysed on the Analyse page")).to_be_visible(timeout=ANALYSIS_MS)
+    page.locator(".st-key-compare-chart .js-plotly-plot").wait_for(timeout=ANALYSIS_MS)
+    expect(sidebar.get_by_text("Architecture")).to_have_count(0)  # no classifier picker here
+    assert page.locator(EXCEPTION).count() == 0
+    full_screenshot(page, screenshots / "compare.png")
+
+    sidebar.get_by_role("link", name="Analyse", exact=True).click()
+    wait_for_verdict(page, photo.name)
+    expect(page.get_by_text(f"Showing {photo.name}, analysed earlier in this session")).to_be_visible()
+    expect(page.locator(FRAME_VIEW).get_by_text("Photo · 2 faces, numbered left to right")).to_be_visible()
+
+
+def test_phone_layout_shows_the_gallery_three_across(browser, server, shared_dir, expected, screenshots):
+    """Issue 14, item 11: on a 390-px-wide phone the 30-face gallery was one crop per row, a page
+    over 12,000 px tall."""
+    video = shared_dir / "data" / "videos" / "real" / "ff_youtube_183.mp4"
+    n_faces = len(expected(video).faces)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    context.set_default_timeout(UI_MS)
+    try:
+        page = context.new_page()
+        page.goto(server.url)
+        page.wait_for_selector(FILE_INPUT, state="attached", timeout=30_000)
+        page.set_input_files(FILE_INPUT, video)
+        wait_for_verdict(page, video.name, timeout=FIRST_ANALYSIS_MS)
+        gallery = page.locator(".st-key-analyse-gallery img")
+        expect(gallery).to_have_count(12, timeout=ANALYSIS_MS)
+        page.get_by_role("button", name=f"Show all {n_faces} faces").click()
+        expect(gallery).to_have_count(n_faces, timeout=ANALYSIS_MS)
+        page.wait_for_function(IMAGES_LOADED_JS, timeout=UI_MS)
+        rows: dict[int, int] = {}
+        for box in gallery.evaluate_all("els => els.map(e => e.getBoundingClientRect().top)"):
+            rows[round(box)] = rows.get(round(box), 0) + 1
+        assert min(list(rows.values())[:-1]) >= 3, rows  # three or more across, but maybe the last row
+        assert gallery.first.bounding_box()["width"] < 390 / 3
+        height = page.evaluate(CONTENT_HEIGHT_JS)
+        assert height < 7000, height
+        assert page.locator(EXCEPTION).count() == 0
+        full_screenshot(page, screenshots / "phone_analyse_video.png")
+    finally:
+        context.close()

@@ -64,3 +64,14 @@ def test_help_lists_the_catalog_without_loading_tensorflow():
         "assert 'tensorflow' not in sys.modules and 'streamlit' not in sys.modules, sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_training_overlap_flags_files_named_like_the_df_training_set(shared_dir):
+    """Issue 14: Evaluate should say when a dataset may be the weights' own training data."""
+    from mesonet.weights import training_overlap
+
+    train = sorted(p.name for p in (shared_dir / "data" / "mesonet_df" / "train" / "df").glob("*.jpg"))[:5]
+    names = [*train, "faces/real/real00012.JPG", "my_face.jpg", "df123.jpg"]
+    assert training_overlap("meso4-df", names) == [*train, "faces/real/real00012.JPG"]
+    assert training_overlap("mesoinception4-df", names) == training_overlap("meso4-df", names)
+    assert training_overlap("meso4-f2f", names) == []  # the catalog does not know the F2F training files

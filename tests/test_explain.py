@@ -56,6 +56,22 @@ def test_activation_shapes_per_layer(name, shapes, classifier, real_face):
     assert grid.shape == (4 * 34 - 2, 4 * 34 - 2) and grid.dtype == np.uint8
 
 
+@pytest.mark.parametrize("name", ["meso4-df", "meso4-f2f"])
+def test_feature_maps_find_the_most_active_and_the_silent_channels(name, classifier, real_face):
+    """Issue 14: feature maps opened on channel 0, which is black (all zeros) for both Meso4 weights."""
+    first = explain.activations(classifier(name), real_face)["block1_conv"]
+    silent = explain.silent_channels(first)
+    assert 0 in silent and silent[0] == "all zeros" and not first[..., 0].any()
+    assert all(not first[..., c].any() or np.ptp(first[..., c]) == 0 for c in silent)
+    busiest = explain.most_active_channel(first)
+    assert busiest not in silent
+    means = np.abs(first).mean(axis=(0, 1))
+    assert means[busiest] == means.max() > 0
+    plain = explain.feature_grid(first, cell=64)
+    labelled = explain.feature_grid(first, cell=64, labels=True)
+    assert labelled.shape == plain.shape and (labelled != plain).any()
+
+
 @pytest.mark.parametrize("method", [explain.grad_cam, explain.integrated_gradients])
 def test_saliency_maps_are_crop_sized_normalized_and_informative(method, classifier, real_face):
     heatmap = method(classifier("meso4-df"), real_face)

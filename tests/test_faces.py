@@ -302,6 +302,12 @@ def test_match_tracks_follows_moving_faces() -> None:
     assert dict(tracks) == {0: (5, 110, 105, 10), 1: (10, 410, 110, 310), 2: (700, 800, 800, 700)}
 
 
+def test_match_tracks_numbers_new_faces_left_to_right() -> None:
+    """Issue 14: a group photo's faces were numbered largest first, so face 1 could be on the right."""
+    ids, _ = match_tracks([], [(0, 900, 300, 600), (0, 100, 60, 40), (0, 400, 200, 200)])  # largest first
+    assert ids == [2, 0, 1]
+
+
 def test_match_tracks_keeps_missing_faces_and_rejects_jumps() -> None:
     tracks = [(0, (0, 100, 100, 0)), (1, (0, 400, 100, 300))]
     ids, updated = match_tracks(tracks, [])

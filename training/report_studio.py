@@ -127,6 +127,47 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def model_card(name: str, label: str, results: dict, metadata: dict) -> str:
+    """The model card shipped beside a Studio weights file: data, recipe, validation, threshold, terms."""
+    data, recipe, mine = metadata["training_data"], metadata["recipe"], results[label]
+    best = metadata["metrics"]
+    folders = ", ".join(f"{k} {v}" for k, v in sorted(data["folders"].items()))
+    return f"""# {name}: model card
+
+{metadata["arch"]} ({"Meso4" if metadata["arch"] == "meso4" else "MesoInception4"}, the published architecture and
+head), trained by MesoNet Studio for compressed web video. Output: P(real), like the released weights; the app and
+the command line show P(fake) = 1 - P(real).
+
+## Decision threshold
+P(fake) >= **{mine["threshold"]:.3f}** is called fake. It was picked on the validation faces below (clean and c40-like
+copies together) by balanced accuracy; the app's slider and `mesonet ... --threshold` start there.
+
+## Training data
+- The authors' aligned Deepfake faces (MesoNet dataset, df/ and real/), split by video: consecutive file numbers are
+  consecutive frames, so whole runs of similar frames were kept together and one block in ten went to validation.
+- FaceForensics++ face crops (299x299, one frame per video; real YouTube videos and the Deepfakes, Face2Face,
+  FaceSwap and NeuralTextures manipulations), keeping the collection's own train/test split (test = validation).
+- Every training face also as an H.264 copy (face downscaled to 96-192 px, x264 CRF 28-40, upscaled back).
+- Training files per class folder: {folders} (n = {data["n_train"]}).
+
+## Recipe
+Fine-tuned from `{recipe["init"]}`. Mean squared error on the sigmoid output, Adam at {recipe["learning_rate"]:g}
+divided by 10 every {recipe["lr_decay_steps"]} steps, batches of {recipe["batch_size"]}. Sampling balanced by
+collection, then class, then manipulation. Augmentation: the paper's (flip, brightness, hue, rotation, zoom) plus JPEG
+re-encoding at quality 15-95, downscaling, blur, noise, and a wider zoom and shift (tight boxes and aligned crops
+alike). Best weights by validation ROC AUC: epoch {best.get("epoch")}, step {best.get("steps")}.
+Reproduce: `training/stage_studio_data.py`, then `training/train_studio.py --arch {metadata["arch"]}`, then
+`training/report_studio.py --write-threshold`.
+
+## Validation (faces kept apart; accuracy at the threshold, accuracy at 0.5 in brackets, ROC AUC)
+{markdown({label: mine, **{k: v for k, v in results.items() if k != label}})}
+
+## Terms
+The FaceForensics++ data is for non-commercial research use only (FaceForensics++ terms of use): these weights
+inherit that restriction. The authors' MesoNet dataset and released weights are Apache-2.0.
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
@@ -136,6 +177,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
         "--write-threshold", action="store_true", help="store each studio weights' threshold in its metadata JSON"
+    )
+    parser.add_argument(
+        "--card", nargs="*", default=[], help="NAME=PATH.md: the model card of each --studio entry, in order"
     )
     args = parser.parse_args()
 
@@ -155,6 +199,11 @@ def main() -> None:
             metadata["validation"] = results[label]["splits"]
             metadata_path.write_text(json.dumps(metadata, indent=2))
     args.out.write_text(json.dumps(results, indent=1))
+    for spec, card in zip(args.studio, args.card, strict=False):
+        arch, path = spec.split("=", 1)
+        name, card_path = card.split("=", 1)
+        metadata = json.loads(Path(path + ".json").read_text())
+        Path(card_path).write_text(model_card(name, f"studio {arch} ({Path(path).name})", results, metadata))
     table = markdown(results)
     args.out.with_suffix(".md").write_text(table + "\n")
     print(table)
