@@ -20,7 +20,7 @@ def _job(tiny_dataset: Path, tmp_path: Path, name: str, **config) -> TrainingJob
     return TrainingJob(tiny_dataset, out_dir, TrainConfig(**{**TINY, **config}))
 
 
-def _wait_for(predicate, timeout_s: float = 120.0) -> None:
+def _wait_for(predicate, timeout_s: float = 300.0) -> None:  # generous: a loaded 2-core machine
     deadline = time.monotonic() + timeout_s
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -30,7 +30,7 @@ def _wait_for(predicate, timeout_s: float = 120.0) -> None:
 def test_a_run_in_a_child_process_reports_progress_epochs_and_weights(tiny_dataset, tmp_path):
     job = _job(tiny_dataset, tmp_path, "run", epochs=2).start()
     assert job.pid != os.getpid()
-    assert job.wait(timeout_s=180)
+    assert job.wait(timeout_s=300)
     assert job.error is None and not job.stopped
     assert (job.steps_done, job.steps_total) == (4, 4)
     assert [entry["epoch"] for entry in job.history] == [1, 2]
@@ -42,9 +42,9 @@ def test_a_run_in_a_child_process_reports_progress_epochs_and_weights(tiny_datas
 
 def test_stop_ends_the_run_early_and_keeps_the_best_weights(tiny_dataset, tmp_path):
     job = _job(tiny_dataset, tmp_path, "stop", epochs=500).start()
-    _wait_for(lambda: job.history or not job.running)
+    _wait_for(lambda: job.steps_done > 0 or not job.running)
     job.stop()
-    assert job.wait(timeout_s=60)
+    assert job.wait(timeout_s=120)
     assert job.stopped and job.error is None
     assert job.steps_done < 1000 and job.result_path.is_file()
 
@@ -59,4 +59,4 @@ def test_a_crashing_child_fails_its_run_with_a_message_and_the_next_run_works(ti
     assert "SIGSEGV" in doomed.error and "try again" in doomed.error
 
     after = _job(tiny_dataset, tmp_path, "after", epochs=1).start()
-    assert after.wait(timeout_s=180) and after.error is None and after.result_path.is_file()
+    assert after.wait(timeout_s=300) and after.error is None and after.result_path.is_file()
