@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mesonet import config
 from mesonet.datasets import LAYOUT_HELP
-from mesonet.errors import DatasetError, first_line
+from mesonet.errors import DatasetError, MesonetError, first_line
 
 
 def check_zip(archive: zipfile.ZipFile, name: str, target: Path) -> None:
@@ -87,6 +87,13 @@ def unpacked_zip(data: bytes, name: str) -> Iterator[Path]:
                 raise DatasetError(
                     f"{name} is damaged ({first_line(exc)}). Zip the dataset again and upload the new file."
                 ) from None
-        yield folder
+        try:
+            yield folder
+        except MesonetError as exc:
+            # Messages about the unpacked files name the server's temporary folder: name the archive.
+            message = str(exc).replace(str(folder), name)
+            if message == str(exc):
+                raise
+            raise type(exc)(message) from exc
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mesonet.errors import MesonetError
+from mesonet.export import csv_safe_frame, csv_safe_rows
 from mesonet.models import ARCHITECTURES
 from mesonet.verdict import DEFAULT_THRESHOLD
 from mesonet.weights import DEFAULT_WEIGHTS, catalog_status, list_weights
@@ -338,7 +339,7 @@ def _detect(args: argparse.Namespace) -> int:
 
         frames = [a.to_dataframe().assign(path=a.path, model=a.model) for a in analyses]
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        table.to_csv(args.csv, index=False)
+        csv_safe_frame(table).to_csv(args.csv, index=False)
     return EXIT_INPUT_ERROR if failed else EXIT_OK
 
 
@@ -451,7 +452,7 @@ def format_csv(rows: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(csv_safe_rows(rows))
     return out.getvalue()
 
 

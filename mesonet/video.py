@@ -191,10 +191,10 @@ def check_pixel_budget(width: int, height: int, *, label: str, what: str = "imag
     """
     limit = config.max_pixels()
     if width * height > limit:
+        verb = "are" if what.endswith("s") else "is"
         raise MediaError(
-            f"{label}: image is too large: its {what} are {width}x{height} pixels "
-            f"({width * height / 1e6:.0f} megapixels), over the {limit / 1e6:g} megapixel limit. "
-            "Downscale it and try again."
+            f"{label}: {what} {verb} too large: {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), "
+            f"over the {limit / 1e6:g} megapixel limit. Downscale it and try again."
         )
 
 

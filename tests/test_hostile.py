@@ -118,7 +118,7 @@ def test_an_image_over_the_pixel_budget_is_refused_from_its_header(tmp_path: Pat
     path = tmp_path / "huge.png"
     path.write_bytes(_bomb_png(10_000, 6_000))
     assert path.stat().st_size < 100_000
-    with pytest.raises(MediaError, match=r"huge.png: image is too large: .*10000x6000 .*over the 50 megapixel limit"):
+    with pytest.raises(MediaError, match=r"huge.png: image is too large: 10000x6000 pixels .*over the 50 megapixel"):
         load_image(path)
     with pytest.raises(MediaError, match="upload.png: image is too large"):
         load_image(path.read_bytes(), name="upload.png")
@@ -140,7 +140,7 @@ def test_video_frames_over_the_pixel_budget_are_refused_before_decoding(
 ) -> None:
     clip = _secret_clip(tmp_path / "clip.mp4")
     monkeypatch.setenv(config.MAX_MEGAPIXELS_ENV, "0.001")  # 1,000 pixels; the clip's frames have 3,072
-    with pytest.raises(MediaError, match=r"clip.mp4: image is too large: its video frames are 64x48"):
+    with pytest.raises(MediaError, match=r"clip.mp4: video frames are too large: 64x48 pixels"):
         iter_media_frames(clip)
 
 
@@ -209,3 +209,21 @@ def test_a_corrupt_zip_is_refused_with_a_message() -> None:
     data[middle : middle + 20] = b"\xff" * 20
     with pytest.raises(DatasetError, match="broken.zip is damaged"), unpacked_zip(bytes(data), "broken.zip"):
         pass
+
+
+# ---- CSV ---------------------------------------------------------------------------------
+
+
+def test_csv_cells_that_spreadsheets_would_run_are_neutralised() -> None:
+    import pandas as pd
+
+    from mesonet.cli import format_csv
+    from mesonet.export import csv_safe_frame
+
+    names = ["=HYPERLINK(1)", "+cmd", "-2+3", "@SUM(1)", "\tx", "\rx", "plain.jpg"]
+    frame = csv_safe_frame(pd.DataFrame({"path": names, "p_fake": [-0.5] * len(names)}))
+    assert list(frame["path"]) == ["'" + n for n in names[:-1]] + ["plain.jpg"]
+    assert list(frame["p_fake"]) == [-0.5] * len(names)  # numbers are not formulas
+    text = format_csv([{"path": n, "score": -1} for n in names])
+    assert all(not line.startswith(("=", "+", "-", "@")) for line in text.splitlines())
+    assert "'=HYPERLINK(1),-1" in text
