@@ -50,7 +50,7 @@ with studio.shown_errors():
     analysis.path = media.name
     elapsed = extract_s + time.perf_counter() - start
 
-results.verdict_card(analysis, seconds=elapsed, cached=extract_s == 0.0)
+results.verdict_card(analysis, seconds=elapsed)
 st.session_state["analyse.last_crops"] = analysis.extraction.crops()  # for the Learn page
 
 

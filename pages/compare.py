@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 import studio
 from mesonet.analysis import score_extraction
+from mesonet.export import csv_safe_frame
 from mesonet.verdict import called_fake
 
 studio.page_setup()
@@ -81,7 +84,7 @@ if first.extraction.kind == "video":
             go.Scatter(
                 x=scores.index.get_level_values("time (s)"),
                 y=scores[label],
-                name=label,
+                name=html.escape(label),
                 mode="lines+markers",
                 customdata=scores.index.get_level_values("frame"),
                 hovertemplate="frame %{customdata}<br>%{x:.2f} s<br>P(fake) %{y:.1%}",
@@ -135,7 +138,7 @@ else:
 
 st.download_button(
     "Scores per face and model (CSV)",
-    scores.reset_index().to_csv(index=False),
+    csv_safe_frame(scores.reset_index()).to_csv(index=False),
     f"{media.name}_compare.csv",
     "text/csv",
     icon=":material/table:",

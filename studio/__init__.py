@@ -33,10 +33,11 @@ from studio.models import (
     classifier_for,
     custom_weights_dir,
     model_choices,
+    store_custom_weights,
     weights_picker,
 )
 from studio.navigation import ensure_router, menu
-from studio.text import LABEL_NOTE, WEIGHTS_NOTE
+from studio.text import LABEL_NOTE, WEIGHTS_NOTE, plain
 
 __all__ = [
     "CUSTOM_KEY",
@@ -56,8 +57,10 @@ __all__ = [
     "menu",
     "model_choices",
     "page_setup",
+    "plain",
     "server_datasets",
     "sha256_bytes",
+    "store_custom_weights",
     "show_error",
     "shown_errors",
     "threshold_slider",
