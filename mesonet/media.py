@@ -57,6 +57,9 @@ __all__ = [
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 _IMAGE_HINT = "Use a JPEG, PNG, WebP, BMP or TIFF image."
+# The only decoders Pillow may use on a user's file: the formats of IMAGE_EXTENSIONS (JPEG also
+# opens phone photos stored as MPO). Never EPS (Ghostscript), PSD, ICNS or the other rarely used ones.
+PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 _PILLOW_FLAG_LOCK = threading.Lock()
 # Wide conversions (16-bit and float images) go through bands of this many rows, so they never
 # hold a whole-image int64 or float64 copy.
@@ -76,7 +79,7 @@ def is_video(path: str | Path) -> bool:
         return False
     try:
         # Image.open only reads the header, so this is cheap even for a large video.
-        with Image.open(path):
+        with _open_image(path):
             return False
     except Exception:
         return True
@@ -113,7 +116,7 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
         check_media_file(path, label=label, kind="image")
         opener = path
     try:
-        with Image.open(opener) as image:
+        with _open_image(opener) as image:
             width, height = image.size
             check_pixel_budget(width, height, label=label)
             # load() inside the try: a truncated file only fails when its pixels are decoded.
@@ -151,6 +154,12 @@ def _strict_pillow() -> Iterator[None]:
             ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
+def _open_image(source: Path | io.BytesIO) -> Image.Image:
+    """Pillow's lazy open (the header only), with no decoder outside PILLOW_FORMATS."""
+    Image.init()  # registers every plugin once, so that formats= can name WebP and TIFF
+    return Image.open(source, formats=PILLOW_FORMATS)
+
+
 def fits_pixel_budget(path: str | Path) -> bool:
     """Tells from the header whether an image is within the pixel budget (True for non-images).
 
@@ -158,7 +167,7 @@ def fits_pixel_budget(path: str | Path) -> bool:
     is not an image Pillow knows is left to that decoder.
     """
     try:
-        with Image.open(path) as image:
+        with _open_image(path) as image:
             width, height = image.size
     except Image.DecompressionBombError:
         return False

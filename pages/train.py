@@ -193,7 +193,7 @@ def live_view() -> None:
         ):
             job.stop()
     elif job.error:
-        st.error(job.error, icon=":material/error:")
+        st.error(ui.plain(job.error), icon=":material/error:")  # it may name the user's files
     else:
         how = "Stopped" if job.stopped else "Done"
         st.success(

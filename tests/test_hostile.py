@@ -227,3 +227,14 @@ def test_csv_cells_that_spreadsheets_would_run_are_neutralised() -> None:
     text = format_csv([{"path": n, "score": -1} for n in names])
     assert all(not line.startswith(("=", "+", "-", "@")) for line in text.splitlines())
     assert "'=HYPERLINK(1),-1" in text
+
+
+def test_only_the_listed_image_formats_are_decoded(tmp_path: Path) -> None:
+    # An EPS file would run Ghostscript, a PSD or ICNS file a rarely used decoder: none is opened.
+    path = tmp_path / "face.jpg"
+    path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    with pytest.raises(MediaError, match="face.jpg: not an image Pillow can read"):
+        load_image(path)
+    Image.new("RGB", (8, 8)).save(tmp_path / "icon.gif")
+    with pytest.raises(MediaError, match="icon.jpg: not an image Pillow can read"):
+        load_image((tmp_path / "icon.gif").read_bytes(), name="icon.jpg")
