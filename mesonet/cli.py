@@ -290,10 +290,20 @@ def _predict(args: argparse.Namespace) -> int:
 def _detect(args: argparse.Namespace) -> int:
     from mesonet.analysis import analyze_media
     from mesonet.export import save_crops
+    from mesonet.media import check_media
     from mesonet.scoring import load_classifier
     from mesonet.video import FrameSampling
 
-    classifier = load_classifier(args.model, weights_file=args.weights_file)
+    # Headers first: a hostile or broken file is refused in milliseconds, before TensorFlow loads.
+    readable, failed = [], 0
+    for path in args.files:
+        try:
+            check_media(path)
+            readable.append(path)
+        except MesonetError as exc:
+            _error(str(exc))
+            failed += 1
+    classifier = load_classifier(args.model, weights_file=args.weights_file) if readable else None
     if args.all_frames:
         sampling = FrameSampling(mode="all", start_s=args.start, end_s=args.end, max_frames=args.max_frames)
     elif args.every:
@@ -304,8 +314,8 @@ def _detect(args: argparse.Namespace) -> int:
         sampling = FrameSampling(
             mode="even", n_frames=args.frames or 30, start_s=args.start, end_s=args.end, max_frames=args.max_frames
         )
-    analyses, failed = [], 0
-    for path in args.files:
+    analyses = []
+    for path in readable:
         try:
             analysis = analyze_media(
                 path,

@@ -12,7 +12,7 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_DATA_DIR | the team's shared/ folder, for the tests and benchmarks only | ../shared |
 | MESONET_MAX_ZIP_MB | the largest uncompressed size of an uploaded dataset ZIP, in MB | 2048 |
 | MESONET_MAX_ZIP_ENTRIES | the most files and folders an uploaded dataset ZIP may hold | 100000 |
-| MESONET_MAX_MEGAPIXELS | the largest image or video frame decoded, in megapixels (checked from the header) | 50 |
+| MESONET_MAX_MEGAPIXELS | the largest image or video frame decoded, in megapixels (checked from the header) | 24 |
 | MESONET_MAX_DECODE_S | CPU seconds ffmpeg may spend decoding one video's frames | 600 |
 | MESONET_EXTRACTION_CACHE_MB | the app's server-wide cache of face extractions, in MB | 1024 |
 | MESONET_CUSTOM_WEIGHTS_MAX_AGE_H | hours an uploaded weight file is kept at most (its session may end sooner) | 24 |
@@ -44,9 +44,11 @@ SHIPPED_SAMPLES_DIR = PACKAGE_DIR / "sample_data"
 
 DEFAULT_MAX_ZIP_MB = 2048
 DEFAULT_MAX_ZIP_ENTRIES = 100_000
-# 50 MP covers every phone camera's photos (48-50 MP sensors) and 8K video (33 MP); decoding one such
-# image costs about 4 bytes a pixel in Pillow (200 MB), which keeps `mesonet detect` under 1.5 GB.
-DEFAULT_MAX_MEGAPIXELS = 50.0
+# 24 MP: 24 MP cameras, phones' default 12 MP photos, 4K video (8.3 MP). The worst files at this size
+# (16-bit PNG, float TIFF, 24 MP video frames) keep `mesonet detect` under 1.5 GB peak RSS
+# (benchmarks/bench_memory.py); at 50 MP they reach 1.5-2.1 GB. Full-resolution 48-50 MP phone
+# photos must be downscaled, or allowed by raising the variable on a larger server.
+DEFAULT_MAX_MEGAPIXELS = 24.0
 DEFAULT_MAX_DECODE_S = 600.0
 DEFAULT_EXTRACTION_CACHE_MB = 1024.0
 DEFAULT_CUSTOM_WEIGHTS_MAX_AGE_H = 24.0

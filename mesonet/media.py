@@ -5,6 +5,7 @@ Public API:
     is_video(path) -> bool
     load_image(source, *, name=None) -> np.ndarray        uint8 RGB (H, W, 3)
     fits_pixel_budget(path) -> bool                        header check, for datasets
+    check_media(path)                                      header checks before a model is loaded
     iter_media_frames(path, sampling=None) -> (VideoInfo | None, Iterator[VideoFrame])
 
 Videos are read by `mesonet.video` (probe_video, FrameSampling, sample_frame_indices,
@@ -45,6 +46,7 @@ __all__ = [
     "VIDEO_EXTENSIONS",
     "FrameSampling",
     "VideoFrame",
+    "check_media",
     "VideoInfo",
     "fits_pixel_budget",
     "is_video",
@@ -90,7 +92,7 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
 
     EXIF orientation is applied. Transparent pixels are composited on white; 16-bit images
     keep their 8 most significant bits; greyscale and palette images are expanded to RGB.
-    Images over the pixel budget (`mesonet.config.max_pixels`, 50 megapixels by default) are
+    Images over the pixel budget (`mesonet.config.max_pixels`, 24 megapixels by default) are
     refused from their header, before any pixel is decoded; Pillow's decompression-bomb guard
     stays on too.
 
@@ -158,6 +160,29 @@ def _open_image(source: Path | io.BytesIO) -> Image.Image:
     """Pillow's lazy open (the header only), with no decoder outside PILLOW_FORMATS."""
     Image.init()  # registers every plugin once, so that formats= can name WebP and TIFF
     return Image.open(source, formats=PILLOW_FORMATS)
+
+
+def check_media(path: str | Path) -> None:
+    """Cheap checks of a photo or video before any model is loaded: the header, not the pixels.
+
+    A video is probed (container, stream, frame size); an image must be a file of a known format
+    within the pixel budget. Lets a command refuse a hostile file in milliseconds.
+
+    Raises:
+        MediaError: the file would be refused when read; the message says why.
+    """
+    path = Path(path)
+    if is_video(path):
+        probe_video(path)
+        return
+    check_media_file(path, label=path.name, kind="image")
+    try:
+        with _open_image(path) as image:
+            width, height = image.size
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        load_image(path)  # raises the same message as reading it would
+        return
+    check_pixel_budget(width, height, label=path.name)
 
 
 def fits_pixel_budget(path: str | Path) -> bool:

@@ -67,7 +67,7 @@ def test_a_tiny_file_that_decodes_huge_is_refused_with_a_message():
     at.file_uploader(key="analyse.upload").set_value(("tiny.png", _bomb_png(10_000, 6_000), "image/png")).run()
     assert not at.exception
     message = shown(at.error[0].value)
-    assert "tiny.png: image is too large: 10000x6000 pixels" in message and "50 megapixel limit" in message
+    assert "tiny.png: image is too large: 10000x6000 pixels" in message and "24 megapixel limit" in message
 
 
 def test_a_bad_weights_upload_names_the_users_file(tmp_path):

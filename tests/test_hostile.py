@@ -114,11 +114,11 @@ def test_cli_detect_refuses_a_playlist_and_prints_no_frame(manifests: dict[str, 
 
 
 def test_an_image_over_the_pixel_budget_is_refused_from_its_header(tmp_path: Path) -> None:
-    # 60 MP: under Pillow's bomb limit (89 MP), over the default 50 MP budget, 60 KB on disk.
+    # 60 MP: under Pillow's bomb limit (89 MP), over the default 24 MP budget, 7 KB on disk.
     path = tmp_path / "huge.png"
     path.write_bytes(_bomb_png(10_000, 6_000))
     assert path.stat().st_size < 100_000
-    with pytest.raises(MediaError, match=r"huge.png: image is too large: 10000x6000 pixels .*over the 50 megapixel"):
+    with pytest.raises(MediaError, match=r"huge.png: image is too large: 10000x6000 pixels .*over the 24 megapixel"):
         load_image(path)
     with pytest.raises(MediaError, match="upload.png: image is too large"):
         load_image(path.read_bytes(), name="upload.png")
