@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from mesonet.errors import CancelledError
+from mesonet.export import csv_safe_frame
 from mesonet.faces import FaceCrop, extract_faces, match_tracks
 from mesonet.media import is_video, load_image
 from mesonet.scoring import Classifier, preprocess_faces
@@ -312,7 +313,7 @@ class Analysis:
         return json.dumps(self.to_dict(), indent=2)
 
     def to_csv(self) -> str:
-        return self.to_dataframe().to_csv(index=False)
+        return csv_safe_frame(self.to_dataframe()).to_csv(index=False)
 
 
 def extract_faces_from_media(

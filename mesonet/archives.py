@@ -1,9 +1,11 @@
 """Unpacking a user's ZIP of class folders safely, for the time it is needed.
 
 An upload is untrusted: the archive is checked before anything is written (its total
-uncompressed size against `mesonet.config.max_zip_bytes`, its entry count, and every member's
-path, which must stay inside the target folder), then unpacked into a private temporary
-folder that is deleted when the `with` block ends, whatever happens inside it.
+uncompressed size against `mesonet.config.max_zip_bytes`, its entry count against
+`mesonet.config.max_zip_entries`, encryption, and every member's path, which must stay inside
+the target folder), then unpacked into a private temporary
+folder that is deleted when the `with` block ends, whatever happens inside it. A damaged
+archive is refused with a message, whenever the damage shows.
 """
 
 from __future__ import annotations
@@ -13,18 +15,17 @@ import io
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from mesonet import config
 from mesonet.datasets import LAYOUT_HELP
-from mesonet.errors import DatasetError
-
-MAX_ZIP_ENTRIES = 200_000
+from mesonet.errors import DatasetError, MesonetError, first_line
 
 
 def check_zip(archive: zipfile.ZipFile, name: str, target: Path) -> None:
-    """Refuses an archive too large to unpack, with too many entries, or with a path outside `target`.
+    """Refuses an archive too large to unpack, with too many entries, encrypted, or with a path outside `target`.
 
     Args:
         archive: the open archive.
@@ -35,10 +36,13 @@ def check_zip(archive: zipfile.ZipFile, name: str, target: Path) -> None:
         DatasetError: the archive must not be unpacked; the message says why.
     """
     members = archive.infolist()
-    if len(members) > MAX_ZIP_ENTRIES:
+    max_entries = config.max_zip_entries()
+    if len(members) > max_entries:
         raise DatasetError(
-            f"{name} holds {len(members):,} entries; the limit is {MAX_ZIP_ENTRIES:,}. Use a smaller dataset."
+            f"{name} holds {len(members):,} entries; the limit is {max_entries:,}. Use a smaller dataset."
         )
+    if any(member.flag_bits & 0x1 for member in members):
+        raise DatasetError(f"{name} is encrypted (it needs a password). Zip the dataset again without a password.")
     limit = config.max_zip_bytes()
     total = sum(member.file_size for member in members)
     if total > limit:
@@ -63,11 +67,11 @@ def unpacked_zip(data: bytes, name: str) -> Iterator[Path]:
         The folder holding the archive's contents.
 
     Raises:
-        DatasetError: not a ZIP file, or refused by `check_zip`.
+        DatasetError: not a ZIP file, damaged, or refused by `check_zip`.
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
         raise DatasetError(
             f"{name} is not a ZIP file. Zip a folder holding one folder per class: {LAYOUT_HELP}."
         ) from None
@@ -75,7 +79,21 @@ def unpacked_zip(data: bytes, name: str) -> Iterator[Path]:
     try:
         with archive:
             check_zip(archive, name, folder)
-            archive.extractall(folder)
-        yield folder
+            try:
+                archive.extractall(folder)
+            # zipfile reports damage as any of these (bad CRC, bad compressed data, cut short,
+            # unknown compression method); RuntimeError is its "encrypted" error.
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+                raise DatasetError(
+                    f"{name} is damaged ({first_line(exc)}). Zip the dataset again and upload the new file."
+                ) from None
+        try:
+            yield folder
+        except MesonetError as exc:
+            # Messages about the unpacked files name the server's temporary folder: name the archive.
+            message = str(exc).replace(str(folder), name)
+            if message == str(exc):
+                raise
+            raise type(exc)(message) from exc
     finally:
         shutil.rmtree(folder, ignore_errors=True)

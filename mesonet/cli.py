@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mesonet.errors import MesonetError
+from mesonet.export import csv_safe_frame, csv_safe_rows
 from mesonet.models import ARCHITECTURES
 from mesonet.verdict import DEFAULT_THRESHOLD
 from mesonet.weights import DEFAULT_WEIGHTS, ENSEMBLE_RULE, ENSEMBLES, catalog_status, list_weights
@@ -303,9 +304,19 @@ def _detect(args: argparse.Namespace) -> int:
     from mesonet.analysis import analyze_media
     from mesonet.ensemble import load_scorer
     from mesonet.export import save_crops
+    from mesonet.media import check_media
     from mesonet.video import FrameSampling
 
-    classifier = load_scorer(args.model, weights_file=args.weights_file)
+    # Headers first: a hostile or broken file is refused in milliseconds, before TensorFlow loads.
+    readable, failed = [], 0
+    for path in args.files:
+        try:
+            check_media(path)
+            readable.append(path)
+        except MesonetError as exc:
+            _error(str(exc))
+            failed += 1
+    classifier = load_scorer(args.model, weights_file=args.weights_file) if readable else None
     if args.all_frames:
         sampling = FrameSampling(mode="all", start_s=args.start, end_s=args.end, max_frames=args.max_frames)
     elif args.every:
@@ -316,8 +327,8 @@ def _detect(args: argparse.Namespace) -> int:
         sampling = FrameSampling(
             mode="even", n_frames=args.frames or 30, start_s=args.start, end_s=args.end, max_frames=args.max_frames
         )
-    analyses, failed = [], 0
-    for path in args.files:
+    analyses = []
+    for path in readable:
         try:
             analysis = analyze_media(
                 path,
@@ -351,7 +362,7 @@ def _detect(args: argparse.Namespace) -> int:
 
         frames = [a.to_dataframe().assign(path=a.path, model=a.model) for a in analyses]
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        table.to_csv(args.csv, index=False)
+        csv_safe_frame(table).to_csv(args.csv, index=False)
     return EXIT_INPUT_ERROR if failed else EXIT_OK
 
 
@@ -464,7 +475,7 @@ def format_csv(rows: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(csv_safe_rows(rows))
     return out.getvalue()
 
 

@@ -11,6 +11,11 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_CACHE_DIR | downloaded and generated files (samples, the astronaut clip) | $XDG_CACHE_HOME/mesonet-studio |
 | MESONET_DATA_DIR | the team's shared/ folder, for the tests and benchmarks only | ../shared |
 | MESONET_MAX_ZIP_MB | the largest uncompressed size of an uploaded dataset ZIP, in MB | 2048 |
+| MESONET_MAX_ZIP_ENTRIES | the most files and folders an uploaded dataset ZIP may hold | 100000 |
+| MESONET_MAX_MEGAPIXELS | the largest image or video frame decoded, in megapixels (checked from the header) | 24 |
+| MESONET_MAX_DECODE_S | CPU seconds ffmpeg may spend decoding one video's frames | 600 |
+| MESONET_EXTRACTION_CACHE_MB | the app's server-wide cache of face extractions, in MB | 1024 |
+| MESONET_CUSTOM_WEIGHTS_MAX_AGE_H | hours an uploaded weight file is kept at most (its session may end sooner) | 24 |
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ DATASETS_DIR_ENV = "MESONET_DATASETS_DIR"
 CACHE_DIR_ENV = "MESONET_CACHE_DIR"
 DATA_DIR_ENV = "MESONET_DATA_DIR"
 MAX_ZIP_MB_ENV = "MESONET_MAX_ZIP_MB"
+MAX_ZIP_ENTRIES_ENV = "MESONET_MAX_ZIP_ENTRIES"
+MAX_MEGAPIXELS_ENV = "MESONET_MAX_MEGAPIXELS"
+MAX_DECODE_S_ENV = "MESONET_MAX_DECODE_S"
+EXTRACTION_CACHE_MB_ENV = "MESONET_EXTRACTION_CACHE_MB"
+CUSTOM_WEIGHTS_MAX_AGE_H_ENV = "MESONET_CUSTOM_WEIGHTS_MAX_AGE_H"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -33,8 +43,17 @@ PROJECT_WEIGHTS_DIR = REPO_DIR / "weights"
 SHIPPED_SAMPLES_DIR = PACKAGE_DIR / "sample_data"
 
 DEFAULT_MAX_ZIP_MB = 2048
-# Server-wide limit on cached face extractions (each holds the crops and frame previews of one file).
-EXTRACTION_CACHE_ENTRIES = 16
+DEFAULT_MAX_ZIP_ENTRIES = 100_000
+# 24 MP: 24 MP cameras, phones' default 12 MP photos, 4K video (8.3 MP). The worst files at this size
+# (16-bit PNG, float TIFF, 24 MP video frames) keep `mesonet detect` under 1.5 GB peak RSS
+# (benchmarks/bench_memory.py); at 50 MP they reach 1.5-2.1 GB. Full-resolution 48-50 MP phone
+# photos must be downscaled, or allowed by raising the variable on a larger server.
+DEFAULT_MAX_MEGAPIXELS = 24.0
+DEFAULT_MAX_DECODE_S = 600.0
+DEFAULT_EXTRACTION_CACHE_MB = 1024.0
+DEFAULT_CUSTOM_WEIGHTS_MAX_AGE_H = 24.0
+# Server-wide limit on loaded classifiers: the four catalog models and a few users' own weights.
+MODEL_CACHE_ENTRIES = 8
 
 
 def _folder(variable: str) -> Path | None:
@@ -79,11 +98,41 @@ def data_dir() -> Path:
     return _folder(DATA_DIR_ENV) or REPO_DIR.parent / "shared"
 
 
+def _positive_number(variable: str, default: float) -> float:
+    """The variable as a positive number; the default when unset, not a number, or not positive."""
+    value = os.environ.get(variable)
+    try:
+        number = float(value) if value else default
+    except ValueError:
+        return default
+    return number if number > 0 else default
+
+
 def max_zip_bytes() -> int:
     """The largest total uncompressed size accepted for an uploaded dataset ZIP."""
-    value = os.environ.get(MAX_ZIP_MB_ENV)
-    try:
-        megabytes = float(value) if value else DEFAULT_MAX_ZIP_MB
-    except ValueError:
-        megabytes = DEFAULT_MAX_ZIP_MB
-    return int(megabytes * 1024**2)
+    return int(_positive_number(MAX_ZIP_MB_ENV, DEFAULT_MAX_ZIP_MB) * 1024**2)
+
+
+def max_zip_entries() -> int:
+    """The largest number of entries (files and folders) accepted in an uploaded dataset ZIP."""
+    return int(_positive_number(MAX_ZIP_ENTRIES_ENV, DEFAULT_MAX_ZIP_ENTRIES))
+
+
+def max_pixels() -> int:
+    """The pixel budget: the most pixels (width x height) of an image or a video frame that is decoded."""
+    return int(_positive_number(MAX_MEGAPIXELS_ENV, DEFAULT_MAX_MEGAPIXELS) * 1_000_000)
+
+
+def max_decode_s() -> float:
+    """CPU seconds ffmpeg may spend decoding the frames of one video."""
+    return _positive_number(MAX_DECODE_S_ENV, DEFAULT_MAX_DECODE_S)
+
+
+def extraction_cache_bytes() -> int:
+    """The size limit of the app's server-wide cache of face extractions, in bytes."""
+    return int(_positive_number(EXTRACTION_CACHE_MB_ENV, DEFAULT_EXTRACTION_CACHE_MB) * 1024**2)
+
+
+def custom_weights_max_age_s() -> float:
+    """How long an uploaded weight file is kept at most, in seconds."""
+    return _positive_number(CUSTOM_WEIGHTS_MAX_AGE_H_ENV, DEFAULT_CUSTOM_WEIGHTS_MAX_AGE_H) * 3600.0

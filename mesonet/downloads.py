@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -28,7 +29,9 @@ def download_verified(
     """Downloads `url` to `target`, keeping it only if its SHA-256 is `sha256`.
 
     The bytes go to a hidden partial file renamed only once verified, so an interrupted or
-    corrupted download never leaves a file that would be used.
+    corrupted download never leaves a file that would be used. The partial file's name is
+    unique to this download (not to the process): two threads fetching the same file at once
+    never write into one partial file.
 
     Args:
         progress: called with (bytes done, bytes total; 0 when the server does not say).
@@ -37,11 +40,13 @@ def download_verified(
         DownloadError: the transfer failed. ChecksumError: the bytes are not the published file.
     """
     target = Path(target)
-    part = target.with_name(f".{target.name}.{os.getpid()}.part")
     digest = hashlib.sha256()
+    part = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(url, timeout=timeout_s) as response, open(part, "wb") as out:
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        part = Path(name)
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as response:
             total = int(response.headers.get("Content-Length") or 0)
             done = 0
             while chunk := response.read(64 * 1024):
@@ -51,7 +56,8 @@ def download_verified(
                 if progress:
                     progress(done, total)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        part.unlink(missing_ok=True)
+        if part is not None:
+            part.unlink(missing_ok=True)
         raise DownloadError(f"Download of {url} failed ({getattr(exc, 'reason', exc)}).") from None
     if digest.hexdigest() != sha256:
         part.unlink(missing_ok=True)

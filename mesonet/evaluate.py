@@ -253,7 +253,9 @@ class Evaluation:
     def write_csv(self, path: str | Path) -> None:
         import csv
 
-        rows = self.rows()
+        from mesonet.export import csv_safe_rows  # file names and errors may start like a formula
+
+        rows = csv_safe_rows(self.rows())
         with open(path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["path"])
             writer.writeheader()

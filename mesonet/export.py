@@ -1,4 +1,5 @@
-"""Exporting the aligned face crops of an analysis: one PNG per face and frame, named the same everywhere.
+"""Exporting results: the aligned face crops of an analysis (one PNG per face and frame, named the
+same everywhere), and CSV cells made safe to open in a spreadsheet (`csv_safe`).
 
 Faces are numbered from 1 for people (face 1 is the first face track seen), in file names as in
 the app's captions; the track ids inside results (`track_id`, JSON "track") stay 0-based.
@@ -61,3 +62,34 @@ def save_crops(extraction: Extraction, folder: str | Path, stem: str) -> list[Pa
         (folder / name).write_bytes(_png(crop))
         written.append(folder / name)
     return written
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|...).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A CSV cell that spreadsheets show as text: a string starting with = + - @ tab or CR gets a leading '.
+
+    Numbers are left alone (a negative number is not a formula); only text, such as file names and
+    error messages, which users choose, is changed.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_safe_rows(rows: list[dict]) -> list[dict]:
+    """`csv_safe` applied to every cell of a list of CSV rows."""
+    return [{key: csv_safe(value) for key, value in row.items()} for row in rows]
+
+
+def csv_safe_frame(frame):
+    """`csv_safe` applied to every text cell of a pandas DataFrame (a copy), and to its column names."""
+    safe = frame.copy()
+    for column in safe.columns:
+        # Any column may hold text (object or pandas' string dtype); csv_safe leaves numbers alone.
+        if safe[column].dtype.kind not in "biufcmM":
+            safe[column] = safe[column].map(csv_safe)
+    safe.columns = [csv_safe(column) for column in safe.columns]
+    return safe

@@ -4,6 +4,8 @@ Public API:
     IMAGE_EXTENSIONS, VIDEO_EXTENSIONS   lower-case suffixes, with the dot
     is_video(path) -> bool
     load_image(source, *, name=None) -> np.ndarray        uint8 RGB (H, W, 3)
+    fits_pixel_budget(path) -> bool                        header check, for datasets
+    check_media(path)                                      header checks before a model is loaded
     iter_media_frames(path, sampling=None) -> (VideoInfo | None, Iterator[VideoFrame])
 
 Videos are read by `mesonet.video` (probe_video, FrameSampling, sample_frame_indices,
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from mesonet import config
 from mesonet.errors import MediaError, first_line
 from mesonet.video import (
     VIDEO_EXTENSIONS,
@@ -32,6 +35,7 @@ from mesonet.video import (
     VideoFrame,
     VideoInfo,
     check_media_file,
+    check_pixel_budget,
     iter_frames,
     probe_video,
     sample_frame_indices,
@@ -42,7 +46,9 @@ __all__ = [
     "VIDEO_EXTENSIONS",
     "FrameSampling",
     "VideoFrame",
+    "check_media",
     "VideoInfo",
+    "fits_pixel_budget",
     "is_video",
     "iter_frames",
     "iter_media_frames",
@@ -53,7 +59,13 @@ __all__ = [
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 _IMAGE_HINT = "Use a JPEG, PNG, WebP, BMP or TIFF image."
+# The only decoders Pillow may use on a user's file: the formats of IMAGE_EXTENSIONS (JPEG also
+# opens phone photos stored as MPO). Never EPS (Ghostscript), PSD, ICNS or the other rarely used ones.
+PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 _PILLOW_FLAG_LOCK = threading.Lock()
+# Wide conversions (16-bit and float images) go through bands of this many rows, so they never
+# hold a whole-image int64 or float64 copy.
+_BAND_ROWS = 256
 
 
 def is_video(path: str | Path) -> bool:
@@ -69,7 +81,7 @@ def is_video(path: str | Path) -> bool:
         return False
     try:
         # Image.open only reads the header, so this is cheap even for a large video.
-        with Image.open(path):
+        with _open_image(path):
             return False
     except Exception:
         return True
@@ -80,7 +92,9 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
 
     EXIF orientation is applied. Transparent pixels are composited on white; 16-bit images
     keep their 8 most significant bits; greyscale and palette images are expanded to RGB.
-    Pillow's decompression-bomb guard stays on (images above about 179 megapixels).
+    Images over the pixel budget (`mesonet.config.max_pixels`, 24 megapixels by default) are
+    refused from their header, before any pixel is decoded; Pillow's decompression-bomb guard
+    stays on too.
 
     Args:
         source: a file path, or the encoded file's bytes (e.g. an upload).
@@ -104,7 +118,9 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
         check_media_file(path, label=label, kind="image")
         opener = path
     try:
-        with Image.open(opener) as image:
+        with _open_image(opener) as image:
+            width, height = image.size
+            check_pixel_budget(width, height, label=label)
             # load() inside the try: a truncated file only fails when its pixels are decoded.
             with _strict_pillow():
                 image.load()
@@ -140,17 +156,73 @@ def _strict_pillow() -> Iterator[None]:
             ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
+def _open_image(source: Path | io.BytesIO) -> Image.Image:
+    """Pillow's lazy open (the header only), with no decoder outside PILLOW_FORMATS."""
+    Image.init()  # registers every plugin once, so that formats= can name WebP and TIFF
+    return Image.open(source, formats=PILLOW_FORMATS)
+
+
+def check_media(path: str | Path) -> None:
+    """Cheap checks of a photo or video before any model is loaded: the header, not the pixels.
+
+    A video is probed (container, stream, frame size); an image must be a file of a known format
+    within the pixel budget. Lets a command refuse a hostile file in milliseconds.
+
+    Raises:
+        MediaError: the file would be refused when read; the message says why.
+    """
+    path = Path(path)
+    if is_video(path):
+        probe_video(path)
+        return
+    check_media_file(path, label=path.name, kind="image")
+    try:
+        with _open_image(path) as image:
+            width, height = image.size
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        load_image(path)  # raises the same message as reading it would
+        return
+    check_pixel_budget(width, height, label=path.name)
+
+
+def fits_pixel_budget(path: str | Path) -> bool:
+    """Tells from the header whether an image is within the pixel budget (True for non-images).
+
+    For dataset files that another decoder (TensorFlow) reads without Pillow's limits: a file that
+    is not an image Pillow knows is left to that decoder.
+    """
+    try:
+        with _open_image(path) as image:
+            width, height = image.size
+    except Image.DecompressionBombError:
+        return False
+    except Exception:
+        return True
+    return width * height <= config.max_pixels()
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """Converts any Pillow mode to 8-bit RGB (alpha composited on white)."""
-    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        # Pillow's convert("RGB") clips 16-bit values at 255 (a white image): scale instead.
-        values = np.asarray(image).astype(np.int64)
-        eight_bit = np.clip(values >> 8, 0, 255).astype(np.uint8)
+    """Converts any Pillow mode to 8-bit RGB (alpha composited on white).
+
+    16-bit and float images are converted a band of rows at a time: at most one extra 4-byte copy
+    of the image (Pillow's own array export) plus the 8-bit result.
+    """
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        values = np.asarray(image)
+        eight_bit = np.empty(values.shape, dtype=np.uint8)
+        if image.mode == "F":
+            # Floats in [0, 1] are scaled to [0, 255]; larger ones are taken as 0-255 already.
+            scale = 255.0 if not values.size or np.nanmax(values) <= 1.0 else 1.0
+        for top in range(0, values.shape[0], _BAND_ROWS):
+            band = values[top : top + _BAND_ROWS]
+            if image.mode == "F":
+                band = np.nan_to_num(np.clip(band * np.float32(scale), 0, 255))
+            else:
+                # Pillow's convert("RGB") clips 16-bit values at 255 (a white image): keep the top 8 bits.
+                band = np.clip(band >> 8, 0, 255)
+            eight_bit[top : top + _BAND_ROWS] = band
+        del values
         return Image.fromarray(eight_bit).convert("RGB")
-    if image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        scale = 255.0 if np.nanmax(values) <= 1.0 else 1.0
-        return Image.fromarray(np.nan_to_num(np.clip(values * scale, 0, 255)).astype(np.uint8)).convert("RGB")
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):

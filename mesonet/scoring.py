@@ -8,6 +8,7 @@ and P(fake) = 1 - score_real beside it.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mesonet import config
 from mesonet.errors import WeightsError
 from mesonet.models import ARCHITECTURES, INPUT_SIZE, check_architecture
 from mesonet.verdict import DEFAULT_THRESHOLD, verdict_for
@@ -99,12 +101,14 @@ class Classifier:
         return f"Classifier({self.name!r}, arch={self.arch!r}, weights={str(self.weights_path)!r})"
 
 
-_cache: dict[tuple, Classifier] = {}
+# Least recently used last out; bounded, since every user's own weight file is a new entry.
+_cache: OrderedDict[tuple, Classifier] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
 def load_classifier(model: str, *, weights_file: str | Path | None = None, download: bool = True) -> Classifier:
-    """Loads a classifier once per (architecture, weights) in this process.
+    """Loads a classifier once per (architecture, weights) in this process (at most
+    `config.MODEL_CACHE_ENTRIES` kept, the least recently used dropped first).
 
     Args:
         model: a catalog name ("meso4-df", "meso4-f2f", "mesoinception4-df",
@@ -139,7 +143,11 @@ def load_classifier(model: str, *, weights_file: str | Path | None = None, downl
         if key not in _cache:
             model = load_model_with_weights(arch, path)
             _cache[key] = Classifier(model, name=name, arch=arch, weights_path=path, threshold=threshold)
-        return _cache[key]
+        _cache.move_to_end(key)
+        classifier = _cache[key]
+        while len(_cache) > config.MODEL_CACHE_ENTRIES:
+            _cache.popitem(last=False)
+        return classifier
 
 
 def _metadata_threshold(metadata: dict) -> float:

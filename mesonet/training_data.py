@@ -13,13 +13,18 @@ classes equally, and within the forged class every manipulation equally. A file'
 the first sub-folder of its class folder (e.g. `deepfakes/ffpp/x.jpg` is from "ffpp"), so one
 dataset can mix differently framed or compressed collections without the network learning
 "this framing means fake".
+
+TensorFlow decodes without Pillow's limits, so files over the pixel budget
+(`mesonet.config.max_pixels`) are left out from their header before they reach tf.data.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from mesonet.datasets import LABEL_FORGED, LABEL_REAL, LabeledFile
+from mesonet.media import fits_pixel_budget
 from mesonet.models import INPUT_SIZE, import_keras
 
 JPEG_QUALITY = (15, 95)
@@ -75,10 +80,18 @@ def make_dataset(
 
     Returns:
         tf.data.Dataset of float32 faces (B, 256, 256, 3) in [0, 1] and float32 labels (B, 1),
-        1 = real. Files that fail to decode are dropped with a warning.
+        1 = real. Files that fail to decode, or are over the pixel budget, are dropped with a warning.
     """
     import_keras()
     import tensorflow as tf
+
+    too_large = [f for f in files if not fits_pixel_budget(f.path)]
+    if too_large:
+        logging.getLogger(__name__).warning(
+            "%d file(s) over the pixel budget left out, e.g. %s", len(too_large), too_large[0].path
+        )
+        excluded = set(too_large)
+        files = [f for f in files if f not in excluded]
 
     def paths_and_labels(members: Sequence[LabeledFile]):
         ds = tf.data.Dataset.from_tensor_slices(([str(f.path) for f in members], [[float(f.label)] for f in members]))

@@ -7,6 +7,13 @@ from the first video frame: exact for constant-frame-rate video, nominal for var
 Frames come out upright: ffmpeg applies the rotation stored in the file's metadata, and
 `VideoInfo.width` / `height` describe the upright frame.
 
+A user's file is untrusted: ffmpeg only opens the file itself (no other protocol) with the
+demuxer of a real media container (`_ALLOWED_DEMUXERS`), so a playlist or manifest (HLS, DASH,
+concat lists, image sequences) renamed to .mp4 cannot make it read other files of the server;
+such text files are refused before ffmpeg sees them. Frames larger than the pixel budget
+(`mesonet.config.max_pixels`) are refused from the header, and decoding is bounded in CPU time
+(`mesonet.config.max_decode_s`).
+
 Every failure to read a user's file raises `MediaError` with a one-line message that says
 what is wrong and what to do. Photos, and the one entry point for any media file
 (`iter_media_frames`), are in `mesonet.media`.
@@ -16,8 +23,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +34,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from mesonet import config
 from mesonet.errors import InvalidSamplingError, MediaError, first_line
 
 VIDEO_EXTENSIONS = frozenset(
@@ -36,6 +46,19 @@ _VIDEO_HINT = "Check the file is a complete MP4/MOV/AVI/MKV/WebM video."
 # terms; beyond that, converting every frame and picking in Python is simpler.
 _MAX_SELECT_TERMS = 300
 _PROBE_TIMEOUT_S = 120.0
+# ffmpeg's names of the demuxers of real video containers: mov also reads MP4, M4V and 3GP;
+# matroska reads WebM. Anything else (hls, dash, concat, image2, ...) is refused by ffmpeg.
+_ALLOWED_DEMUXERS = ("mov", "matroska", "avi", "mpeg", "mpegts", "asf", "flv")
+# Text at the start of playlists and manifests, with the kind to name in the message.
+_MANIFEST_SIGNATURES = (
+    (b"#EXTM3U", "an HLS playlist"),
+    (b"ffconcat", "an ffmpeg concat list"),
+    (b"file ", "an ffmpeg concat list"),
+    (b"<?xml", "an XML file (a DASH manifest?)"),
+    (b"<MPD", "a DASH manifest"),
+    (b"<smil", "a SMIL playlist"),
+    (b"[playlist]", "a PLS playlist"),
+)
 
 
 class _RotatedSizeFilter(logging.Filter):
@@ -147,8 +170,65 @@ def probe_video(path: str | Path) -> VideoInfo:
     """
     path = Path(path)
     check_media_file(path)
+    _refuse_text_file(path)
     text = _run_ffmpeg(path, ["-map", "0:V:0", "-c", "copy", "-f", "null", "-"])
-    return _parse_probe(path, text)
+    info = _parse_probe(path, text)
+    check_pixel_budget(info.width, info.height, label=path.name, what="video frames")
+    return info
+
+
+def check_pixel_budget(width: int, height: int, *, label: str, what: str = "image") -> None:
+    """Refuses an image or video frame larger than the pixel budget, before it is decoded.
+
+    Args:
+        width: in pixels, from the file's header.
+        height: in pixels.
+        label: the file's name, for the message.
+        what: "image" or "video frames".
+
+    Raises:
+        MediaError: width x height is over `mesonet.config.max_pixels()`.
+    """
+    limit = config.max_pixels()
+    if width * height > limit:
+        verb = "are" if what.endswith("s") else "is"
+        raise MediaError(
+            f"{label}: {what} {verb} too large: {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), "
+            f"over the {limit / 1e6:g} megapixel limit. Downscale it and try again."
+        )
+
+
+def _refuse_text_file(path: Path) -> None:
+    """Refuses playlists, manifests and other text files: video containers are binary.
+
+    ffmpeg's format whitelist would refuse them too, with a less helpful message.
+    """
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    kind = next((kind for signature, kind in _MANIFEST_SIGNATURES if stripped.startswith(signature)), None)
+    if kind is None:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError:
+            return  # binary: maybe a video; ffmpeg decides
+        if not all(ch.isprintable() or ch in "\t\r\n" for ch in text):
+            return
+        kind = "a text file"
+    raise MediaError(
+        f"{path.name}: is {kind}, not a video file; playlists and manifests are not read. "
+        "Upload the video file itself (MP4, MOV, AVI, MKV or WebM)."
+    )
+
+
+def _ffmpeg_input(path: Path) -> tuple[list[str], str]:
+    """ffmpeg's input options and input URL for a user's file.
+
+    Only the file protocol and the demuxers of real containers: a manifest cannot send ffmpeg to
+    other files or URLs. The explicit file: URL keeps a name like "concat:a|b.mp4" a file name.
+    """
+    options = ["-nostdin", "-protocol_whitelist", "file", "-format_whitelist", ",".join(_ALLOWED_DEMUXERS)]
+    return options, f"file:{path.resolve()}"
 
 
 def check_media_file(path: Path, *, label: str | None = None, kind: str = "video") -> None:
@@ -170,7 +250,8 @@ def _run_ffmpeg(path: Path, output_args: list[str]) -> str:
     """Runs ffmpeg on `path`; returns its log (stderr), or raises MediaError if it failed."""
     import imageio_ffmpeg
 
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), *output_args]
+    options, url = _ffmpeg_input(path)
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", *options, "-i", url, *output_args]
     try:
         done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=_PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
@@ -185,6 +266,11 @@ def _run_ffmpeg(path: Path, output_args: list[str]) -> str:
 
 
 def _ffmpeg_failure_message(path: Path, log: str) -> str:
+    if "not on whitelist" in log:
+        return (
+            f"{path.name}: not a video container MesoNet Studio reads (only MP4/MOV, MKV/WebM, AVI, MPEG, "
+            "WMV and FLV files are opened). Convert it to MP4 (H.264) and try again."
+        )
     if "matches no streams" in log or "does not contain any stream" in log:
         return (
             f"{path.name}: the file has no video stream (audio only?). "
@@ -199,7 +285,7 @@ def _ffmpeg_reason(path: Path, log: str) -> str:
     reasons = []
     for line in log.replace("\r", "\n").splitlines():
         line = re.sub(r"^\[[^\]]*\]\s*", "", line.strip())  # e.g. "[in#0 @ 0x55...]"
-        line = line.replace(str(path), path.name).strip(" :.")
+        line = line.replace(f"file:{path.resolve()}", path.name).replace(str(path), path.name).strip(" :.")
         if line and not line.startswith(generic):
             reasons.append(line)
     if reasons:
@@ -426,8 +512,13 @@ def iter_frames(path: str | Path, indices: Sequence[int], *, info: VideoInfo | N
 
     # That warning is expected for rotated videos; adding the same filter twice is a no-op.
     logging.getLogger("imageio_ffmpeg").addFilter(_ROTATED_SIZE_FILTER)
+    options, url = _ffmpeg_input(path)
+    # -timelimit: ffmpeg stops itself after that much CPU time, whatever the file makes it do.
+    limit_s = config.max_decode_s()
+    options += ["-timelimit", f"{limit_s:.0f}"]
+    started = time.monotonic()
     try:
-        reader = imageio_ffmpeg.read_frames(str(path), input_params=["-nostdin"], output_params=output_params)
+        reader = imageio_ffmpeg.read_frames(url, input_params=options, output_params=output_params)
         meta = next(reader)
     except (OSError, RuntimeError, StopIteration) as exc:
         raise MediaError(f"{path.name}: not a video ffmpeg can read ({first_line(exc)}). {_VIDEO_HINT}") from exc
@@ -445,6 +536,12 @@ def iter_frames(path: str | Path, indices: Sequence[int], *, info: VideoInfo | N
                 if frame_index >= wanted[-1]:
                     break
     except (OSError, RuntimeError) as exc:
+        # ffmpeg's threads can use every core, so the CPU limit may end it after limit / cores of wall time.
+        if time.monotonic() - started >= limit_s / (os.cpu_count() or 1):
+            raise MediaError(
+                f"{path.name}: decoding took longer than {limit_s:.0f} s of CPU time and was stopped. "
+                "Analyse fewer frames, a shorter range, or a smaller video."
+            ) from exc
         raise MediaError(
             f"{path.name}: decoding failed part-way ({first_line(exc)}). "
             "The file may be damaged or incomplete: re-export or download it again."

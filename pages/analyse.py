@@ -53,7 +53,7 @@ with studio.shown_errors():
     elapsed = extract_s + time.perf_counter() - start
 
 studio.remember_analysed(media, settings, extraction)  # for coming back, and for Compare and Learn
-results.verdict_card(analysis, seconds=elapsed, cached=extract_s == 0.0)
+results.verdict_card(analysis, seconds=elapsed)
 
 
 @st.fragment

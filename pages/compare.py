@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 import studio
 from mesonet.analysis import score_extraction
-from mesonet.export import face_number
+from mesonet.export import csv_safe_frame, face_number
 from mesonet.verdict import called_fake
 from mesonet.weights import get_weights
 from studio import results
@@ -101,7 +103,7 @@ if first.extraction.kind == "video":
             go.Scatter(
                 x=scores.index.get_level_values("time (s)"),
                 y=scores[label],
-                name=label,
+                name=html.escape(label),
                 mode="lines+markers",
                 line={"color": colors[label]},
                 marker={"symbol": MODEL_SYMBOLS[i % len(MODEL_SYMBOLS)], "size": 8},
@@ -168,7 +170,7 @@ else:
 
 st.download_button(
     "Scores per face and model (CSV)",
-    scores.reset_index().to_csv(index=False),
+    csv_safe_frame(scores.reset_index()).to_csv(index=False),
     f"{media.name}_compare.csv",
     "text/csv",
     icon=":material/table:",

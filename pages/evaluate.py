@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import tempfile
 from pathlib import Path
@@ -13,6 +14,7 @@ import streamlit as st
 import studio
 from mesonet.datasets import sample_per_class, scan_dataset
 from mesonet.evaluate import evaluate_dataset, worst_mistakes
+from mesonet.export import csv_safe_frame
 from mesonet.media import load_image
 from mesonet.report import class_histogram_figure, roc_figure, write_report
 from mesonet.weights import get_weights, training_overlap
@@ -57,6 +59,11 @@ if data is None:
     st.stop()
 
 
+def public_text(text: str, folder: Path, name: str) -> str:
+    """`text` with the dataset's folder on the server replaced by the dataset's name."""
+    return text.replace(str(folder), name)
+
+
 def html_report(evaluation) -> bytes:
     """The self-contained HTML report, made while the dataset's files still exist (its thumbnails need them)."""
     folder = Path(tempfile.mkdtemp(prefix="mesonet-report-"))
@@ -81,7 +88,15 @@ if run:
                     done / total if total else 0.0, text=f"Scored {done} of {total} files"
                 ),
             )
-            report = html_report(evaluation)
+            # Downloads name files from the dataset's name, never by their place on the server.
+            downloads = {
+                "report": public_text(html_report(evaluation).decode(), folder, html.escape(data.name)).encode(),
+                "json": public_text(json.dumps(evaluation.to_dict(), indent=2), folder, data.name),
+                "csv": public_text(
+                    csv_safe_frame(pd.DataFrame(evaluation.rows())).to_csv(index=False), folder, data.name
+                ),
+                "skipped": [(public_text(p, folder, data.name), reason) for p, reason in evaluation.skipped],
+            }
             # Thumbnails of the worst mistakes need the files too: load them now.
             mistakes = [(item, load_image(item.path)) for item in worst_mistakes(evaluation.items, threshold)]
     finally:
@@ -90,15 +105,15 @@ if run:
     overlap = (
         training_overlap(choice.model, [item.path for item in evaluation.items]) if not choice.weights_file else []
     )
-    st.session_state["evaluate.result"] = (data.name, choice, evaluation, report, mistakes, overlap)
+    st.session_state["evaluate.result"] = (data.name, choice, evaluation, downloads, mistakes, overlap)
 
 if "evaluate.result" not in st.session_state:
     st.stop()
 
-name, evaluated, evaluation, report, mistakes, overlap = st.session_state["evaluate.result"]
-model_label = evaluated.label
+name, evaluated, evaluation, downloads, mistakes, overlap = st.session_state["evaluate.result"]
+model_label = studio.plain(evaluated.label)
 metrics = evaluation.headline
-st.subheader(f"{model_label} on {name}")
+st.subheader(f"{model_label} on {studio.plain(name)}")
 if overlap:
     st.warning(
         f"{len(overlap)} of {len(evaluation.items)} files are named like the images {model_label} was trained on "
@@ -107,9 +122,9 @@ if overlap:
         "pattern for these weights' training images; a match is a warning sign, not proof.)",
         icon=":material/warning:",
     )
-if evaluation.skipped:
-    with st.expander(f"{len(evaluation.skipped)} file(s) skipped", icon=":material/warning:"):
-        st.dataframe(pd.DataFrame(evaluation.skipped, columns=["file", "reason"]), hide_index=True)
+if downloads["skipped"]:
+    with st.expander(f"{len(downloads['skipped'])} file(s) skipped", icon=":material/warning:"):
+        st.dataframe(pd.DataFrame(downloads["skipped"], columns=["file", "reason"]), hide_index=True)
 
 table = pd.DataFrame(
     [
@@ -168,27 +183,19 @@ else:
     grid = st.columns(6)
     for i, (item, image) in enumerate(mistakes):
         grid[i % 6].image(
-            image, width="stretch", caption=f"{item.class_folder}/{Path(item.path).name}: P(fake) {item.p_fake:.0%}"
+            image,
+            width="stretch",
+            caption=studio.plain(f"{item.class_folder}/{Path(item.path).name}") + f": P(fake) {item.p_fake:.0%}",
         )
 
-downloads = st.columns(3)
+buttons = st.columns(3)
 stem = f"{Path(name).stem}_{model_label}"
-downloads[0].download_button(
-    "Report (HTML)", report, f"{stem}_report.html", "text/html", on_click="ignore", icon=":material/description:"
-)
-downloads[1].download_button(
-    "Metrics (JSON)",
-    json.dumps(evaluation.to_dict(), indent=2),
-    f"{stem}.json",
-    "application/json",
-    on_click="ignore",
-    icon=":material/data_object:",
-)
-downloads[2].download_button(
-    "Scores per face (CSV)",
-    pd.DataFrame(evaluation.rows()).to_csv(index=False),
-    f"{stem}.csv",
-    "text/csv",
-    on_click="ignore",
-    icon=":material/table:",
-)
+for button, (label, key, suffix, mime, icon) in zip(
+    buttons,
+    [
+        ("Report (HTML)", "report", "_report.html", "text/html", "description"),
+        ("Metrics (JSON)", "json", ".json", "application/json", "data_object"),
+        ("Scores per face (CSV)", "csv", ".csv", "text/csv", "table"),
+    ],
+):
+    button.download_button(label, downloads[key], f"{stem}{suffix}", mime, on_click="ignore", icon=f":material/{icon}:")

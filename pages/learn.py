@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -208,13 +210,14 @@ def sample_face(name: str) -> np.ndarray:
     return faces[0].crop if faces else image
 
 
+# Keyed by the weights' SHA-256: two users' own "model.h5" files must never share an entry.
 @st.cache_data(max_entries=32, show_spinner=False)
-def cached_activations(crop_key: str, model_label: str, _crop: np.ndarray, _classifier) -> dict[str, np.ndarray]:
+def cached_activations(crop_key: str, weights_sha256: str, _crop: np.ndarray, _classifier) -> dict[str, np.ndarray]:
     return explain.activations(_classifier, _crop)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def cached_saliency(crop_key: str, model_label: str, method: str, _crop: np.ndarray, _classifier) -> np.ndarray:
+def cached_saliency(crop_key: str, weights_sha256: str, method: str, _crop: np.ndarray, _classifier) -> np.ndarray:
     if method == "Grad-CAM":
         return explain.grad_cam(_classifier, _crop)
     return explain.integrated_gradients(_classifier, _crop)
@@ -230,7 +233,7 @@ with features_tab:
         st.info("Pick a face to see what each layer responds to.", icon=":material/face:")
     else:
         key = crop_key(crop)
-        acts = cached_activations(key, choice.label, crop, classifier)
+        acts = cached_activations(key, choice.weights_sha256, crop, classifier)
         left, right = st.columns([1, 3])
         left.image(explain.degrade(crop, "jpeg", 100), caption="The 256x256 input", width="stretch")
         layer = right.selectbox(
@@ -264,18 +267,19 @@ with features_tab:
         )
         columns = st.columns(2)
         # Beside the chosen weights, the same architecture trained on the other manipulation (DF and F2F).
-        pair = {choice.label: classifier}
+        pair = {choice.label: (choice.weights_sha256, classifier)}
         other = counterpart(choice.model) if choice.weights_file is None else None
         if other is not None:
             with studio.shown_errors():
-                pair[other.name] = studio.cached_classifier(other.name)
-        for column, (label, model) in zip(columns, pair.items()):
-            values = cached_activations(key, label, crop, model)[layer]
+                pair[other.name] = (other.sha256, studio.cached_classifier(other.name))
+        for column, (label, (weights_sha256, model)) in zip(columns, pair.items()):
+            values = cached_activations(key, weights_sha256, crop, model)[layer]
             why = explain.silent_channels(values).get(channel)
             column.image(
                 explain.feature_grid(values[..., channel, None], columns=1, cell=256),
                 width="stretch",
-                caption=f"{label}: {layer}, channel {channel}" + (f" (silent: {why} for this face)" if why else ""),
+                caption=f"{studio.plain(label)}: {layer}, channel {channel}"
+                + (f" (silent: {why} for this face)" if why else ""),
             )
 
 
@@ -293,14 +297,15 @@ with saliency_tab:
             "gradients: per-pixel attributions from a black image to the face.",
         )
         opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="learn.opacity")
-        heatmap = cached_saliency(crop_key(crop), choice.label, method, crop, classifier)
+        heatmap = cached_saliency(crop_key(crop), choice.weights_sha256, method, crop, classifier)
         p_fake = float(1 - classifier.score_real([crop])[0])
         left, right = st.columns(2)
         left.image(explain.degrade(crop, "jpeg", 100), caption="Input", width="stretch")
         right.image(
             explain.overlay(crop, heatmap, opacity=opacity),
             width="stretch",
-            caption=f"{method} for P(fake) = {p_fake:.1%} ({choice.label}): red = strongest evidence for fake",
+            caption=f"{method} for P(fake) = {p_fake:.1%} ({studio.plain(choice.label)}): "
+            "red = strongest evidence for fake",
         )
 
 
@@ -328,7 +333,7 @@ with experiments_tab:
                 x=[x for x, _ in curve],
                 y=[y for _, y in curve],
                 mode="lines+markers",
-                name=choice.label,
+                name=html.escape(choice.label),
                 marker_color="#6C3BD1",
             )
         )
@@ -441,7 +446,7 @@ with quiz_tab:
             p_fake = float(1 - classifier.score_real([face])[0])
             verdict = verdict_for(p_fake, threshold)
             (st.success if guess == truth else st.error)(
-                f"You said **{guess}**; it is **{truth}**. {choice.label} says P(fake) = {p_fake:.1%} "
+                f"You said **{guess}**; it is **{truth}**. {studio.plain(choice.label)} says P(fake) = {p_fake:.1%} "
                 f"({verdict}{', right' if verdict == truth else ', wrong'})."
             )
             if st.button("Next face", key="learn.quiz_next", icon=":material/arrow_forward:"):

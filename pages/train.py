@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import tempfile
 import threading
 import time
@@ -60,9 +59,7 @@ def start_job(data: ui.DatasetChoice, config: TrainConfig) -> None:
 
 def keep_weights(job: TrainingJob) -> str:
     """Copies the run's weights where custom weights live and adds them to this user's picker."""
-    digest = ui.sha256_bytes(job.result_path.read_bytes())
-    stored = ui.custom_weights_dir() / f"{digest[:16]}_{job.result_path.name}"
-    shutil.copyfile(job.result_path, stored)
+    stored = ui.store_custom_weights(job.result_path.name, job.result_path.read_bytes(), job.config.arch)
     label = f"trained {job.config.arch} ({time.strftime('%H:%M', time.localtime(job.finished))})"
     ui.add_custom_weights(label, job.config.arch, stored)
     return label
@@ -196,7 +193,7 @@ def live_view() -> None:
         ):
             job.stop()
     elif job.error:
-        st.error(job.error, icon=":material/error:")
+        st.error(ui.plain(job.error), icon=":material/error:")  # it may name the user's files
     else:
         how = "Stopped" if job.stopped else "Done"
         st.success(

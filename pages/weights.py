@@ -7,7 +7,7 @@ import streamlit as st
 
 import studio
 from mesonet.models import ARCHITECTURE_TITLES
-from mesonet.weights import catalog_status, list_weights, load_model_with_weights, weights_path
+from mesonet.weights import catalog_status, list_weights, weights_path
 
 studio.page_setup(model_picker=False)  # the picker comes last, once a file accepted below is a choice
 st.title("Weights")
@@ -72,21 +72,11 @@ with st.form("weights.upload_form", clear_on_submit=True):
     submitted = st.form_submit_button("Check and add", icon=":material/upload:")
 
 if submitted and upload is not None:
-    data = upload.getvalue()
-    digest = studio.sha256_bytes(data)
-    stored = studio.custom_weights_dir() / f"{digest[:16]}_{upload.name}"
-    if not stored.exists():
-        stored.write_bytes(data)
-    accepted = False
     with studio.shown_errors(stop=False):
-        load_model_with_weights(arch, stored)
-        accepted = True
-    if not accepted:
-        stored.unlink(missing_ok=True)
-    else:
-        studio.add_custom_weights(f"{upload.name} ({ARCHITECTURE_TITLES[arch]})", arch, stored)
+        stored = studio.store_custom_weights(upload.name, upload.getvalue(), arch)
+        studio.add_custom_weights(f"{stored.name} ({ARCHITECTURE_TITLES[arch]})", arch, stored)
         st.success(
-            f"Accepted {upload.name} as {ARCHITECTURE_TITLES[arch]} weights. Pick it in the sidebar.",
+            f"Accepted {studio.plain(stored.name)} as {ARCHITECTURE_TITLES[arch]} weights. Pick it in the sidebar.",
             icon=":material/check_circle:",
         )
 elif submitted:

@@ -36,12 +36,13 @@ from studio.models import (
     classifier_for,
     custom_weights_dir,
     model_choices,
+    store_custom_weights,
     weights_picker,
 )
 from studio.navigation import ensure_router, menu
 from studio.session import Analysed, extraction_for, forget_analysed, last_analysed, remember_analysed
 from studio.tensorflow_guard import keep_keras_state
-from studio.text import LABEL_NOTE, WEIGHTS_NOTE
+from studio.text import LABEL_NOTE, WEIGHTS_NOTE, plain
 
 __all__ = [
     "CUSTOM_KEY",
@@ -66,9 +67,11 @@ __all__ = [
     "menu",
     "model_choices",
     "page_setup",
+    "plain",
     "remember_analysed",
     "server_datasets",
     "sha256_bytes",
+    "store_custom_weights",
     "show_error",
     "shown_errors",
     "threshold_slider",

@@ -1,57 +1,94 @@
 """Face extractions shared by every session, and extracting with a progress bar.
 
-Face extractions are kept in a small server-wide LRU keyed by the file's SHA-256 and the
+Face extractions are kept in a server-wide LRU keyed by the file's SHA-256 and the
 extraction settings: the same file with the same settings always gives the same faces, so
-users can share them, while scored results live in each user's session state.
+users can share them, while scored results live in each user's session state. The LRU is
+bounded by the bytes its extractions hold (crops, previews), not by their number: "all faces"
+on 120 frames weighs far more than one photo (`mesonet.config.extraction_cache_bytes`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from mesonet import config
 from studio.inputs import ExtractionSettings, MediaInput, temporary_file
 
 
-class _LRU:
-    """A small thread-safe least-recently-used map, shared by all sessions."""
+def nbytes(value: Any) -> int:
+    """Bytes held by the arrays and byte strings inside `value` (dataclasses, lists, dicts, tuples).
 
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+    What an Extraction costs in memory: its crops (256x256x3 uint8 each), landmarks and JPEG
+    previews; numbers and short strings are negligible beside them and not counted.
+    """
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, dict):
+        return sum(nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(nbytes(v) for v in value)
+    return 0
+
+
+class _LRU:
+    """A thread-safe least-recently-used map bounded by the total size of its values, shared by all sessions."""
+
+    def __init__(self, max_bytes: int, size_of: Callable[[Any], int] = nbytes) -> None:
+        self.max_bytes = max_bytes
+        self.size_of = size_of
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def total_bytes(self) -> int:
+        with self._lock:
+            return sum(size for _, size in self._items.values())
 
     def get(self, key: Hashable) -> Any:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
-                return self._items[key]
+                return self._items[key][0]
         return None
 
     def put(self, key: Hashable, value: Any) -> None:
+        """Stores `value`, evicting the least recently used entries to make room; a value larger
+        than the whole budget is not stored."""
+        size = self.size_of(value)
         with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+            self._items.pop(key, None)
+            if size > self.max_bytes:
+                return
+            total = sum(s for _, s in self._items.values())
+            while self._items and total + size > self.max_bytes:
+                _, (_, evicted) = self._items.popitem(last=False)
+                total -= evicted
+            self._items[key] = (value, size)
 
 
 @st.cache_resource
 def extraction_cache() -> _LRU:
-    return _LRU(max_entries=config.EXTRACTION_CACHE_ENTRIES)
+    return _LRU(max_bytes=config.extraction_cache_bytes())
 
 
 def get_extraction(media: MediaInput, settings: ExtractionSettings):
     """Faces of `media`, from the shared cache or extracted now with a progress bar.
 
     Returns:
-        (extraction, seconds spent now; 0.0 when the faces came from the cache).
+        (extraction, seconds the extraction took when it was made). The same from the cache:
+        a quick answer must not tell a user that someone else analysed the same file.
     """
     from mesonet.analysis import extract_faces_from_media, extraction_from_face_crop
     from mesonet.video import FrameSampling
@@ -59,7 +96,7 @@ def get_extraction(media: MediaInput, settings: ExtractionSettings):
     cache_key = (media.sha256, media.is_face_crop, settings)
     cached = extraction_cache().get(cache_key)
     if cached is not None:
-        return cached, 0.0
+        return cached
     start = time.perf_counter()
     with st.status(f"Analysing {media.name}...", expanded=True) as status:
         bar = st.progress(0.0, text="Reading the file...")
@@ -89,5 +126,5 @@ def get_extraction(media: MediaInput, settings: ExtractionSettings):
             state="complete",
             expanded=False,
         )
-    extraction_cache().put(cache_key, extraction)
+    extraction_cache().put(cache_key, (extraction, elapsed))
     return extraction, elapsed

@@ -8,14 +8,19 @@ from collections.abc import Iterator
 import streamlit as st
 
 from mesonet.errors import MesonetError
+from studio.text import plain
 
 
 def show_error(error: Exception | str) -> None:
-    """Shows the core's message for a user's bad input; any other exception is a bug worth a traceback."""
+    """Shows the core's message for a user's bad input; any other exception is a bug worth a traceback.
+
+    A string is shown as Markdown (the page's own words); a MesonetError's message names the user's
+    files, so it is shown literally.
+    """
     if isinstance(error, str):
         st.error(error, icon=":material/error:")
     elif isinstance(error, MesonetError):
-        st.error(str(error), icon=":material/error:")
+        st.error(plain(error), icon=":material/error:")
     else:
         raise error
 

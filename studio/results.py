@@ -6,6 +6,7 @@ threshold slider moves the chart markers, the frame boxes and the gallery border
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import streamlit as st
 
 from mesonet.export import crops_zip, face_number
 from mesonet.verdict import UNCERTAIN_MARGIN, Verdict, verdict_for
+from studio.text import plain
 
 VERDICT_COLORS: dict[Verdict, str] = {"fake": "#D32F2F", "real": "#2E7D32", "no face": "#9E9E9E"}
 VERDICT_WORDS: dict[Verdict, str] = {"fake": "FAKE", "real": "REAL", "no face": "NO FACE"}
@@ -34,7 +36,7 @@ def verdict_color(p_fake: float | None, threshold: float) -> str:
     return VERDICT_COLORS[verdict_for(p_fake, threshold)]
 
 
-def verdict_card(analysis, *, seconds: float, cached: bool) -> None:
+def verdict_card(analysis, *, seconds: float) -> None:
     """The headline: verdict, P(fake), faces found, model and time."""
     summary = analysis.summary
     is_video = analysis.extraction.kind == "video"
@@ -44,7 +46,8 @@ def verdict_card(analysis, *, seconds: float, cached: bool) -> None:
         left.markdown(
             f"<div style='font-size:2.6rem;font-weight:700;color:{color};line-height:1.1'>"
             f"{VERDICT_WORDS[summary.verdict]}</div>"
-            f"<div style='color:#555'>verdict for {analysis.path}</div>",
+            # The file's name is the uploader's: escaped, it cannot add markup to the card.
+            f"<div style='color:#555'>verdict for {html.escape(str(analysis.path))}</div>",
             unsafe_allow_html=True,
         )
         metrics = right.columns(4 if is_video else 3)
@@ -64,15 +67,14 @@ def verdict_card(analysis, *, seconds: float, cached: bool) -> None:
             metrics[2].metric("Frames with a face", f"{summary.frames_with_face} / {summary.frames_sampled}")
         else:
             metrics[1].metric("Faces found", str(len(analysis.faces)))
-        metrics[-1].metric("Time", f"{seconds:.2f} s", help="Face extraction (reused when cached) and scoring.")
+        metrics[-1].metric("Time", f"{seconds:.2f} s", help="Face extraction and scoring.")
         right.caption(
-            f"Model **{analysis.model}** · threshold {analysis.threshold:.2f}"
+            f"Model **{plain(analysis.model)}** · threshold {analysis.threshold:.2f}"
             + (
                 f" · verdict by {'mean P(fake)' if analysis.aggregate == 'mean' else 'majority of frames'}"
                 if is_video
                 else ""
             )
-            + (" · faces reused from an earlier analysis" if cached else "")
         )
     if summary.verdict == "no face":
         st.warning(
