@@ -11,6 +11,7 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_CACHE_DIR | downloaded and generated files (samples, the astronaut clip) | $XDG_CACHE_HOME/mesonet-studio |
 | MESONET_DATA_DIR | the team's shared/ folder, for the tests and benchmarks only | ../shared |
 | MESONET_MAX_ZIP_MB | the largest uncompressed size of an uploaded dataset ZIP, in MB | 2048 |
+| MESONET_WORKERS | worker processes that decode and find faces for the whole server | the CPU cores |
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ DATASETS_DIR_ENV = "MESONET_DATASETS_DIR"
 CACHE_DIR_ENV = "MESONET_CACHE_DIR"
 DATA_DIR_ENV = "MESONET_DATA_DIR"
 MAX_ZIP_MB_ENV = "MESONET_MAX_ZIP_MB"
+WORKERS_ENV = "MESONET_WORKERS"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -87,3 +89,17 @@ def max_zip_bytes() -> int:
     except ValueError:
         megabytes = DEFAULT_MAX_ZIP_MB
     return int(megabytes * 1024**2)
+
+
+def cpu_count() -> int:
+    """The CPU cores this process may run on (its affinity mask, which containers narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def worker_count() -> int:
+    """Worker processes for decoding and face finding (MESONET_WORKERS, else one per core; at least 1)."""
+    value = os.environ.get(WORKERS_ENV)
+    try:
+        return max(1, int(value)) if value else cpu_count()
+    except ValueError:
+        return cpu_count()

@@ -8,7 +8,9 @@ sequential decoding gives at the index it reports.
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -94,3 +96,35 @@ def test_a_time_range_starts_with_a_seek_and_keeps_exact_frames(long_clips, shar
         assert [f.frame_index for f in frames] == wanted
         reference = _exact(path, wanted)
         assert all(np.array_equal(f.rgb, reference[f.frame_index]) for f in frames), path.name
+
+
+def test_cli_detect_reports_the_frames_decoded_and_exact_keeps_the_sampled_ones(long_clips, tmp_path: Path) -> None:
+    path = long_clips["keyframe_every_second"]
+    reports = {}
+    for mode, extra in (("fast", []), ("exact", ["--exact"])):
+        out = tmp_path / f"{mode}.json"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mesonet.cli",
+                "detect",
+                str(path),
+                "--start",
+                "1",
+                "--frames",
+                "2",
+                "--json",
+                str(out),
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr
+        reports[mode] = [(f["index"], f["time_s"]) for f in json.loads(out.read_text())[0]["frames"]]
+    # The middles of the two halves of frames 30-3599, then the keyframes (every 30th frame) before them.
+    assert reports["exact"] == [(922, pytest.approx(922 / FPS)), (2707, pytest.approx(2707 / FPS))]
+    assert reports["fast"] == [(900, 30.0), (2700, 90.0)]
+    assert json.loads((tmp_path / "exact.json").read_text())[0]["settings"]["sampling"]["exact"] is True
