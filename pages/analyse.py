@@ -20,6 +20,7 @@ st.write(
 )
 st.caption(studio.LABEL_NOTE)
 
+studio.worker_pool()  # the server's workers start (loading dlib) while the user picks a file
 media = studio.media_input("analyse")
 settings = studio.extraction_settings("analyse")
 with st.sidebar:
