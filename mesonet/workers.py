@@ -96,8 +96,9 @@ class Job:
         return self._result
 
     def _finish(self, result: Any = None, error: BaseException | None = None) -> None:
-        self._result, self._error = result, error
-        self._done.set()
+        if not self._done.is_set():  # the first outcome stands
+            self._result, self._error = result, error
+            self._done.set()
 
 
 class WorkerPool:
@@ -188,6 +189,9 @@ class WorkerPool:
                 job = self._pending.popleft()
                 job._finish(error=CancelledError(f"{job.path.name}: the worker pool was closed."))
             self._condition.notify_all()
+        for slot in self._slots:
+            if (job := slot.job) is not None:
+                job._cancel_requested.set()
         for slot in self._slots:
             slot.thread.join(timeout=CANCEL_GRACE_S + 5)
 

@@ -106,3 +106,18 @@ def test_follow_forwards_a_cancel_event(pool: WorkerPool, clip: Path) -> None:
     job = pool.submit(clip, sampling=FrameSampling(n_frames=60))
     with pytest.raises(CancelledError):
         follow(job, progress=lambda done, total: cancel.set() if done >= 1 else None, cancel=cancel)
+
+
+def test_closing_the_pool_cancels_the_running_job_and_fails_the_waiting_ones(clip: Path) -> None:
+    pool = WorkerPool(1)
+    running = pool.submit(clip, sampling=FrameSampling(n_frames=60))
+    waiting = pool.submit(clip)
+    _wait_for(lambda: running.frames_done >= 1, "the analysis to be under way")
+    pool.close()
+    with pytest.raises(CancelledError):
+        running.result(0)
+    with pytest.raises(CancelledError, match="closed"):
+        waiting.result(0)
+    assert pool.pids == [] or all(not Path(f"/proc/{pid}").exists() for pid in pool.pids)
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.submit(clip)
