@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,3 +35,39 @@ def median_seconds(call: Callable[[], object], repeats: int, *, warmup: int = 3)
         call()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+class PeakPoller:
+    """Calls `sample()` every `interval_s` seconds in a thread while in a `with` block; keeps the peak.
+
+    Subclasses define `sample() -> int` (bytes, say); `peak` is the largest value seen.
+    """
+
+    def __init__(self, interval_s: float = 0.1) -> None:
+        self.interval_s = interval_s
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def sample(self) -> int:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.peak = max(self.peak, self.sample())
+
+
+def read_proc(path: Path) -> str:
+    """A /proc file's text, or "" when its process or thread has just ended."""
+    try:
+        return path.read_text()
+    except OSError:
+        return ""

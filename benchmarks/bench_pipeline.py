@@ -15,6 +15,13 @@ Measures, in one run, with the Meso4 "meso4-df" classifier loaded and warmed up 
    720p ones, and the 360p and 1080p clips, where frames without a face show what "auto"
    costs), on frames decoded once, with and without the pipeline's search near the previous
    face.
+5. Long videos ("long"): 30 frames of a 10-minute 1080p video with a keyframe every second
+   (the shared FaceForensics++ clip 183, upscaled to 1080p and looped) against the same clip's
+   first 10 s at 720p, end to end with `analyze_media`: the default sampling (sparse samples
+   seek) and exact sampling (`FrameSampling(exact=True)`: decoding from the start). Target:
+   the long video in <= 2x the short clip's time, with faces in as many frames. Also what one
+   seek costs against decoding and dropping frames, which sets
+   `mesonet.video_seek.SEEK_MIN_GAP_PIXELS`.
 
 Every timing is repeated (--repeats) after an untimed warm-up run; tables give the median
 and the minimum (the machine is small and noisy). Generated videos are made once with
@@ -22,7 +29,7 @@ imageio-ffmpeg's ffmpeg and cached in --cache-dir under names keyed by their par
 
 Run (about 5-6 minutes on the 2-core machine; --quick for about 2):
     python benchmarks/bench_pipeline.py [--repeats 5]
-        [--quick] [--sections e2e photo memory upsample] [--cache-dir DIR] [--data-dir DIR]
+        [--quick] [--sections e2e photo memory upsample long] [--cache-dir DIR] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -37,7 +44,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,9 +51,10 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
-from _common import DATA_DIR
+from _common import DATA_DIR, PeakPoller, read_proc
 from PIL import Image
 
+from mesonet import video_seek
 from mesonet.analysis import Analysis, analyze_media
 from mesonet.faces import extract_faces
 from mesonet.scoring import Classifier, load_classifier
@@ -61,7 +68,8 @@ TARGET_S_1080P = 3.0
 TARGET_S_PHOTO = 0.5
 TARGET_RSS_BYTES = 1.5e9
 MIB = 1024 * 1024
-SECTIONS = ("e2e", "photo", "memory", "upsample")
+SECTIONS = ("e2e", "photo", "memory", "upsample", "long")
+TARGET_LONG_RATIO = 2.0
 # The child of the memory section prints its result on one line that starts with this.
 RESULT_PREFIX = "BENCH_RESULT "
 
@@ -131,6 +139,17 @@ def looped_video(cache_dir: Path, clip: Path, copies: int) -> Path:
     return cached_video(cache_dir, f"{clip.stem}_x{copies}", args)
 
 
+def phone_like_1080p(cache_dir: Path, clip: Path, minutes: int) -> Path:
+    """`clip` upscaled to 1080p with a keyframe every 30 frames (1 s), looped to about `minutes` long."""
+    args = ["-i", str(clip), "-vf", "scale=1920:1080", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30"]
+    one = cached_video(cache_dir, f"{clip.stem}_1080p_gop30", [*args, "-pix_fmt", "yuv420p", "-an"])
+    return looped_video(cache_dir, one, max(1, round(minutes * 60 / probe_video(one).duration_s)))
+
+
+def first_seconds(cache_dir: Path, clip: Path, seconds: int) -> Path:
+    return cached_video(cache_dir, f"{clip.stem}_{seconds}s", ["-i", str(clip), "-t", str(seconds), "-c", "copy"])
+
+
 # ---------------------------------------------------------------------------------------------
 # Timing helpers
 # ---------------------------------------------------------------------------------------------
@@ -158,9 +177,11 @@ class Runs:
         return statistics.median(self.stages_s[stage])
 
 
-def time_analysis(path: Path, classifier: Classifier, *, n_frames: int, repeats: int, warmup: int) -> Runs:
+def time_analysis(
+    path: Path, classifier: Classifier, *, n_frames: int, repeats: int, warmup: int, exact: bool = False
+) -> Runs:
     """Times `analyze_media` on one file; the warm-up runs are not counted."""
-    sampling = FrameSampling(n_frames=n_frames)
+    sampling = FrameSampling(n_frames=n_frames, exact=exact)
     for _ in range(warmup):
         analyze_media(path, classifier, sampling=sampling)
     wall: list[float] = []
@@ -288,7 +309,7 @@ def bench_photo(photo: Path, classifier: Classifier, args: argparse.Namespace) -
     )
 
 
-class ChildPeakRss:
+class ChildPeakRss(PeakPoller):
     """Watches the peak RSS (VmHWM) of this process's children: the ffmpeg decoders.
 
     RUSAGE_CHILDREN cannot be used: Linux carries the parent's peak over into a child that
@@ -299,36 +320,21 @@ class ChildPeakRss:
     """
 
     def __init__(self, interval_s: float = 0.05) -> None:
-        self.interval_s = interval_s
-        self.peak_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
+        super().__init__(interval_s)
 
-    def __enter__(self) -> ChildPeakRss:
-        self._thread.start()
-        return self
+    @property
+    def peak_bytes(self) -> int:
+        return self.peak
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _poll(self) -> None:
-        tasks = Path(f"/proc/{os.getpid()}/task")
-        while not self._stop.wait(self.interval_s):
-            for children in tasks.glob("*/children"):
-                for pid in _read(children).split():
-                    status = dict(
-                        line.split(":", 1) for line in _read(Path(f"/proc/{pid}/status")).splitlines() if ":" in line
-                    )
-                    if status.get("Name", "").strip().startswith("ffmpeg") and "VmHWM" in status:
-                        self.peak_bytes = max(self.peak_bytes, int(status["VmHWM"].split()[0]) * 1024)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:  # the process or thread has just ended
-        return ""
+    def sample(self) -> int:
+        peak = 0
+        for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+            for pid in read_proc(children).split():
+                lines = read_proc(Path(f"/proc/{pid}/status")).splitlines()
+                status = dict(line.split(":", 1) for line in lines if ":" in line)
+                if status.get("Name", "").strip().startswith("ffmpeg") and "VmHWM" in status:
+                    peak = max(peak, int(status["VmHWM"].split()[0]) * 1024)
+        return peak
 
 
 def rss_child(path: Path, n_frames: int) -> None:
@@ -477,6 +483,65 @@ def detect_all(
     return found, times_ms
 
 
+def bench_long(clip_720p: Path, classifier: Classifier, args: argparse.Namespace) -> None:
+    short = first_seconds(args.cache_dir, clip_720p, 10)
+    long_video = phone_like_1080p(args.cache_dir, clip_720p, args.long_minutes)
+    info = probe_video(long_video)
+    print(
+        f"\n== 5. Long video: {args.frames} frames of {info.duration_s / 60:.1f} min {info.width}x{info.height} "
+        f"(keyframe every 1 s) vs 10 s 720p, analyze_media({MODEL}), {args.repeats} runs, seconds =="
+    )
+    cases = [
+        ("10 s 720p", short, False, args.repeats),
+        (f"{info.duration_s / 60:.0f} min 1080p", long_video, False, args.repeats),
+        (f"{info.duration_s / 60:.0f} min 1080p, exact", long_video, True, 1),  # decodes all 18,000 frames
+    ]
+    runs = {
+        name: time_analysis(path, classifier, n_frames=args.frames, repeats=n, warmup=min(1, args.warmup), exact=exact)
+        for name, path, exact, n in cases
+    }
+    base = runs["10 s 720p"]
+    rows = []
+    for name, result in runs.items():
+        ratio = result.median_s / base.median_s
+        rows.append(
+            [
+                name,
+                f"{result.frames_with_face}/{result.frames_sampled}",
+                f"{result.median_s:.2f}",
+                f"{result.min_s:.2f}",
+                f"{result.stage_median('decode'):.2f}",
+                f"{result.stage_median('detect_align'):.2f}",
+                f"{ratio:.2f}x",
+                "-"
+                if result is base
+                else met(ratio <= TARGET_LONG_RATIO and result.frames_with_face >= base.frames_with_face),
+            ]
+        )
+    print_table(["video", "faces", "wall med", "wall min", "decode", "detect+align", "vs 10 s 720p", "<= 2x"], rows)
+
+    # What one seek costs, in frames decoded and dropped (SEEK_MIN_GAP_PIXELS).
+    seconds_per_frame = statistics.median(
+        _time(lambda: list(iter_frames(long_video, [599], info=info, exact=True))) / 600 for _ in range(args.repeats)
+    )
+    far = [3000 + 600 * k for k in range(10)]
+    seek_s = statistics.median(
+        _time(lambda: list(video_seek.iter_seeked_frames(long_video, far, info))) / len(far)
+        for _ in range(args.repeats)
+    )
+    print(
+        f"   1080p: decoding and dropping a frame {seconds_per_frame * 1000:.2f} ms; one keyframe seek "
+        f"{seek_s * 1000:.0f} ms = {seek_s / seconds_per_frame:.0f} frames (SEEK_MIN_GAP_PIXELS is "
+        f"{video_seek.SEEK_MIN_GAP_PIXELS / (1920 * 1080):.0f} frames of 1080p)"
+    )
+
+
+def _time(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
 # ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
@@ -524,7 +589,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     clips = {**shared, **generated}
 
     classifier: Classifier | None = None
-    if {"e2e", "photo"} & set(args.sections):
+    if {"e2e", "photo", "long"} & set(args.sections):
         start = time.perf_counter()
         classifier = load_classifier(MODEL)
         warm_up(classifier)
@@ -534,6 +599,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "photo": lambda: bench_photo(photo, classifier, args),
         "memory": lambda: bench_memory(generated["generated/face_1080p_10s"], args),
         "upsample": lambda: bench_upsample(clips, args),
+        "long": lambda: bench_long(shared["real/ff_youtube_183"], classifier, args),
     }
     for name in SECTIONS:
         if name in args.sections:

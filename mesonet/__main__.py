@@ -6,4 +6,6 @@ import sys
 
 from mesonet.cli import main
 
-sys.exit(main())
+# The guard matters: worker processes ("spawn") import this module again as __mp_main__.
+if __name__ == "__main__":
+    sys.exit(main())

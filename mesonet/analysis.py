@@ -351,7 +351,7 @@ def extract_faces_from_media(
     if is_video(path):
         info = probe_video(path)
         indices = sample_frame_indices(info, sampling)
-        frames_iter = iter_frames(path, indices, info=info)
+        frames_iter = iter_frames(path, indices, info=info, exact=sampling.exact)
         kind = "video"
     else:
         start = time.perf_counter()

@@ -7,6 +7,7 @@ input file never stops the rest of a batch, and makes the exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -105,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--start", type=float, metavar="S", help="start time in seconds")
     detect.add_argument("--end", type=float, metavar="S", help="end time in seconds")
     detect.add_argument("--max-frames", type=_positive_int, metavar="N", help="at most N frames per video")
+    exact_help = "decode exactly the sampled frames, never a nearby keyframe (slower on long videos)"
+    detect.add_argument("--exact", action="store_true", help=exact_help)
+    _add_jobs_option(detect)
     detect.add_argument("--all-faces", action="store_true", help="follow every face, not only the largest")
     detect.add_argument(
         "--detector",
@@ -168,6 +172,7 @@ def _add_dataset_commands(commands) -> None:
         help=f"per-video accuracy, grouping images by REGEX on the file name without extension "
         f"(default pattern for <video>_<frame>.jpg: {DEFAULT_VIDEO_PATTERN})",
     )
+    _add_jobs_option(evaluate)
     evaluate.add_argument("--report", metavar="PATH.html", help="write a self-contained HTML report")
     evaluate.add_argument("--json", metavar="PATH", help="write the metrics and skipped files as JSON")
     evaluate.add_argument("--csv", metavar="PATH", help="write one row per file")
@@ -221,6 +226,14 @@ def _add_model_options(parser: argparse.ArgumentParser, *, ensembles: bool = Tru
 def _threshold(args: argparse.Namespace, classifier) -> float:
     """--threshold, else the threshold the weights ship with."""
     return classifier.threshold if args.threshold is None else args.threshold
+
+
+def _add_jobs_option(parser: argparse.ArgumentParser) -> None:
+    from mesonet.config import worker_count
+
+    jobs = worker_count()
+    help_text = f"files analysed at once, each in its own worker process (default: {jobs}, the cores)"
+    parser.add_argument("--jobs", "-j", type=_positive_int, default=jobs, metavar="N", help=help_text)
 
 
 def _positive_int(text: str) -> int:
@@ -301,11 +314,12 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _detect(args: argparse.Namespace) -> int:
-    from mesonet.analysis import analyze_media
+    from mesonet.analysis import score_extraction
     from mesonet.ensemble import load_scorer
     from mesonet.export import save_crops
     from mesonet.media import check_media
     from mesonet.video import FrameSampling
+    from mesonet.workers import WorkerPool, follow
 
     # Headers first: a hostile or broken file is refused in milliseconds, before TensorFlow loads.
     readable, failed = [], 0
@@ -316,37 +330,39 @@ def _detect(args: argparse.Namespace) -> int:
         except MesonetError as exc:
             _error(str(exc))
             failed += 1
-    classifier = load_scorer(args.model, weights_file=args.weights_file) if readable else None
+    common = {"start_s": args.start, "end_s": args.end, "max_frames": args.max_frames, "exact": args.exact}
     if args.all_frames:
-        sampling = FrameSampling(mode="all", start_s=args.start, end_s=args.end, max_frames=args.max_frames)
+        sampling = FrameSampling(mode="all", **common)
     elif args.every:
-        sampling = FrameSampling(
-            mode="every", every=args.every, start_s=args.start, end_s=args.end, max_frames=args.max_frames
-        )
+        sampling = FrameSampling(mode="every", every=args.every, **common)
     else:
-        sampling = FrameSampling(
-            mode="even", n_frames=args.frames or 30, start_s=args.start, end_s=args.end, max_frames=args.max_frames
-        )
+        sampling = FrameSampling(mode="even", n_frames=args.frames or 30, **common)
     analyses = []
-    for path in readable:
+    # The workers start (loading dlib) while this process loads the classifier.
+    with WorkerPool(max(1, min(args.jobs, len(readable)))) as pool:
+        jobs = [
+            pool.submit(path, sampling=sampling, all_faces=args.all_faces, detector=args.detector) for path in readable
+        ]
         try:
-            analysis = analyze_media(
-                path,
-                classifier,
-                sampling=sampling,
-                all_faces=args.all_faces,
-                detector=args.detector,
-                threshold=_threshold(args, classifier),
-                aggregate=args.aggregate,
-                progress=_ProgressBar(Path(path).name),
-            )
-        except MesonetError as exc:
-            _error(str(exc))
-            failed += 1
-            continue
-        analyses.append(analysis)
-        if args.save_crops:
-            save_crops(analysis.extraction, args.save_crops, Path(analysis.path).stem)
+            classifier = load_scorer(args.model, weights_file=args.weights_file) if readable else None
+            for path, job in zip(readable, jobs):
+                try:
+                    # One bar per file only when files are analysed one after another.
+                    bar = _ProgressBar(Path(path).name) if pool.size == 1 else None
+                    extraction = follow(job, progress=bar)
+                except MesonetError as exc:
+                    _error(str(exc))
+                    failed += 1
+                    continue
+                analysis = score_extraction(
+                    extraction, classifier, threshold=_threshold(args, classifier), aggregate=args.aggregate
+                )
+                analyses.append(analysis)
+                if args.save_crops:
+                    save_crops(analysis.extraction, args.save_crops, Path(analysis.path).stem)
+        finally:
+            for job in jobs:
+                job.cancel()
     rows = [_summary_row(a) for a in analyses]
     table_out = sys.stderr if args.json == "-" else sys.stdout
     if rows:
@@ -398,16 +414,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     from mesonet.ensemble import load_scorer
     from mesonet.evaluate import evaluate_dataset
     from mesonet.report import write_report
+    from mesonet.workers import WorkerPool
 
-    classifier = load_scorer(args.model, weights_file=args.weights_file)
-    result = evaluate_dataset(
-        args.dir,
-        classifier,
-        faces=args.faces,
-        threshold=_threshold(args, classifier),
-        group_by_video=args.group_by_video,
-        progress=_ProgressBar("evaluate"),
-    )
+    # Finding faces (in images and videos) runs in worker processes; aligned crops need none.
+    with WorkerPool(args.jobs) if args.faces == "detect" else contextlib.nullcontext() as pool:
+        classifier = load_scorer(args.model, weights_file=args.weights_file)
+        result = evaluate_dataset(
+            args.dir,
+            classifier,
+            faces=args.faces,
+            threshold=_threshold(args, classifier),
+            group_by_video=args.group_by_video,
+            progress=_ProgressBar("evaluate"),
+            pool=pool,
+        )
     for _, reason in result.skipped:
         _error(reason)
     print(result.format_table())

@@ -16,6 +16,7 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_MAX_DECODE_S | CPU seconds ffmpeg may spend decoding one video's frames | 600 |
 | MESONET_EXTRACTION_CACHE_MB | the app's server-wide cache of face extractions, in MB | 1024 |
 | MESONET_CUSTOM_WEIGHTS_MAX_AGE_H | hours an uploaded weight file is kept at most (its session may end sooner) | 24 |
+| MESONET_WORKERS | worker processes that decode and find faces for the whole server | the CPU cores |
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ MAX_MEGAPIXELS_ENV = "MESONET_MAX_MEGAPIXELS"
 MAX_DECODE_S_ENV = "MESONET_MAX_DECODE_S"
 EXTRACTION_CACHE_MB_ENV = "MESONET_EXTRACTION_CACHE_MB"
 CUSTOM_WEIGHTS_MAX_AGE_H_ENV = "MESONET_CUSTOM_WEIGHTS_MAX_AGE_H"
+WORKERS_ENV = "MESONET_WORKERS"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -136,3 +138,17 @@ def extraction_cache_bytes() -> int:
 def custom_weights_max_age_s() -> float:
     """How long an uploaded weight file is kept at most, in seconds."""
     return _positive_number(CUSTOM_WEIGHTS_MAX_AGE_H_ENV, DEFAULT_CUSTOM_WEIGHTS_MAX_AGE_H) * 3600.0
+
+
+def cpu_count() -> int:
+    """The CPU cores this process may run on (its affinity mask, which containers narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def worker_count() -> int:
+    """Worker processes for decoding and face finding (MESONET_WORKERS, else one per core; at least 1)."""
+    value = os.environ.get(WORKERS_ENV)
+    try:
+        return max(1, int(value)) if value else cpu_count()
+    except ValueError:
+        return cpu_count()

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from mesonet.errors import DatasetError, MesonetError
+from mesonet.errors import DatasetError, MesonetError, NoFaceError
 from mesonet.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, load_image
 from mesonet.models import INPUT_SIZE
 
@@ -229,6 +229,31 @@ def split_files(
 # Streaming batches of decoded faces
 
 FaceLoader = Callable[[Path], np.ndarray]
+
+
+def face_loader(
+    faces: Literal["aligned", "detect"], *, resize: str = "nearest", detector: str = "hog", pool=None
+) -> FaceLoader:
+    """A FaceLoader for a dataset's images: the image as a face crop ("aligned"), or the aligned
+    crop of its largest face ("detect"; in a `mesonet.workers.WorkerPool` when given).
+
+    Raises (from the loader): MediaError for an unreadable image, NoFaceError when none is found.
+    """
+    if faces == "aligned":
+        return lambda path: load_face_crop(path, resize=resize)
+
+    def load(path: Path) -> np.ndarray:
+        if pool is not None:
+            found = pool.extract(path, detector=detector).frames[0].faces
+        else:
+            from mesonet.faces import extract_faces
+
+            found = extract_faces(load_image(path), model=detector)
+        if not found:
+            raise NoFaceError(f"{path.name}: no face found; skipped.")
+        return found[0].crop
+
+    return load
 
 
 def load_face_crop(path: str | Path, *, resize: str = "nearest") -> np.ndarray:

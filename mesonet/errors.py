@@ -7,6 +7,8 @@ command line can print it as is and the app can show it in `st.error`.
 
 from __future__ import annotations
 
+import signal
+
 
 class MesonetError(Exception):
     """Base class: a problem the user can act on; str() is a one-line message."""
@@ -52,7 +54,26 @@ class TrainingError(MesonetError):
     """Training options or files that cannot be used."""
 
 
+class WorkerError(MesonetError):
+    """A worker process died while it worked on a file (see `mesonet.workers`)."""
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type's name when empty), for one-line errors."""
     text = str(exc).strip()
     return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+def exit_reason(exitcode: int | None) -> str:
+    """How a child process ended, for a message: "was ended by SIGKILL (...)" or "exited with code 1".
+
+    Args:
+        exitcode: `multiprocessing.Process.exitcode` (minus the signal number when a signal ended it).
+    """
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"was ended by {name}" + (" (the system may have run out of memory)" if name == "SIGKILL" else "")
+    return f"exited with code {exitcode}"

@@ -22,17 +22,21 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from mesonet import datasets
+from mesonet.analysis import extract_faces_from_media, score_extraction
 from mesonet.calibration import Reliability, reliability
 from mesonet.datasets import CLASS_NAMES, LABEL_FORGED, Dataset, LabeledFile, iter_face_batches, scan_dataset
-from mesonet.errors import CancelledError, MesonetError, NoFaceError
+from mesonet.errors import CancelledError, MesonetError
 from mesonet.metrics import Metrics, compute_metrics, format_metric
 from mesonet.scoring import Classifier
 from mesonet.verdict import DEFAULT_THRESHOLD, called_fake
+from mesonet.workers import WorkerPool
 
 Progress = Callable[[int, int], None]
 FaceMode = Literal["aligned", "detect"]
@@ -315,6 +319,7 @@ def evaluate_dataset(
     detector: str = "hog",
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    pool: WorkerPool | None = None,
 ) -> Evaluation:
     """Scores every file of a class-folder dataset and computes the metrics.
 
@@ -332,6 +337,8 @@ def evaluate_dataset(
         detector: face detector for `faces="detect"` and for videos: "hog" or "cnn".
         progress: called with (files done, files total).
         cancel: set it from another thread to stop between batches (raises CancelledError).
+        pool: worker processes that find the faces (`faces="detect"`) and read the videos, one
+            file per worker at once; None does it in this process.
 
     Returns:
         An Evaluation; unreadable files are in `skipped`, not fatal.
@@ -354,10 +361,9 @@ def evaluate_dataset(
     started = time.perf_counter()
     items: list[ItemScore] = []
     skipped: list[tuple[str, str]] = []
-    loader = _detected_face_loader(detector) if faces == "detect" else _crop_loader(resize)
-    for batch in iter_face_batches(
-        [f.path for f in images], batch_size=batch_size, workers=workers or max(2, os.cpu_count() or 2), loader=loader
-    ):
+    loader = datasets.face_loader(faces, resize=resize, detector=detector, pool=pool)
+    threads = workers or (pool.size + 1 if pool else max(2, os.cpu_count() or 2))  # +1 keeps every worker fed
+    for batch in iter_face_batches([f.path for f in images], batch_size=batch_size, workers=threads, loader=loader):
         if cancel is not None and cancel.is_set():
             raise CancelledError(f"Evaluation cancelled after {done} of {total} files.")
         scores = classifier.score_batch(np.divide(batch.faces, 255.0, dtype=np.float32))
@@ -370,8 +376,11 @@ def evaluate_dataset(
     image_s = time.perf_counter() - started
 
     videos: list[ItemScore] = []
-    for f in video_files:
-        score = _score_video(f, classifier, threshold=threshold, detector=detector, skipped=skipped)
+    # With a pool every video is queued at once, so the workers read them side by side.
+    extract = partial(pool.submit, detector=detector) if pool else partial(extract_faces_from_media, detector=detector)
+    extracts = [extract(f.path).result if pool else partial(extract, f.path) for f in video_files]
+    for f, extract in zip(video_files, extracts):
+        score = _score_video(f, classifier, extract, threshold=threshold, skipped=skipped)
         if score is not None:
             videos.append(score)
         done += 1
@@ -413,33 +422,12 @@ def evaluate_dataset(
     )
 
 
-def _crop_loader(resize: str):
-    from mesonet.datasets import load_face_crop
-
-    return lambda path: load_face_crop(path, resize=resize)
-
-
-def _detected_face_loader(detector: str):
-    """Loads an image and returns the aligned crop of its largest face (256x256)."""
-    from mesonet.faces import extract_faces
-    from mesonet.media import load_image
-
-    def load(path: Path) -> np.ndarray:
-        found = extract_faces(load_image(path), model=detector)
-        if not found:
-            raise NoFaceError(f"{path.name}: no face found; skipped.")
-        return found[0].crop
-
-    return load
-
-
 def _score_video(
-    f: LabeledFile, classifier: Classifier, *, threshold: float, detector: str, skipped: list[tuple[str, str]]
+    f: LabeledFile, classifier: Classifier, extract: Callable, *, threshold: float, skipped: list[tuple[str, str]]
 ) -> ItemScore | None:
-    from mesonet.analysis import analyze_media
-
+    """Scores one video; `extract()` gives its Extraction (a worker's result, or one made here)."""
     try:
-        analysis = analyze_media(f.path, classifier, detector=detector, threshold=threshold)
+        analysis = score_extraction(extract(), classifier, threshold=threshold)
     except MesonetError as exc:
         skipped.append((str(f.path), str(exc)))
         return None

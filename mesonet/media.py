@@ -259,5 +259,6 @@ def iter_media_frames(
     if not is_video(path):
         return None, iter([VideoFrame(0, 0.0, load_image(path))])
     info = probe_video(path)
-    indices = sample_frame_indices(info, sampling or FrameSampling())
-    return info, iter_frames(path, indices, info=info)
+    sampling = sampling or FrameSampling()
+    indices = sample_frame_indices(info, sampling)
+    return info, iter_frames(path, indices, info=info, exact=sampling.exact)

@@ -17,13 +17,12 @@ import json
 import multiprocessing
 import queue
 import shutil
-import signal
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mesonet.errors import CancelledError, MesonetError
+from mesonet.errors import CancelledError, MesonetError, exit_reason
 from mesonet.training import TrainConfig
 
 STOP_GRACE_S = 30.0  # a stopped run may finish its validation and checkpoint, but no longer
@@ -170,16 +169,8 @@ class TrainingJob:
 def _crash_message(exitcode: int | None, *, stopped: bool) -> str:
     if stopped:
         return "Training was stopped before it could save weights."
-    if exitcode is not None and exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        how = f"was ended by {name}" + (" (the system may have run out of memory)" if name == "SIGKILL" else "")
-    else:
-        how = f"exited with code {exitcode}"
     return (
-        f"The training process {how}, so this run failed. The app is unaffected: try again, "
+        f"The training process {exit_reason(exitcode)}, so this run failed. The app is unaffected: try again, "
         "with fewer steps or a smaller batch."
     )
 

@@ -124,6 +124,11 @@ class FrameSampling:
         start_s: start of the range in seconds (inclusive); None means the first frame.
         end_s: end of the range in seconds (exclusive); None means the end of the video.
         max_frames: upper bound on the number of frames, applied last by thinning evenly.
+        exact: decode from the first frame on, so every frame is exactly the sampled index
+            (reproducible whatever the file's keyframes). False (the default) lets a long video
+            seek: a sparse sample becomes the keyframe at or before it (or the exact frame when
+            that keyframe is far), and a time range starts with a seek. Either way each
+            VideoFrame reports the index and time of the frame actually decoded.
 
     Raises:
         InvalidSamplingError: an option is out of range.
@@ -135,6 +140,7 @@ class FrameSampling:
     start_s: float | None = None
     end_s: float | None = None
     max_frames: int | None = None
+    exact: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("even", "every", "all"):
@@ -464,7 +470,9 @@ def _spread(n: int, k: int) -> list[int]:
     return [((2 * i + 1) * n) // (2 * k) for i in range(k)]
 
 
-def iter_frames(path: str | Path, indices: Sequence[int], *, info: VideoInfo | None = None) -> Iterator[VideoFrame]:
+def iter_frames(
+    path: str | Path, indices: Sequence[int], *, info: VideoInfo | None = None, exact: bool = True
+) -> Iterator[VideoFrame]:
     """Decodes the wanted frames of a video, in order, streaming.
 
     One ffmpeg process decodes the video sequentially from the start (exact frames, no
@@ -474,15 +482,20 @@ def iter_frames(path: str | Path, indices: Sequence[int], *, info: VideoInfo | N
     is in memory at a time. ffmpeg runs in its own process, so it decodes ahead while the
     caller works on the previous frame.
 
+    With exact=False, samples far apart are read by seeking instead (`mesonet.video_seek`):
+    a keyframe near each target, or the target itself; and decoding starts with a seek to the
+    first wanted frame when that is far from the start.
+
     Args:
         path: a video file.
         indices: frame indices (from 0) to decode; sorted and deduplicated here. Indices past
             the end of the video are silently skipped.
         info: the video's VideoInfo, if already probed (saves one ffmpeg run).
+        exact: decode every wanted frame exactly, from the start (see FrameSampling.exact).
 
     Yields:
-        VideoFrame(frame_index, time_s, rgb) with rgb a uint8 array of shape (H, W, 3),
-        upright (rotation metadata applied).
+        VideoFrame(frame_index, time_s, rgb): the index and time of the frame decoded, and rgb
+        a uint8 array of shape (H, W, 3), upright (rotation metadata applied).
 
     Raises:
         MediaError: the video cannot be decoded.
@@ -498,17 +511,29 @@ def iter_frames(path: str | Path, indices: Sequence[int], *, info: VideoInfo | N
     wanted = [i for i in wanted if i < info.frame_count]
     if not wanted:
         return
+    first = 0
+    input_params: list[str] = []
+    if not exact:
+        from mesonet import video_seek
+
+        if video_seek.wants_seeking(wanted, info):
+            yield from video_seek.iter_seeked_frames(path, wanted, info)
+            return
+        seek = video_seek.start_seek_params(path, wanted[0], info)
+        if seek:
+            # Output frame n is then frame first + n.
+            first, input_params = wanted[0], [*input_params, *seek]
 
     # passthrough: one output frame per decoded frame. The default for a pipe is constant
     # frame rate, which duplicates frames to fill gaps (e.g. 25 copies of the first frame when
     # the video stream starts 0.85 s after the audio) and would shift every index.
     output_params = ["-map", "0:V:0", "-fps_mode", "passthrough"]
-    expression = _select_expression(wanted)
+    expression = _select_expression([i - first for i in wanted])
     if expression is not None:
         # -frames:v makes ffmpeg stop by itself after the last wanted frame.
         output_params += ["-vf", f"select='{expression}'", "-frames:v", str(len(wanted))]
     else:
-        output_params += ["-frames:v", str(wanted[-1] + 1)]
+        output_params += ["-frames:v", str(wanted[-1] - first + 1)]
 
     # That warning is expected for rotated videos; adding the same filter twice is a no-op.
     logging.getLogger("imageio_ffmpeg").addFilter(_ROTATED_SIZE_FILTER)
@@ -518,7 +543,7 @@ def iter_frames(path: str | Path, indices: Sequence[int], *, info: VideoInfo | N
     options += ["-timelimit", f"{limit_s:.0f}"]
     started = time.monotonic()
     try:
-        reader = imageio_ffmpeg.read_frames(url, input_params=options, output_params=output_params)
+        reader = imageio_ffmpeg.read_frames(url, input_params=[*options, *input_params], output_params=output_params)
         meta = next(reader)
     except (OSError, RuntimeError, StopIteration) as exc:
         raise MediaError(f"{path.name}: not a video ffmpeg can read ({first_line(exc)}). {_VIDEO_HINT}") from exc
@@ -530,7 +555,7 @@ def iter_frames(path: str | Path, indices: Sequence[int], *, info: VideoInfo | N
                 yield VideoFrame(frame_index, frame_index / info.fps, _to_array(raw, shape))
         else:
             want = set(wanted)
-            for frame_index, raw in enumerate(reader):
+            for frame_index, raw in enumerate(reader, start=first):
                 if frame_index in want:
                     yield VideoFrame(frame_index, frame_index / info.fps, _to_array(raw, shape))
                 if frame_index >= wanted[-1]:

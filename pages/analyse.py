@@ -21,6 +21,7 @@ st.write(
 )
 st.caption(studio.LABEL_NOTE)
 
+studio.worker_pool()  # the server's workers start (loading dlib) while the user picks a file
 # Coming back from another page shows the file analysed last (the uploader itself forgets it).
 analysed = studio.last_analysed()
 media = studio.media_input("analyse", kept=analysed.media if analysed else None, on_removed=studio.forget_analysed)

@@ -3,7 +3,7 @@
 - `navigation`: the menu, and the fresh-server workaround (`ensure_router`).
 - `models`: the sidebar's classifier picker, custom weight files, the server-wide model cache.
 - `inputs`: media, extraction settings, threshold, labelled datasets.
-- `caches`: face extractions shared by every session.
+- `caches`: face extractions shared by every session, and the server's worker processes.
 - `session`: what a session keeps across pages (the file last analysed and its faces).
 - `results`: verdict card, charts, frame view, gallery, downloads.
 - `errors`: the one way a page shows a user's problem.
@@ -15,7 +15,7 @@ Every page starts with `choice = studio.page_setup()`.
 
 from __future__ import annotations
 
-from studio.caches import get_extraction
+from studio.caches import get_extraction, worker_pool
 from studio.errors import show_error, shown_errors
 from studio.inputs import (
     FROM_ANALYSE,
@@ -76,6 +76,7 @@ __all__ = [
     "shown_errors",
     "threshold_slider",
     "weights_picker",
+    "worker_pool",
 ]
 
 

@@ -83,6 +83,14 @@ def extraction_cache() -> _LRU:
     return _LRU(max_bytes=config.extraction_cache_bytes())
 
 
+@st.cache_resource
+def worker_pool():
+    """The server's worker processes (one per core, or MESONET_WORKERS), shared by every session."""
+    from mesonet.workers import WorkerPool
+
+    return WorkerPool()
+
+
 def get_extraction(media: MediaInput, settings: ExtractionSettings):
     """Faces of `media`, from the shared cache or extracted now with a progress bar.
 
@@ -90,8 +98,7 @@ def get_extraction(media: MediaInput, settings: ExtractionSettings):
         (extraction, seconds the extraction took when it was made). The same from the cache:
         a quick answer must not tell a user that someone else analysed the same file.
     """
-    from mesonet.analysis import extract_faces_from_media, extraction_from_face_crop
-    from mesonet.video import FrameSampling
+    from mesonet.analysis import extraction_from_face_crop
 
     cache_key = (media.sha256, media.is_face_crop, settings)
     cached = extraction_cache().get(cache_key)
@@ -100,23 +107,12 @@ def get_extraction(media: MediaInput, settings: ExtractionSettings):
     start = time.perf_counter()
     with st.status(f"Analysing {media.name}...", expanded=True) as status:
         bar = st.progress(0.0, text="Reading the file...")
-
-        def progress(done: int, total: int) -> None:
-            bar.progress(done / total if total else 0.0, text=f"Finding faces: frame {done} of {total}")
-
         try:
             with temporary_file(media.data, media.name) as path:
                 if media.is_face_crop:
                     extraction = extraction_from_face_crop(path)
                 else:
-                    extraction = extract_faces_from_media(
-                        path,
-                        sampling=FrameSampling(n_frames=settings.n_frames),
-                        all_faces=settings.all_faces,
-                        detector=settings.detector,
-                        preview_side=640,
-                        progress=progress,
-                    )
+                    extraction = _extract_in_worker(path, settings, bar)
         except Exception:
             status.update(label=f"Could not analyse {media.name}", state="error", expanded=False)
             raise
@@ -128,3 +124,36 @@ def get_extraction(media: MediaInput, settings: ExtractionSettings):
         )
     extraction_cache().put(cache_key, (extraction, elapsed))
     return extraction, elapsed
+
+
+def _extract_in_worker(path, settings: ExtractionSettings, bar):
+    """Runs the extraction in the server's worker pool, showing the queue, then the progress.
+
+    Leaving early (the user reran or closed the page: Streamlit raises in this thread at the next
+    widget update) cancels the job, so the worker moves on to the next user.
+    """
+    from mesonet.video import FrameSampling
+
+    job = worker_pool().submit(
+        path,
+        sampling=FrameSampling(n_frames=settings.n_frames),
+        all_faces=settings.all_faces,
+        detector=settings.detector,
+        preview_side=640,
+    )
+    shown = None
+    try:
+        while not job.wait(0.1):
+            if job.started:
+                done, total = job.frames_done, job.frames_total
+                state = (done / total if total else 0.0, f"Finding faces: frame {done} of {total}")
+            else:
+                ahead = job.position
+                queue = "yours is next" if ahead == 0 else f"{ahead} analys{'i' if ahead == 1 else 'e'}s ahead of yours"
+                state = (0.0, f"Waiting for a free worker: {queue}")
+            if state != shown:
+                shown = state
+                bar.progress(state[0], text=state[1])
+        return job.result()
+    finally:
+        job.cancel()

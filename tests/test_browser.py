@@ -3,7 +3,8 @@
 Each test uploads real files from ../shared and checks what the page shows against the core
 (`analyze_media` with the default Meso4 DF classifier, the app's default model):
 the verdict word and the P(fake) metric, the chart-to-frame-view link, the error box for a
-bad file, and four sessions analysing different files at the same time on one server.
+bad file, six sessions analysing different files at the same time on one server, and a worker
+process killed in the middle of an analysis.
 
 Full-page screenshots go to artifacts/screenshots/ (git-ignored) for a human to look at.
 
@@ -15,9 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +49,8 @@ CHART_POINTS = ".st-key-analyse-chart .js-plotly-plot .scatterlayer .points path
 FRAME_VIEW = ".st-key-analyse-frame_view"
 EXCEPTION = '[data-testid="stException"]'
 ALERT = '[data-testid="stAlert"]'
+# The progress text of an analysis that waits for one of the server's worker processes.
+WAITING = re.compile(r"^Waiting for a free worker: (yours is next|\d+ analys[ie]s ahead of yours)$")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,8 +263,14 @@ def test_bad_file_shows_an_error_box_then_a_photo_works(page, shared_dir, expect
     full_screenshot(page, screenshots / "analyse_photo_after_bad_file.png")
 
 
-async def _analyse_in_session(browser, url: str, path: Path, n_faces: int, screenshot: Path) -> tuple[str, str, str]:
-    """One user: a new context, upload, wait for the whole result; returns (word, P(fake), frame header)."""
+async def _analyse_in_session(
+    browser, url: str, path: Path, n_faces: int, screenshot: Path
+) -> tuple[str, str, str, bool]:
+    """One user: a new context, upload, wait for the whole result.
+
+    Returns:
+        (verdict word, P(fake), frame header, whether the page said it waited for a free worker).
+    """
     context = await browser.new_context(viewport=VIEWPORT)
     try:
         page = await context.new_page()
@@ -266,7 +278,12 @@ async def _analyse_in_session(browser, url: str, path: Path, n_faces: int, scree
         await page.wait_for_selector(FILE_INPUT, state="attached", timeout=30_000)
         await page.set_input_files(FILE_INPUT, path)
         card = page.locator(VERDICT_CARD.format(name=path.name))
-        await card.wait_for(timeout=FIRST_ANALYSIS_MS)
+        waited = False
+        deadline = time.monotonic() + FIRST_ANALYSIS_MS / 1000
+        while not await card.count():
+            assert time.monotonic() < deadline, f"{path.name}: no verdict within {FIRST_ANALYSIS_MS / 1000:.0f} s"
+            waited = waited or bool(await page.get_by_text(WAITING).count())
+            await asyncio.sleep(0.1)
         await page.get_by_text(f"Aligned faces ({n_faces})").wait_for(timeout=ANALYSIS_MS)
         await expect_async(page.locator(CHART_POINTS)).to_have_count(n_faces, timeout=ANALYSIS_MS)
         await page.wait_for_function(IMAGES_LOADED_JS, timeout=ANALYSIS_MS)
@@ -278,12 +295,12 @@ async def _analyse_in_session(browser, url: str, path: Path, n_faces: int, scree
         if height > VIEWPORT["height"]:
             await page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
         await page.screenshot(path=str(screenshot), full_page=True)
-        return word, p_fake, header
+        return word, p_fake, header, waited
     finally:
         await context.close()
 
 
-async def _analyse_concurrently(server: Server, jobs: list[tuple[Path, int, Path]]) -> list[tuple[str, str, str]]:
+async def _analyse_concurrently(server: Server, jobs: list[tuple[Path, int, Path]]) -> list[tuple[str, str, str, bool]]:
     """Runs one session per job at the same time; stops early if the server process dies."""
 
     async def watch_server() -> None:
@@ -306,25 +323,33 @@ async def _analyse_concurrently(server: Server, jobs: list[tuple[Path, int, Path
             await chromium.close()
 
 
-def test_four_concurrent_sessions_each_see_their_own_result(server, shared_dir, expected, screenshots, tmp_path):
-    """Four users analyse four videos at once on one server; each sees its own result.
+def test_six_concurrent_sessions_each_see_their_own_result(server, shared_dir, expected, screenshots, tmp_path):
+    """Six users analyse six videos at once on one server; each sees its own result.
 
-    Also catches native crashes under concurrency: HOG face detection from several sessions'
-    threads at once through face_recognition's one shared dlib detector crashed the whole
-    server (segfault or heap corruption in _dlib_pybind11).
+    The server's worker processes (one per core) take the analyses in turn, so with six users
+    on two cores some wait, and their page says so. Also catches native crashes under
+    concurrency: HOG face detection from several sessions' threads at once through
+    face_recognition's one shared dlib detector crashed the whole server (segfault or heap
+    corruption in _dlib_pybind11).
     """
     videos = shared_dir / "data" / "videos"
-    # A changed copy of the real clip: its faces are not in the server's extraction cache
-    # from the first test, so all four sessions really extract at the same time.
-    real = tmp_path / "ff_youtube_183_copy.mp4"
-    shutil.copyfile(videos / "real" / "ff_youtube_183.mp4", real)
-    with real.open("ab") as file:
-        file.write(b"\0trailing bytes that ffmpeg ignores")
-    deepfake = tmp_path / "deepfakes_183_253.mp4"
-    face2face = tmp_path / "face2face_183_253.mp4"
-    shutil.copyfile(videos / "deepfakes" / "ff_c40_183_253.mp4", deepfake)  # same name in both folders
-    shutil.copyfile(videos / "face2face" / "ff_c40_183_253.mp4", face2face)
-    files = [real, deepfake, face2face, videos / "real" / "short_hamilton_clip.mp4"]
+    real = videos / "real"
+    # Changed copies (bytes appended that ffmpeg ignores): their faces are not in the server's
+    # extraction cache from the other tests, so all six sessions really extract at the same time.
+    sources = {
+        "ff_youtube_183_copy.mp4": real / "ff_youtube_183.mp4",
+        "deepfakes_183_253.mp4": videos / "deepfakes" / "ff_c40_183_253.mp4",  # same name in both folders
+        "face2face_183_253.mp4": videos / "face2face" / "ff_c40_183_253.mp4",
+        "hamilton_copy.mp4": real / "short_hamilton_clip.mp4",
+        "kitchen_pan_copy.mp4": real / "ff_actors_01_kitchen_pan.mp4",
+        "ff_youtube_183_second_copy.mp4": real / "ff_youtube_183.mp4",
+    }
+    files = []
+    for n, (name, source) in enumerate(sources.items()):
+        files.append(tmp_path / name)
+        shutil.copyfile(source, files[-1])
+        with files[-1].open("ab") as file:
+            file.write(b"\0trailing bytes that ffmpeg ignores" + bytes([n]))
     analyses = [expected(path) for path in files]
     jobs = [
         (path, len(analysis.faces), screenshots / f"concurrent_{i + 1}_{path.stem}.png")
@@ -333,13 +358,52 @@ def test_four_concurrent_sessions_each_see_their_own_result(server, shared_dir, 
 
     # The sync Playwright of the other tests owns this thread's event loop: run asyncio in another.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        results = pool.submit(asyncio.run, _analyse_concurrently(server, jobs)).result(timeout=180)
+        results = pool.submit(asyncio.run, _analyse_concurrently(server, jobs)).result(timeout=360)
     server.check_alive()
 
-    for path, analysis, (word, p_fake, header) in zip(files, analyses, results, strict=True):
+    for path, analysis, (word, p_fake, header, _) in zip(files, analyses, results, strict=True):
         assert (word, p_fake) == (VERDICT_WORD[analysis.verdict], f"{analysis.summary.p_fake_mean:.1%}"), path.name
         most_suspicious = max(analysis.faces, key=lambda f: f.p_fake)
         assert header.startswith(f"Frame {most_suspicious.frame_index} at "), (path.name, header)
+    assert any(waited for *_, waited in results), "six analyses on fewer workers: someone should have waited"
+
+
+def _worker_pids(server: Server) -> list[int]:
+    """The server's worker processes: its children started by multiprocessing's spawn (not its tracker)."""
+    pids = []
+    for children in Path(f"/proc/{server.process.pid}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+                pids.append(int(pid))
+    return pids
+
+
+def test_a_worker_killed_mid_analysis_fails_that_analysis_only(page, server, shared_dir, expected, tmp_path):
+    """A worker process that dies (here: SIGKILL, as the kernel's OOM killer does) shows its user a
+    one-line message; the pool starts a new worker, and the next analysis works."""
+    clip = tmp_path / "kitchen_pan_doomed.mp4"
+    shutil.copyfile(shared_dir / "data" / "videos" / "real" / "ff_actors_01_kitchen_pan.mp4", clip)
+    with clip.open("ab") as file:
+        file.write(b"\0not in the cache")
+    page.set_input_files(FILE_INPUT, clip)
+    page.get_by_text(re.compile(r"^Finding faces: frame [1-9]\d* of 30$")).wait_for(timeout=FIRST_ANALYSIS_MS)
+    before = _worker_pids(server)
+    assert before, "the server should have worker processes"
+    for pid in before:
+        os.kill(pid, signal.SIGKILL)
+
+    error = page.locator(ALERT).filter(has_text=clip.name)
+    error.wait_for(timeout=ANALYSIS_MS)
+    assert "the worker process analysing it was ended by SIGKILL" in error.inner_text()
+    assert page.locator(EXCEPTION).count() == 0
+    server.check_alive()
+
+    photo = shared_dir / "data" / "photos" / "biden.jpg"
+    page.set_input_files(FILE_INPUT, photo)
+    word, p_fake = wait_for_verdict(page, photo.name, timeout=FIRST_ANALYSIS_MS)
+    assert (word, p_fake) == (VERDICT_WORD[expected(photo).verdict], f"{expected(photo).summary.p_fake_mean:.1%}")
+    assert set(_worker_pids(server)).isdisjoint(before)
 
 
 def test_a_fresh_server_shows_the_app_menu_on_a_page_url(browser, tmp_path, screenshots):

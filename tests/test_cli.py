@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -130,3 +131,31 @@ def test_detect_json_on_a_video_an_image_and_a_bad_file(tmp_path, shared_dir):
     assert image["frames"][0]["index"] == 0 and image["frames"][0]["time_s"] == 0.0
     assert len(list(crops.glob("*.png"))) == 7
     assert (tmp_path / "frames.csv").read_text().count("\n") == 1 + 7
+
+
+def test_evaluate_detect_in_two_workers_scores_like_one(tmp_path, shared_dir):
+    """`evaluate --faces detect --jobs N`: faces are found in N worker processes; the scores do not change."""
+    data = shared_dir / "data"
+    (tmp_path / "ds" / "real").mkdir(parents=True)
+    (tmp_path / "ds" / "df").mkdir()
+    for source in (
+        data / "photos" / "obama.jpg",
+        data / "photos" / "biden.jpg",
+        data / "videos" / "real" / "ff_youtube_183.mp4",
+    ):
+        (tmp_path / "ds" / "real" / source.name).symlink_to(source)
+    (tmp_path / "ds" / "df" / "deepfake.mp4").symlink_to(data / "videos" / "deepfakes" / "ff_c40_183_253.mp4")
+    (tmp_path / "ds" / "df" / "face2face.mp4").symlink_to(data / "videos" / "face2face" / "ff_c40_183_253.mp4")
+    scores = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}.csv"
+        result = run_cli(
+            "evaluate", str(tmp_path / "ds"), "--faces", "detect", "--jobs", jobs, "--csv", str(out), timeout=900
+        )
+        assert result.returncode == 0, result.stderr
+        with out.open() as file:
+            scores[jobs] = {
+                Path(row["path"]).name: float(row["score_real"]) for row in csv.DictReader(file) if row["score_real"]
+            }
+    assert len(scores["1"]) == 5
+    assert scores["2"] == pytest.approx(scores["1"], abs=1e-6)
