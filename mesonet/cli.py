@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import io
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mesonet.cli_output import ProgressBar as _ProgressBar
+from mesonet.cli_output import format_csv, format_table
+from mesonet.cli_output import summary_row as _summary_row
 from mesonet.errors import MesonetError
-from mesonet.export import csv_safe_frame, csv_safe_rows
+from mesonet.export import csv_safe_frame
 from mesonet.models import ARCHITECTURES
 from mesonet.verdict import DEFAULT_THRESHOLD
 from mesonet.weights import DEFAULT_WEIGHTS, ENSEMBLE_RULE, ENSEMBLES, catalog_status, list_weights
@@ -466,53 +467,6 @@ def _train(args: argparse.Namespace) -> int:
         f"{result.stopped_because})"
     )
     return EXIT_OK
-
-
-def _summary_row(analysis) -> dict:
-    summary = analysis.summary
-    pct = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
-    return {
-        "file": analysis.path,
-        "verdict": summary.verdict,
-        "p_fake": pct(summary.p_fake_mean),
-        "vote_fake": pct(summary.vote_fake),
-        "faces": f"{summary.frames_with_face}/{summary.frames_sampled}",
-        "model": analysis.model,
-    }
-
-
-def format_table(rows: list[dict], columns: list[str]) -> str:
-    """Plain aligned text table."""
-    widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns}
-    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
-    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def format_csv(rows: list[dict]) -> str:
-    if not rows:
-        return ""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(csv_safe_rows(rows))
-    return out.getvalue()
-
-
-class _ProgressBar:
-    """A one-line progress bar on stderr, fed (done, total)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.enabled = sys.stderr.isatty()
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        fraction = done / total if total else 0.0
-        bar = "#" * int(30 * fraction)
-        end = "\n" if total and done >= total else ""
-        print(f"\r{self.label} [{bar:<30}] {done}/{total or '?'}", end=end, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

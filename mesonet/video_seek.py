@@ -30,15 +30,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mesonet.errors import MediaError
-from mesonet.video import (
-    _PROBE_TIMEOUT_S,
-    _VIDEO_HINT,
-    VideoFrame,
-    VideoInfo,
-    _ffmpeg_input,
-    _ffmpeg_reason,
-    _to_array,
-)
+from mesonet.video import VideoFrame, _to_array
+from mesonet.video_probe import _PROBE_TIMEOUT_S, _VIDEO_HINT, VideoInfo, _ffmpeg_input, _ffmpeg_reason
 
 # One seek costs an ffmpeg start, the container seek and one decoded picture, about 0.1-0.2 s
 # whatever the frame size, while decoding and dropping a frame costs in proportion to its

@@ -55,7 +55,7 @@ def test_a_worker_extracts_the_same_faces_as_this_process(pool: WorkerPool, clip
 def test_a_bad_file_is_the_usual_one_line_error(pool: WorkerPool, tmp_path: Path) -> None:
     notes = tmp_path / "notes.mp4"
     notes.write_text("not a video")
-    with pytest.raises(MediaError, match=r"^notes\.mp4: not a video"):
+    with pytest.raises(MediaError, match=r"^notes\.mp4: .*not a video"):
         pool.extract(notes)
 
 
