@@ -87,6 +87,7 @@ def curves_figure(history: list[dict]) -> go.Figure:
             "overlaying": "y",
             "side": "right",
             "range": [0, 1],
+            "tickvals": [0, 0.25, 0.5, 0.75, 1],
             "tickformat": ".0%",
             "showgrid": False,
         },
@@ -182,6 +183,7 @@ def live_view() -> None:
         + (f", fine-tuning {job.config.init}" if job.config.init else ", from random weights")
     )
     if job.running:
+        st.session_state["train.watching"] = True
         fraction = job.steps_done / job.steps_total if job.steps_total else 0.0
         status = f"Step {job.steps_done} of {job.steps_total}" if job.steps_total else "Starting the training process"
         st.progress(fraction, text=f"{status} · {time.time() - job.started:.0f} s")
@@ -192,6 +194,8 @@ def live_view() -> None:
             help="Stops after the current step and keeps the best weights so far.",
         ):
             job.stop()
+    elif st.session_state.pop("train.watching", False):
+        st.rerun(scope="app")  # the run just ended: Start and the notice above the fragment must update too
     elif job.error:
         st.error(ui.plain(job.error), icon=":material/error:")  # it may name the user's files
     else:
