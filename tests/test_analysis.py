@@ -139,7 +139,7 @@ def test_face_crop_images_score_like_predict(sample_images, classifier):
 
 def test_largest_face_mode_is_one_track_and_short_tracks_do_not_decide(shared_dir, classifier):
     """Regression: scene cuts split the largest face into tracks and a 3-frame track decided the video."""
-    from mesonet.analysis import _video_summary
+    from mesonet.summary import video_summary
 
     clip = shared_dir / "data" / "videos" / "real" / "short_hamilton_clip.mp4"
     analysis = analyze_media(clip, classifier("meso4-df"))
@@ -148,8 +148,8 @@ def test_largest_face_mode_is_one_track_and_short_tracks_do_not_decide(shared_di
     long_real = summarize([0.1] * 20, frames_sampled=30)
     short_fake = summarize([0.9] * 3, frames_sampled=30)
     long_fake = summarize([0.9] * 8, frames_sampled=30)
-    assert _video_summary({0: long_real, 1: short_fake}, 30) == long_real
-    assert _video_summary({0: long_real, 1: long_fake}, 30) == long_fake
+    assert video_summary({0: long_real, 1: short_fake}, 30) == long_real
+    assert video_summary({0: long_real, 1: long_fake}, 30) == long_fake
 
 
 def test_concurrent_analyses_are_safe_and_independent(shared_dir, classifier):
