@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mesonet.errors import WeightsError
-from mesonet.scoring import DEFAULT_BATCH_SIZE, Classifier, load_classifier, preprocess_faces
+from mesonet.scoring import DEFAULT_BATCH_SIZE, Classifier, load_classifier, score_in_batches
 from mesonet.verdict import DEFAULT_THRESHOLD
 
 
@@ -66,11 +66,7 @@ class Ensemble:
         self, faces: np.ndarray | Sequence[np.ndarray], *, resize: str = "nearest", batch_size: int = DEFAULT_BATCH_SIZE
     ) -> np.ndarray:
         """P(real) of the ensemble for uint8 RGB face crops of any size; float32 of shape (N,)."""
-        scores = [
-            self.score_batch(preprocess_faces(faces[start : start + batch_size], resize=resize))
-            for start in range(0, len(faces), batch_size)
-        ]
-        return np.concatenate(scores) if scores else np.empty(0, dtype=np.float32)
+        return score_in_batches(self.score_batch, faces, resize=resize, batch_size=batch_size)
 
     def __repr__(self) -> str:
         return f"Ensemble({self.name!r}, members={[m.name for m in self.members]})"

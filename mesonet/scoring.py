@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,29 @@ def preprocess_faces(faces: np.ndarray | Sequence[np.ndarray], *, resize: str = 
         # Dividing by 255 matters: unscaled input makes every model answer "real".
         np.divide(face, 255.0, out=batch[i], dtype=np.float32)
     return batch
+
+
+def score_in_batches(
+    score_batch: Callable[[np.ndarray], np.ndarray],
+    faces: np.ndarray | Sequence[np.ndarray],
+    *,
+    resize: str = "nearest",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> np.ndarray:
+    """P(real) for uint8 RGB face crops of any size, preprocessed and scored `batch_size` at a time.
+
+    Args:
+        score_batch: P(real) of a preprocessed float32 batch (B, 256, 256, 3), shape (B,).
+        faces: uint8 RGB crops, each (H, W, 3).
+
+    Returns:
+        float32 array of shape (N,).
+    """
+    scores = [
+        score_batch(preprocess_faces(faces[start : start + batch_size], resize=resize))
+        for start in range(0, len(faces), batch_size)
+    ]
+    return np.concatenate(scores) if scores else np.empty(0, dtype=np.float32)
 
 
 class Classifier:
@@ -91,11 +114,7 @@ class Classifier:
         self, faces: np.ndarray | Sequence[np.ndarray], *, resize: str = "nearest", batch_size: int = DEFAULT_BATCH_SIZE
     ) -> np.ndarray:
         """P(real) for uint8 RGB face crops of any size; returns float32 of shape (N,)."""
-        scores = [
-            self.score_batch(preprocess_faces(faces[start : start + batch_size], resize=resize))
-            for start in range(0, len(faces), batch_size)
-        ]
-        return np.concatenate(scores) if scores else np.empty(0, dtype=np.float32)
+        return score_in_batches(self.score_batch, faces, resize=resize, batch_size=batch_size)
 
     def __repr__(self) -> str:
         return f"Classifier({self.name!r}, arch={self.arch!r}, weights={str(self.weights_path)!r})"
