@@ -17,10 +17,12 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_EXTRACTION_CACHE_MB | the app's server-wide cache of face extractions, in MB | 1024 |
 | MESONET_CUSTOM_WEIGHTS_MAX_AGE_H | hours an uploaded weight file is kept at most (its session may end sooner) | 24 |
 | MESONET_WORKERS | worker processes that decode and find faces for the whole server | the CPU cores |
+| MESONET_ICE_SERVERS | STUN/TURN servers for the Live page's camera stream, as JSON (see ice_servers) | [] (none) |
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -36,6 +38,7 @@ MAX_DECODE_S_ENV = "MESONET_MAX_DECODE_S"
 EXTRACTION_CACHE_MB_ENV = "MESONET_EXTRACTION_CACHE_MB"
 CUSTOM_WEIGHTS_MAX_AGE_H_ENV = "MESONET_CUSTOM_WEIGHTS_MAX_AGE_H"
 WORKERS_ENV = "MESONET_WORKERS"
+ICE_SERVERS_ENV = "MESONET_ICE_SERVERS"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -152,3 +155,33 @@ def worker_count() -> int:
         return max(1, int(value)) if value else cpu_count()
     except ValueError:
         return cpu_count()
+
+
+def ice_servers() -> list[dict]:
+    """STUN/TURN servers for the Live page's WebRTC connection (MESONET_ICE_SERVERS), else none.
+
+    The value is a JSON list of RTCIceServer objects, as browsers take them, e.g.
+    `[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]`. Without any,
+    the browser and the server connect directly: enough when both are on one machine or one
+    network; clients elsewhere need a TURN server.
+
+    Raises:
+        ConfigError: the value is not such a list.
+    """
+    from mesonet.errors import ConfigError
+
+    value = os.environ.get(ICE_SERVERS_ENV, "").strip()
+    if not value:
+        return []
+    try:
+        servers = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{ICE_SERVERS_ENV} is not valid JSON ({exc.msg}): {_ICE_EXAMPLE}") from None
+    if not isinstance(servers, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("urls"), str | list) for s in servers
+    ):
+        raise ConfigError(f'{ICE_SERVERS_ENV} must be a list of objects with "urls": {_ICE_EXAMPLE}')
+    return servers
+
+
+_ICE_EXAMPLE = 'set it like [{"urls": "turn:HOST:3478", "username": "USER", "credential": "PASSWORD"}], or unset it.'

@@ -54,6 +54,10 @@ class TrainingError(MesonetError):
     """Training options or files that cannot be used."""
 
 
+class ConfigError(MesonetError):
+    """An environment variable whose value cannot be used (see `mesonet.config`)."""
+
+
 class WorkerError(MesonetError):
     """A worker process died while it worked on a file (see `mesonet.workers`)."""
 

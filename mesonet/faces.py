@@ -11,6 +11,7 @@ Public API:
     align_face(frame, parts, *, size) -> (crop, Alignment)
     margin_crop(frame, box, *, margin, size) -> (crop, Alignment)
     extract_faces(frame, *, all_faces, model, near, max_side, upsample, size) -> list[FaceCrop]
+    crop_face(frame, box, *, size) -> FaceCrop
     match_tracks(tracks, boxes, *, max_shift) -> (track_ids, tracks)
 
 Coordinates, everywhere in this module: frames are uint8 RGB arrays of shape (H, W, 3);
@@ -256,28 +257,28 @@ def extract_faces(
     boxes = detect_faces(frame, model=model, max_side=max_side, upsample=upsample, near=None if all_faces else near)
     if not all_faces:
         boxes = boxes[:1]
-    faces = []
-    for box in boxes:
-        box_side = max(box[2] - box[0], box[1] - box[3])
-        points = face_landmarks_68(frame, box)
-        geometry = alignment_geometry(points)
-        low, high = _SIDE_TO_BOX_RANGE
-        if low * box_side <= geometry.side_px <= high * box_side:
-            faces.append(
-                FaceCrop(
-                    warp_square(frame, geometry, size),
-                    box,
-                    points,
-                    geometry.angle_deg,
-                    geometry.center,
-                    geometry.side_px,
-                    True,
-                )
-            )
-        else:
-            crop, geometry = margin_crop(frame, box, size=size)
-            faces.append(FaceCrop(crop, box, None, 0.0, geometry.center, geometry.side_px, False))
-    return faces
+    return [crop_face(frame, box, size=size) for box in boxes]
+
+
+def crop_face(frame: np.ndarray, box: Box, *, size: int = 256) -> FaceCrop:
+    """The aligned crop of the face in `box`: its 68 landmarks and the authors' crop, or a margin
+    crop around the box (aligned=False) when the landmarks are not usable (the crop they imply
+    is far from the box's size).
+
+    Args:
+        frame: uint8 RGB array of shape (H, W, 3).
+        box: (top, right, bottom, left) in frame pixels, from the detector (or a tracker).
+        size: side of the crop in pixels.
+    """
+    box_side = max(box[2] - box[0], box[1] - box[3])
+    points = face_landmarks_68(frame, box)
+    geometry = alignment_geometry(points)
+    low, high = _SIDE_TO_BOX_RANGE
+    if low * box_side <= geometry.side_px <= high * box_side:
+        crop = warp_square(frame, geometry, size)
+        return FaceCrop(crop, box, points, geometry.angle_deg, geometry.center, geometry.side_px, True)
+    crop, geometry = margin_crop(frame, box, size=size)
+    return FaceCrop(crop, box, None, 0.0, geometry.center, geometry.side_px, False)
 
 
 def match_tracks(
