@@ -5,6 +5,7 @@ Public API:
     FaceCrop                              one face: crop, box, landmarks, geometry
     Alignment                             (center, side_px, angle_deg)
     detect_faces(frame, *, model, max_side, upsample, near) -> list[Box]
+    detect_near(frame, near, *, model, max_side) -> list[Box]
     face_landmarks_68(frame, box) -> np.ndarray (68, 2)
     landmark_parts(points) -> dict[str, np.ndarray]
     alignment_geometry(parts) -> Alignment
@@ -172,7 +173,7 @@ def detect_faces(
         raise ValueError(f"Unknown face detector {model!r}: use 'hog' or 'cnn'.")
     height, width = frame.shape[:2]
     if near is not None:
-        boxes = _detect_near(frame, near, model=model, max_side=max_side)
+        boxes = detect_near(frame, near, model=model, max_side=max_side)
         if boxes:
             return boxes
     scale = min(1.0, max_side / max(height, width))
@@ -186,7 +187,21 @@ def detect_faces(
     return sorted(boxes, key=_area, reverse=True)
 
 
-def _detect_near(frame: np.ndarray, near: Box, *, model: str, max_side: int) -> list[Box]:
+def detect_near(
+    frame: np.ndarray, near: Box, *, model: Literal["hog", "cnn"] = "hog", max_side: int = 640
+) -> list[Box]:
+    """Finds faces in a window around a face's earlier box: 3x its size, scaled so that a face of
+    that size is about 110 pixels (finds smaller faces than a search of the whole frame, in
+    about 8 ms).
+
+    Args:
+        frame: uint8 RGB array of shape (H, W, 3).
+        near: (top, right, bottom, left) of the face in an earlier frame.
+        max_side: the window is never scaled beyond this longer side.
+
+    Returns:
+        Boxes in frame pixels, largest first; empty when none is found in the window.
+    """
     top, right, bottom, left = near
     side = max(bottom - top, right - left)
     if side <= 0:

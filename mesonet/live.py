@@ -5,7 +5,7 @@ Public API:
     LiveFrame                 one scored frame: index, time, faces, whether a detection ran
     LiveStats                 frames received, scored and dropped, and the scored frames per second
     LiveScorer(classifier, *, detect_every, detect_max_side, follow, max_faces)
-        .score_frame(frame, *, frame_index, time_s) -> LiveFrame
+        .score_frame(frame, *, frame_index, time_s) -> LiveFrame   .warm_up()  .reset()
     LiveStream(scorer, *, history_s, fps_window_s)
         .offer(frame)  .latest()  .history()  .stats()  .restart()  .stop()
 
@@ -38,7 +38,7 @@ import numpy as np
 
 from mesonet.alignment import Box, check_frame
 from mesonet.errors import first_line
-from mesonet.faces import FaceCrop, crop_face, detect_faces, match_tracks
+from mesonet.faces import FaceCrop, crop_face, detect_faces, detect_near, match_tracks
 
 FollowMethod = Literal["landmarks", "correlation"]
 FOLLOW_METHODS: tuple[str, ...] = ("landmarks", "correlation")
@@ -170,6 +170,12 @@ class LiveScorer:
         if self.max_faces < 1:
             raise ValueError(f"max_faces must be 1 or more, got {self.max_faces}.")
 
+    def warm_up(self) -> None:
+        """Does the slow first-time work now (dlib's models, the classifier's first call; seconds on a
+        busy machine) rather than on the stream's first frame."""
+        detect_faces(np.zeros((48, 64, 3), dtype=np.uint8), max_side=self.detect_max_side, upsample=0)
+        self.classifier.score_real([np.zeros((256, 256, 3), dtype=np.uint8)])
+
     def reset(self) -> None:
         """Forgets the faces followed so far (a new stream starts numbering faces from 1 again)."""
         with self._lock:
@@ -212,6 +218,14 @@ class LiveScorer:
         boxes = detect_faces(frame, max_side=self.detect_max_side, upsample=0)[: self.max_faces]
         known = [t for t in self._tracks if time_s - t.seen_s <= _FORGET_AFTER_S]
         ids, _ = match_tracks([(t.track_id, t.box) for t in known], boxes)
+        # A known face that the shrunk frame's detector missed (smaller, blurred, turning away) is
+        # looked for around its last box at its own scale, as the analysis pipeline does.
+        for track in known:
+            if track.track_id not in ids and len(boxes) < self.max_faces:
+                near = detect_near(frame, track.box, max_side=self.detect_max_side)[:1]
+                boxes += [box for box in near if not any(_overlap(box, other) > 0.3 for other in boxes)]
+        if len(boxes) > len(ids):
+            ids, _ = match_tracks([(t.track_id, t.box) for t in known], boxes)
         # match_tracks numbers new faces from the largest id it was given; a forgotten face's
         # number is never given to someone else.
         known_ids = {t.track_id for t in known}
@@ -277,6 +291,15 @@ def _box_from_crop(crop: FaceCrop, relative: tuple[float, float, float, float]) 
     dx, dy, width, height = (v * crop.side_px for v in relative)
     cx, cy = crop.center[0] + dx, crop.center[1] + dy
     return (round(cy - height / 2), round(cx + width / 2), round(cy + height / 2), round(cx - width / 2))
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    height = min(a[2], b[2]) - max(a[0], b[0])
+    width = min(a[1], b[1]) - max(a[3], b[3])
+    inter = max(0, height) * max(0, width)
+    union = (a[2] - a[0]) * (a[1] - a[3]) + (b[2] - b[0]) * (b[1] - b[3]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _clipped(box: Box, width: int, height: int) -> Box | None:

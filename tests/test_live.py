@@ -14,7 +14,7 @@ import pytest
 
 from mesonet import config
 from mesonet.errors import ConfigError
-from mesonet.faces import extract_faces
+from mesonet.faces import detect_faces, extract_faces
 from mesonet.live import LiveScorer, LiveStream
 from tests.live_media import webcam_frames
 
@@ -91,6 +91,31 @@ def test_a_face_lost_for_a_moment_keeps_its_number_and_a_new_face_gets_a_new_one
     assert [f.track_id for f in scorer.score_frame(frames[3], time_s=5.0).faces] == [0]
 
 
+def test_a_face_moving_away_from_the_camera_is_still_found_below_the_detectors_size(frames, classifier):
+    """The detector sees a 640 x 480 frame shrunk to 320 pixels, where faces under about 160 pixels
+    are missed; a face already followed is looked for around its last box, at its own scale."""
+    scorer = LiveScorer(classifier("meso4-df"), detect_every=1)
+    found = []
+    for n, scale in enumerate(np.linspace(1.0, 0.45, 12)):
+        frame = _shrunk(frames[n], scale)
+        faces = scorer.score_frame(frame, frame_index=n, time_s=n / 10).faces
+        found.append([face.track_id for face in faces])
+        height = faces[0].box[2] - faces[0].box[0] if faces else 0
+    assert found == [[0]] * 12, found
+    assert height < 110 and detect_faces(frame, max_side=320, upsample=0) == [], "small enough to need the search"
+
+
+def _shrunk(frame: np.ndarray, scale: float) -> np.ndarray:
+    """The frame scaled by `scale` about its centre, on grey: the person stepped back."""
+    from PIL import Image
+
+    small = np.asarray(Image.fromarray(frame).resize((round(640 * scale), round(480 * scale)), Image.BILINEAR))
+    canvas = np.full_like(frame, 128)
+    top, left = (480 - small.shape[0]) // 2, (640 - small.shape[1]) // 2
+    canvas[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return canvas
+
+
 def test_a_new_classifier_scores_the_next_frame(frames, classifier):
     scorer = LiveScorer(classifier("meso4-df"), detect_every=1, detect_max_side=640)
     first = scorer.score_frame(frames[0])
@@ -103,8 +128,11 @@ def test_a_new_classifier_scores_the_next_frame(frames, classifier):
     assert abs(first.faces[0].p_fake - second.faces[0].p_fake) > 1e-3
 
 
-def test_scorer_options_are_checked(classifier):
+def test_scorer_options_are_checked_and_warming_up_scores_nothing(classifier):
     meso4 = classifier("meso4-df")
+    scorer = LiveScorer(meso4)
+    scorer.warm_up()
+    assert scorer._tracks == [] and scorer._next_id == 0
     with pytest.raises(ValueError, match="detect_every"):
         LiveScorer(meso4, detect_every=0)
     with pytest.raises(ValueError, match="landmarks, correlation"):
