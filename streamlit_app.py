@@ -11,6 +11,7 @@ def app_pages() -> list[st.Page]:
     """The app's pages, in menu order; the first is the home page."""
     return [
         st.Page("pages/analyse.py", title="Analyse", icon=":material/search:", default=True),
+        st.Page("pages/live.py", title="Live camera", icon=":material/videocam:"),
         st.Page("pages/compare.py", title="Compare models", icon=":material/compare:"),
         st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
         st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),

@@ -6,6 +6,8 @@
 - `caches`: face extractions shared by every session, and the server's worker processes.
 - `session`: what a session keeps across pages (the file last analysed and its faces).
 - `results`: verdict card, charts, frame view, gallery, downloads.
+- `live`: the Live page's camera processor, video overlay and rolling chart (imported by that page
+  only: it loads streamlit-webrtc).
 - `errors`: the one way a page shows a user's problem.
 - `text`: explanations several pages show.
 - `tensorflow_guard`: stops Streamlit from resetting Keras after each run (it crashed the server).

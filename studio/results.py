@@ -185,20 +185,35 @@ def annotated_frame(frame, faces, threshold: float):
     font = ImageFont.load_default(size=max(14, image.width // 22))
     line = max(3, image.width // 200)
     for face_crop, score in faces:
-        top, right, bottom, left = (v * scale for v in face_crop.box)
-        color = verdict_color(score.p_fake, threshold)
-        draw.rectangle([left, top, right, bottom], outline=color, width=line)
+        box = tuple(v * scale for v in face_crop.box)
         label = f"face {face_number(score.track_id)}: {score.p_fake:.0%}"
-        x0, y0, x1, y1 = draw.textbbox((0, 0), label, font=font)
-        width, height = x1 - x0 + 2 * line, y1 - y0 + 2 * line
-        y = top - height if top >= height else bottom  # above the box, or below it at the top edge
-        x = min(max(0, left), image.width - width)
-        draw.rectangle([x, y, x + width, y + height], fill=color)
-        draw.text((x + line - x0, y + line - y0), label, fill="white", font=font)
+        draw_face_box(
+            draw, box, label, verdict_color(score.p_fake, threshold), font=font, line=line, image_width=image.width
+        )
         if face_crop.landmarks is not None:
             for x, y in face_crop.landmarks * scale:
                 draw.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill="#00B8D4")
     return image
+
+
+def draw_face_box(draw, box: tuple[float, ...], label: str, color: str, *, font, line: int, image_width: int) -> None:
+    """A face's box in `color` with `label` in white on a tag of that colour, above the box (below
+    it at the image's top edge).
+
+    Args:
+        draw: a PIL ImageDraw of the image.
+        box: (top, right, bottom, left) in the image's pixels.
+        line: the box's line width in pixels (also the tag's padding).
+        image_width: the image's width in pixels (the tag stays inside it).
+    """
+    top, right, bottom, left = box
+    draw.rectangle([left, top, right, bottom], outline=color, width=line)
+    x0, y0, x1, y1 = draw.textbbox((0, 0), label, font=font)
+    width, height = x1 - x0 + 2 * line, y1 - y0 + 2 * line
+    y = top - height if top >= height else bottom
+    x = min(max(0, left), image_width - width)
+    draw.rectangle([x, y, x + width, y + height], fill=color)
+    draw.text((x + line - x0, y + line - y0), label, fill="white", font=font)
 
 
 def frame_view(analysis, frame_index: int) -> None:

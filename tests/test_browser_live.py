@@ -1,0 +1,189 @@
+"""Browser tests of the Live page: the real app (`streamlit run`) in headless Chromium whose camera
+is a fake one playing a clip made at test time from a shared video (640 x 480 y4m, in tmp_path).
+
+The page must show scored faces (the metrics, the chart's face trace, and boxes in the verdict
+colours on the video) and a scored-frames-per-second figure; the threshold and the model picker
+must apply while the camera plays; a refused permission, a missing camera and a page that is
+neither on localhost nor on HTTPS must each get the page's explanation.
+
+Run: `python -m pytest tests/test_browser_live.py -q` (one to two minutes on the 2-core machine).
+Screenshots go to artifacts/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import expect, sync_playwright
+
+from tests import test_browser
+from tests.app_server import CHROMIUM, CHROMIUM_ARGS, REPO
+from tests.live_media import webcam_y4m
+from tests.test_browser import Server
+
+pytestmark = pytest.mark.browser
+server = test_browser.server  # the fixture of the real app's server (`streamlit run`), as for the other pages
+
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+FAKE_UI = "--use-fake-ui-for-media-stream"  # grants the camera without asking
+FAKE_CAMERA = "--use-fake-device-for-media-stream"
+# The first START of a server imports TensorFlow and dlib and loads the model.
+FIRST_SCORES_S = 120.0
+UI_MS = 30_000
+CAMERA_FRAME = 'iframe[title*="webrtc_streamer"]'
+# The labels' colours (studio/results.py VERDICT_COLORS): green for real, red for fake.
+GREEN, RED = (0x2E, 0x7D, 0x32), (0xD3, 0x2F, 0x2F)
+
+
+@pytest.fixture(scope="module")
+def camera_clip(tmp_path_factory, shared_dir) -> Path:
+    """Four seconds of a real clip with one face, as a 640 x 480 camera (Chromium loops it)."""
+    source = shared_dir / "data" / "videos" / "real" / "ff_youtube_183.mp4"
+    return webcam_y4m(source, tmp_path_factory.mktemp("camera") / "camera.y4m", seconds=4.0)
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    expect.set_options(timeout=UI_MS)
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+def live_page(playwright, server: Server, *flags: str, address: str | None = None, height: int = 1600):
+    """A new Chromium with `flags`, on the Live page; returns (browser, page)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *flags])
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.set_default_timeout(UI_MS)
+    page.goto(f"{address or server.url}/live")
+    expect(page.get_by_role("heading", name="Live camera", exact=True)).to_be_visible(timeout=60_000)
+    return browser, page
+
+
+def metric(page, label: str) -> str:
+    """The value of the metric labelled `label` ("" while it is not shown)."""
+    values = page.locator('[data-testid="stMetric"]', has_text=label).locator('[data-testid="stMetricValue"]')
+    return values.first.inner_text() if values.count() else ""
+
+
+def wait_for(condition, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}", pytrace=False)
+        time.sleep(0.3)
+
+
+def label_pixels(page) -> dict[str, int]:
+    """How many pixels of the upper half of the video (where the face labels are; the clip's own red
+    banner is in the lower half) have the green or the red of a face's label."""
+    png = page.frame_locator(CAMERA_FRAME).locator("video").screenshot()
+    picture = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    upper = picture[: picture.shape[0] // 2]
+    return {
+        name: int((np.abs(upper - np.array(color)).max(axis=2) < 28).sum())
+        for name, color in (("green", GREEN), ("red", RED))
+    }
+
+
+def _green_only(pixels: dict[str, int]) -> bool:
+    return pixels["green"] > 2000 and pixels["red"] < 500
+
+
+def set_threshold(page, value: str, key: str) -> None:
+    """Moves the sidebar's threshold slider to an end with the keyboard ("Home": 0.05, "End": 0.95)."""
+    page.locator('[data-testid="stSidebar"]').get_by_role("slider").press(key)
+    expect(page.locator('[data-testid="stSidebar"] [data-testid="stSliderThumbValue"]')).to_have_text(value)
+
+
+def test_the_camera_faces_are_scored_live_with_the_rate_threshold_and_model_applied(playwright, server, camera_clip):
+    camera = f"--use-file-for-fake-video-capture={camera_clip}"
+    browser, page = live_page(playwright, server, FAKE_UI, FAKE_CAMERA, camera)
+    try:
+        # The first visit of a server imports TensorFlow and loads the model.
+        expect(page.get_by_text("Press START and allow the camera")).to_be_visible(timeout=FIRST_SCORES_S * 1000)
+        page.frame_locator(CAMERA_FRAME).get_by_role("button", name="START").click()
+
+        fps = wait_for(lambda: float(metric(page, "Scored frames per second") or 0), FIRST_SCORES_S, "a scored fps")
+        assert fps > 0
+        wait_for(lambda: metric(page, "Faces in view") == "1", 30, "the clip's face")
+        assert re.fullmatch(r"face \d+: \d+\.\d%", metric(page, "Highest P(fake)"))
+        chart = page.locator(".st-key-live-chart")
+        expect(chart.locator(".legendtext", has_text=re.compile(r"^face \d+$")).first).to_be_visible()
+        expect(page.get_by_text("P(fake) of each face by meso4-df")).to_be_visible()
+        # Wait for the rate over a whole window, then screenshot the page as a user sees it.
+        time.sleep(4)
+        fps = float(metric(page, "Scored frames per second"))
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "live_camera.png"), full_page=True)
+        assert fps > 0, "the page shows the scored frames per second"
+        print(f"\nLive page: {fps} scored frames per second")
+
+        # The threshold applies to the boxes on the video while it plays: the clip's face (P(fake)
+        # mostly 4-60%) is labelled red at 0.05, and green at 0.95.
+        set_threshold(page, "0.05", "Home")
+        wait_for(lambda: label_pixels(page)["red"] > 2000, 60, "a red face label at threshold 0.05")
+        set_threshold(page, "0.95", "End")
+        wait_for(lambda: _green_only(label_pixels(page)), 60, "a green face label, and no red one, at threshold 0.95")
+        expect(chart.get_by_text("threshold 95%").first).to_be_visible()
+
+        # The model picker applies too: the next frames are scored by MesoInception4.
+        page.locator('[data-testid="stSidebar"]').get_by_text("MesoInception4", exact=True).click()
+        expect(page.get_by_text("P(fake) of each face by mesoinception4-df")).to_be_visible(timeout=60_000)
+        wait_for(lambda: metric(page, "Faces in view") == "1", 30, "the face scored by MesoInception4")
+        wait_for(lambda: chart.locator(".legendtext").count() >= 1, 30, "a trace of MesoInception4's scores")
+        page.screenshot(path=str(SCREENSHOTS / "live_camera_inception.png"), full_page=True)
+
+        page.frame_locator(CAMERA_FRAME).get_by_role("button", name="STOP").click()
+        expect(page.get_by_text("The camera stream stopped")).to_be_visible()
+        assert float(metric(page, "Scored frames per second")) > 0  # the last run's average
+        expect(page.get_by_text("NotAllowedError").first).to_be_visible()  # what a START that fails means
+    finally:
+        browser.close()
+        server.check_alive()
+
+
+@pytest.mark.parametrize(
+    ("flags", "error", "advice"),
+    [
+        ([FAKE_CAMERA], "NotAllowedError: Permission denied", "the camera was refused"),
+        ([FAKE_UI], "NotFoundError: Requested device not found", "the browser finds no camera"),
+    ],
+    ids=["permission-refused", "no-camera"],
+)
+def test_a_camera_the_browser_does_not_give_is_explained(playwright, server, flags, error, advice):
+    browser, page = live_page(playwright, server, *flags, height=1000)
+    try:
+        page.frame_locator(CAMERA_FRAME).get_by_role("button", name="START").click()
+        expect(page.frame_locator(CAMERA_FRAME).get_by_text(error)).to_be_visible()
+        expect(page.get_by_text(advice)).to_be_visible()
+        name = error.split(":")[0]
+        page.screenshot(path=str(SCREENSHOTS / f"live_camera_{name}.png"))
+    finally:
+        browser.close()
+        server.check_alive()
+
+
+def test_a_page_neither_on_localhost_nor_on_https_gets_no_camera(playwright, server, camera_clip):
+    """What the README says: browsers give cameras only to secure origins. The app reached by a
+    plain-HTTP host name (mapped to 127.0.0.1 inside Chromium, no DNS) cannot have one."""
+    port = server.url.rsplit(":", 1)[1]
+    flags = [FAKE_UI, FAKE_CAMERA, f"--use-file-for-fake-video-capture={camera_clip}"]
+    flags.append("--host-resolver-rules=MAP mesonet-studio.test 127.0.0.1")
+    browser, page = live_page(playwright, server, *flags, address=f"http://mesonet-studio.test:{port}", height=1000)
+    try:
+        assert page.evaluate("window.isSecureContext") is False
+        page.frame_locator(CAMERA_FRAME).get_by_role("button", name="START").click()
+        expect(page.frame_locator(CAMERA_FRAME).get_by_text("navigator.mediaDevices is undefined")).to_be_visible()
+        expect(page.get_by_text("the page is neither on")).to_be_visible()
+    finally:
+        browser.close()
+        server.check_alive()
