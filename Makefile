@@ -34,6 +34,7 @@ benchmark: setup browser
 	$(BIN)/python benchmarks/bench_pipeline.py --quick
 	$(BIN)/python benchmarks/bench_evaluate.py
 	$(BIN)/python benchmarks/bench_app.py
+	$(BIN)/python benchmarks/bench_live.py --quick
 	$(BIN)/python benchmarks/train_meso4.py --mode finetune
 
 clean:
