@@ -15,9 +15,9 @@ Coordinates as in mesonet.faces: frames are uint8 RGB arrays of shape (H, W, 3),
 How it keeps up (figures from benchmarks/bench_live.py on the 2-core machine): dlib's HOG
 detector costs about 20 ms on a 640 x 480 frame shrunk to 320 pixels (about 75 ms at full size),
 so it runs only every few frames, or when no face is being followed. In between, each face is
-followed by its landmarks: the 68-point predictor (about 1.5 ms) runs in the box the previous
-frame's landmarks imply, and those landmarks give the aligned crop the same way as for a
-detected face (`mesonet.faces.crop_face`, the authors' geometry), so a live score means what an
+followed by its landmarks: the 68-point predictor (about 1.5 ms) runs in the detector's box,
+moved along with the landmarks from frame to frame, and those landmarks give the aligned crop
+the same way as for a detected face (`mesonet.faces.crop_face`, the authors' geometry), so a live score means what an
 analysed file's score means. All faces of a frame are scored in one batch. `LiveStream` scores
 in a thread of its own and only ever the newest frame: frames that arrive while it is busy are
 dropped (and counted), so it never falls behind the camera.
@@ -55,6 +55,11 @@ DEFAULT_MAX_FACES = 4
 _FORGET_AFTER_S = 2.0
 # A followed box smaller than this (pixels) has left the frame: the face is dropped.
 _MIN_BOX_PX = 24
+# A detected face continues a followed one when their box centres are at most this many box sides
+# apart: more than between two frames (match_tracks' 0.5), as the followed box can lag a fast move.
+_MAX_SHIFT = 1.0
+# A followed face whose landmark crop grows or shrinks more than this since its detection is lost.
+_MAX_SIZE_CHANGE = 1.3
 
 
 @dataclass(frozen=True)
@@ -128,9 +133,11 @@ class _Track:
     track_id: int
     box: Box
     seen_s: float
-    # The detector's box relative to the landmark crop (centre offset and size, in crop sides):
-    # following by landmarks keeps giving the predictor the kind of box the detector gives.
-    relative_box: tuple[float, float, float, float] | None = None
+    # The landmark crop's centre and side when the face was detected. Following by landmarks moves
+    # the detector's box with the crop's centre and keeps its size: a box re-derived from every
+    # frame's landmarks drifts and shrinks, each frame's error feeding the next (seen live).
+    detected_center: tuple[float, float] | None = None
+    detected_side: float = 0.0
     tracker: object | None = None  # a dlib.correlation_tracker when following by correlation
     active: bool = True
 
@@ -147,7 +154,7 @@ class LiveScorer:
             in between. It also runs whenever no face is being followed.
         detect_max_side: the frame is shrunk to this longer side for detection.
         follow: how faces are followed between detections: "landmarks" (the landmark predictor
-            in the box the last landmarks imply) or "correlation" (dlib's correlation tracker,
+            in the detector's box, moved with the landmarks' centre) or "correlation" (dlib's correlation tracker,
             then the landmarks in its box).
         max_faces: at most this many faces, the largest ones, are followed and scored.
     """
@@ -217,7 +224,7 @@ class LiveScorer:
     def _detect(self, frame: np.ndarray, time_s: float) -> tuple[list[_Track], list[FaceCrop]]:
         boxes = detect_faces(frame, max_side=self.detect_max_side, upsample=0)[: self.max_faces]
         known = [t for t in self._tracks if time_s - t.seen_s <= _FORGET_AFTER_S]
-        ids, _ = match_tracks([(t.track_id, t.box) for t in known], boxes)
+        ids, _ = match_tracks([(t.track_id, t.box) for t in known], boxes, max_shift=_MAX_SHIFT)
         # A known face that the shrunk frame's detector missed (smaller, blurred, turning away) is
         # looked for around its last box at its own scale, as the analysis pipeline does.
         for track in known:
@@ -225,7 +232,7 @@ class LiveScorer:
                 near = detect_near(frame, track.box, max_side=self.detect_max_side)[:1]
                 boxes += [box for box in near if not any(_overlap(box, other) > 0.3 for other in boxes)]
         if len(boxes) > len(ids):
-            ids, _ = match_tracks([(t.track_id, t.box) for t in known], boxes)
+            ids, _ = match_tracks([(t.track_id, t.box) for t in known], boxes, max_shift=_MAX_SHIFT)
         # match_tracks numbers new faces from the largest id it was given; a forgotten face's
         # number is never given to someone else.
         known_ids = {t.track_id for t in known}
@@ -238,7 +245,7 @@ class LiveScorer:
             crop = crop_face(frame, box)
             track = _Track(track_id, box, time_s)
             if crop.aligned:
-                track.relative_box = _relative_box(box, crop)
+                track.detected_center, track.detected_side = crop.center, crop.side_px
             if self.follow == "correlation":
                 track.tracker = _start_correlation(frame, box)
             tracks.append(track)
@@ -264,11 +271,12 @@ class LiveScorer:
                 track.active = False  # the face left the frame
                 continue
             crop = crop_face(frame, box)
-            if not crop.aligned:
+            if not crop.aligned or not _similar_size(crop.side_px, track.detected_side):
                 track.active = False  # the landmarks lost the face: the next frame detects again
                 continue
-            if track.tracker is None and track.relative_box is not None:
-                track.box = _box_from_crop(crop, track.relative_box)
+            if track.tracker is None:
+                track.box = _moved(track.box, crop.center, track.detected_center)
+                track.detected_center = crop.center
             else:
                 track.box = box
             track.seen_s = time_s
@@ -277,20 +285,17 @@ class LiveScorer:
         return tracks, crops
 
 
-def _relative_box(box: Box, crop: FaceCrop) -> tuple[float, float, float, float]:
-    """The box's centre offset and size, in sides of the landmark crop."""
+def _similar_size(side_px: float, detected_side: float) -> bool:
+    """Whether a followed face's crop is still about the size it had when detected (a face does not
+    grow or shrink by a third between two detections; landmarks that lost it often do)."""
+    return detected_side > 0 and 1 / _MAX_SIZE_CHANGE <= side_px / detected_side <= _MAX_SIZE_CHANGE
+
+
+def _moved(box: Box, center: tuple[float, float], previous: tuple[float, float]) -> Box:
+    """The box moved by the crop centre's move from `previous` to `center`."""
+    dx, dy = round(center[0] - previous[0]), round(center[1] - previous[1])
     top, right, bottom, left = box
-    side = crop.side_px
-    cx, cy = crop.center
-    dx, dy = (left + right) / 2 - cx, (top + bottom) / 2 - cy
-    return dx / side, dy / side, (right - left) / side, (bottom - top) / side
-
-
-def _box_from_crop(crop: FaceCrop, relative: tuple[float, float, float, float]) -> Box:
-    """The box a detector would give for the face whose landmark crop is `crop` (see _relative_box)."""
-    dx, dy, width, height = (v * crop.side_px for v in relative)
-    cx, cy = crop.center[0] + dx, crop.center[1] + dy
-    return (round(cy - height / 2), round(cx + width / 2), round(cy + height / 2), round(cx - width / 2))
+    return (top + dy, right + dx, bottom + dy, left + dx)
 
 
 def _overlap(a: Box, b: Box) -> float:
