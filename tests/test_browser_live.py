@@ -3,8 +3,9 @@ is a fake one playing a clip made at test time from a shared video (640 x 480 y4
 
 The page must show scored faces (the metrics, the chart's face trace, and boxes in the verdict
 colours on the video) and a scored-frames-per-second figure; the threshold and the model picker
-must apply while the camera plays; a refused permission, a missing camera and a page that is
-neither on localhost nor on HTTPS must each get the page's explanation.
+must apply while the camera plays; a stream stopped with STOP or by the camera itself (its
+tracks ended, as when it is unplugged), a refused permission, a missing camera and a page that
+is neither on localhost nor on HTTPS must each get the page's message.
 
 Run: `python -m pytest tests/test_browser_live.py -q` (one to two minutes on the 2-core machine).
 Screenshots go to artifacts/screenshots/ (git-ignored).
@@ -55,10 +56,20 @@ def playwright():
         yield playwright
 
 
-def live_page(playwright, server: Server, *flags: str, address: str | None = None, height: int = 1600):
-    """A new Chromium with `flags`, on the Live page; returns (browser, page)."""
+def live_page(
+    playwright,
+    server: Server,
+    *flags: str,
+    address: str | None = None,
+    height: int = 1600,
+    init_script: str | None = None,
+):
+    """A new Chromium with `flags`, on the Live page (with `init_script` run in every frame first);
+    returns (browser, page)."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *flags])
     page = browser.new_page(viewport={"width": 1400, "height": height})
+    if init_script:
+        page.add_init_script(init_script)
     page.set_default_timeout(UI_MS)
     page.goto(f"{address or server.url}/live")
     expect(page.get_by_role("heading", name="Live camera", exact=True)).to_be_visible(timeout=60_000)
@@ -146,6 +157,36 @@ def test_the_camera_faces_are_scored_live_with_the_rate_threshold_and_model_appl
         expect(page.get_by_text("The camera stream stopped")).to_be_visible()
         assert float(metric(page, "Scored frames per second")) > 0  # the last run's average
         expect(page.get_by_text("NotAllowedError").first).to_be_visible()  # what a START that fails means
+    finally:
+        browser.close()
+        server.check_alive()
+
+
+# Keeps every camera stream the page gets, so that a test can end it as an unplugged camera would.
+KEEP_CAMERAS_JS = """(() => {
+    const media = navigator.mediaDevices;
+    if (!media) return;
+    const original = media.getUserMedia.bind(media);
+    media.getUserMedia = async (constraints) => {
+        const stream = await original(constraints);
+        (window.cameras = window.cameras || []).push(stream);
+        return stream;
+    };
+})();"""
+
+
+def test_a_camera_that_stops_sending_is_reported(playwright, server, camera_clip):
+    camera = f"--use-file-for-fake-video-capture={camera_clip}"
+    browser, page = live_page(playwright, server, FAKE_UI, FAKE_CAMERA, camera, init_script=KEEP_CAMERAS_JS)
+    try:
+        page.frame_locator(CAMERA_FRAME).get_by_role("button", name="START").click()
+        wait_for(lambda: float(metric(page, "Scored frames per second") or 0), FIRST_SCORES_S, "a scored fps")
+        component = next(frame for frame in page.frames if frame.locator("video").count())
+        assert component.evaluate("window.cameras.length") >= 1
+        # The camera's tracks end without the page being told (as when a camera is unplugged).
+        component.evaluate("window.cameras.forEach(s => s.getTracks().forEach(t => t.stop()))")
+        expect(page.get_by_text(re.compile(r"^No frame from the camera for \d+ s"))).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / "live_camera_stalled.png"))
     finally:
         browser.close()
         server.check_alive()
