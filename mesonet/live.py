@@ -116,7 +116,8 @@ class LiveStats:
         fps: scored frames per second over the last few seconds (0.0 when none was scored lately).
         since_last_frame_s: seconds since the last frame arrived; None before the first one.
         duration_s: seconds from the first frame to the last one.
-        error: the first line of the last scoring error, or None.
+        error: the first line of the error of the last frame that could not be scored, or None
+            once a frame is scored after it.
     """
 
     received: int
@@ -465,6 +466,7 @@ class LiveStream:
                 if generation != self._generation:
                     continue  # the stream was restarted meanwhile: this frame belongs to the old one
                 self._scored += 1
+                self._error = None  # scoring works (again)
                 self._done_at.append(self._clock())
                 self._history.append(result)
                 while self._history and result.time_s - self._history[0].time_s > self.history_s:

@@ -11,6 +11,7 @@ at the scoring rate. The page writes the classifier and the threshold into the s
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections import defaultdict
 
@@ -95,10 +96,15 @@ class LiveProcessor(VideoProcessorBase):
 
     async def recv_queued(self, frames: list) -> list:
         # Frames queued while the last one was drawn are skipped here already; only the newest counts.
-        image = frames[-1].to_ndarray(format="rgb24")
-        self.live.stream.offer(image, dropped_before=len(frames) - 1)
-        annotated = annotate(image, self.live.stream.latest(), self.live.threshold, self.live.stream.stats().fps)
-        return [av.VideoFrame.from_ndarray(annotated, format="rgb24")]
+        try:
+            image = frames[-1].to_ndarray(format="rgb24")
+            self.live.stream.offer(image, dropped_before=len(frames) - 1)
+            annotated = annotate(image, self.live.stream.latest(), self.live.threshold, self.live.stream.stats().fps)
+            return [av.VideoFrame.from_ndarray(annotated, format="rgb24")]
+        except Exception:
+            # An exception here would end streamlit-webrtc's thread and freeze the video: show the frame as it is.
+            logging.getLogger(__name__).exception("Drawing a live frame failed")
+            return [frames[-1]]
 
     def on_ended(self) -> None:
         self.live.stream.stop()

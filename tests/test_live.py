@@ -220,7 +220,7 @@ def test_a_frame_that_cannot_be_scored_is_reported_and_the_stream_goes_on(frames
         assert stream.stats().error.startswith("frame must be a uint8 RGB array")
         stream.offer(frames[1])
         wait_until(lambda: stream.stats().scored == 1)
-        assert len(stream.latest().faces) == 1
+        assert len(stream.latest().faces) == 1 and stream.stats().error is None
     finally:
         stream.stop()
 
