@@ -36,7 +36,9 @@ FAKE_UI = "--use-fake-ui-for-media-stream"  # grants the camera without asking
 FAKE_CAMERA = "--use-fake-device-for-media-stream"
 # The first START of a server imports TensorFlow and dlib and loads the model.
 FIRST_SCORES_S = 120.0
-UI_MS = 30_000
+UI_MS = 60_000
+# How long a state the page reaches while the camera plays may take on a busy 2-core machine.
+WAIT_S = 90.0
 CAMERA_FRAME = 'iframe[title*="webrtc_streamer"]'
 # The labels' colours (studio/results.py VERDICT_COLORS): green for real, red for fake.
 GREEN, RED = (0x2E, 0x7D, 0x32), (0xD3, 0x2F, 0x2F)
@@ -72,7 +74,7 @@ def live_page(
         page.add_init_script(init_script)
     page.set_default_timeout(UI_MS)
     page.goto(f"{address or server.url}/live")
-    expect(page.get_by_role("heading", name="Live camera", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name="Live camera", exact=True)).to_be_visible(timeout=WAIT_S * 1000)
     return browser, page
 
 
@@ -125,37 +127,38 @@ def test_the_camera_faces_are_scored_live_with_the_rate_threshold_and_model_appl
 
         fps = wait_for(lambda: float(metric(page, "Scored frames per second") or 0), FIRST_SCORES_S, "a scored fps")
         assert fps > 0
-        wait_for(lambda: metric(page, "Faces in view") == "1", 30, "the clip's face")
-        assert re.fullmatch(r"face \d+: \d+\.\d%", metric(page, "Highest P(fake)"))
+        # One-off readings could catch a frame without the face, or a busy machine's pause: wait.
+        wait_for(lambda: metric(page, "Faces in view") == "1", WAIT_S, "the clip's face")
+        score = re.compile(r"face \d+: \d+\.\d%")
+        wait_for(lambda: score.fullmatch(metric(page, "Highest P(fake)")), WAIT_S, "the face's P(fake)")
         chart = page.locator(".st-key-live-chart")
         expect(chart.locator(".legendtext", has_text=re.compile(r"^face \d+$")).first).to_be_visible()
         expect(page.get_by_text("P(fake) of each face by meso4-df")).to_be_visible()
-        # Wait for the rate over a whole window, then screenshot the page as a user sees it.
+        # The rate over a whole window, and the page as a user sees it.
         time.sleep(4)
-        fps = float(metric(page, "Scored frames per second"))
+        fps = wait_for(lambda: float(metric(page, "Scored frames per second") or 0), WAIT_S, "a scored fps")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "live_camera.png"), full_page=True)
-        assert fps > 0, "the page shows the scored frames per second"
         print(f"\nLive page: {fps} scored frames per second")
 
         # The threshold applies to the boxes on the video while it plays: the clip's face (P(fake)
         # mostly 4-60%) is labelled red at 0.05, and green at 0.95.
         set_threshold(page, "0.05", "Home")
-        wait_for(lambda: label_pixels(page)["red"] > 2000, 60, "a red face label at threshold 0.05")
+        wait_for(lambda: label_pixels(page)["red"] > 2000, WAIT_S, "a red face label at threshold 0.05")
         set_threshold(page, "0.95", "End")
-        wait_for(lambda: _green_only(label_pixels(page)), 60, "a green face label, and no red one, at threshold 0.95")
+        wait_for(lambda: _green_only(label_pixels(page)), WAIT_S, "only green face labels at threshold 0.95")
         expect(chart.get_by_text("threshold 95%").first).to_be_visible()
 
         # The model picker applies too: the next frames are scored by MesoInception4.
         page.locator('[data-testid="stSidebar"]').get_by_text("MesoInception4", exact=True).click()
-        expect(page.get_by_text("P(fake) of each face by mesoinception4-df")).to_be_visible(timeout=60_000)
-        wait_for(lambda: metric(page, "Faces in view") == "1", 30, "the face scored by MesoInception4")
-        wait_for(lambda: chart.locator(".legendtext").count() >= 1, 30, "a trace of MesoInception4's scores")
+        expect(page.get_by_text("P(fake) of each face by mesoinception4-df")).to_be_visible(timeout=WAIT_S * 1000)
+        wait_for(lambda: metric(page, "Faces in view") == "1", WAIT_S, "the face scored by MesoInception4")
+        wait_for(lambda: chart.locator(".legendtext").count() >= 1, WAIT_S, "a trace of MesoInception4's scores")
         page.screenshot(path=str(SCREENSHOTS / "live_camera_inception.png"), full_page=True)
 
         page.frame_locator(CAMERA_FRAME).get_by_role("button", name="STOP").click()
         expect(page.get_by_text("The camera stream stopped")).to_be_visible()
-        assert float(metric(page, "Scored frames per second")) > 0  # the last run's average
+        wait_for(lambda: float(metric(page, "Scored frames per second") or 0), WAIT_S, "the last run's average rate")
         expect(page.get_by_text("NotAllowedError").first).to_be_visible()  # what a START that fails means
     finally:
         browser.close()
