@@ -28,7 +28,9 @@ media = studio.media_input("analyse", kept=analysed.media if analysed else None,
 settings = studio.extraction_settings("analyse")
 with st.sidebar:
     st.subheader("Decision")
-    threshold = studio.threshold_slider(help="A frame, and the video's mean, count as fake at or above it.")
+    threshold = studio.threshold_slider(
+        start=choice.threshold, help="A frame, and the video's mean, count as fake at or above it."
+    )
     aggregate = st.radio(
         "Video verdict from",
         ["mean", "vote"],
