@@ -35,7 +35,7 @@ def section(media: MediaInput, settings: ExtractionSettings, analysis, classifie
         "Score every frame",
         key="analyse.annotate_every_frame",
         help="Find and score the faces of every frame for the video, instead of carrying the sampled frames' "
-        "boxes (slower: about a second of work per second of video). The verdict above does not change.",
+        "boxes (slower: several seconds of work per second of video). The verdict above does not change.",
     )
     wanted = (media.sha256, settings, analysis.model, analysis.threshold, every_frame)
     rendered = st.session_state.get(RENDERED_KEY)
@@ -43,14 +43,20 @@ def section(media: MediaInput, settings: ExtractionSettings, analysis, classifie
         st.session_state.pop(RENDERED_KEY)  # another file, model or threshold: free the old video
         rendered = None
     if rendered is None:
-        if not st.button("Make the annotated video", icon=":material/movie:", key="analyse.annotate"):
+        slot = st.empty()
+        if not slot.button("Make the annotated video", icon=":material/movie:", key="analyse.annotate"):
             return
+        slot.empty()  # the video takes the button's place
         with shown_errors(stop=False):
-            rendered = (wanted, _make(media, settings, analysis, classifier, every_frame))
+            rendered = (wanted, *_make(media, settings, analysis, classifier, every_frame))
             st.session_state[RENDERED_KEY] = rendered
         if rendered is None:
             return
-    data = rendered[1]
+    _, data, video = rendered
+    st.caption(
+        f"{video.frame_count} frames at {video.fps:.2f} fps, {video.width}x{video.height} pixels, "
+        f"{'with' if video.audio else 'no'} sound, {len(data) / 1e6:.1f} MB."
+    )
     st.video(data, format="video/mp4")
     st.download_button(
         "Annotated video (MP4)",
@@ -63,8 +69,9 @@ def section(media: MediaInput, settings: ExtractionSettings, analysis, classifie
     )
 
 
-def _make(media: MediaInput, settings: ExtractionSettings, analysis, classifier, every_frame: bool) -> bytes:
-    """Writes the annotated video with a progress bar; returns its bytes (the files are deleted)."""
+def _make(media: MediaInput, settings: ExtractionSettings, analysis, classifier, every_frame: bool):
+    """Writes the annotated video with a progress bar; returns its bytes and its AnnotatedVideo (the
+    files are deleted)."""
     from mesonet.annotate import Annotations, annotate_video, score_every_frame
 
     with st.status(f"Making the annotated video of {media.name}...", expanded=True) as status:
@@ -89,12 +96,8 @@ def _make(media: MediaInput, settings: ExtractionSettings, analysis, classifier,
         except Exception:
             status.update(label=f"Could not make the annotated video of {media.name}", state="error", expanded=False)
             raise
-        status.update(
-            label=f"Annotated video ready: {video.frame_count} frames, {len(data) / 1e6:.1f} MB",
-            state="complete",
-            expanded=False,
-        )
-    return data
+        status.update(label="Annotated video ready", state="complete", expanded=False)
+    return data, video
 
 
 def _shown(bar, what: str):

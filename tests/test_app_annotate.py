@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_annotate import probe, top_level_boxes
+from tests.test_annotate import clips, probe, top_level_boxes  # noqa: F401 (a fixture)
 from tests.test_app import download_content, open_app, record_downloads, upload  # noqa: F401 (a fixture)
 
 NAME = "astronaut_clip_annotated.mp4"
@@ -76,3 +76,18 @@ def test_a_photo_has_no_annotated_video(shared_dir: Path):
     assert not at.exception and not at.error
     assert "Annotated video" not in [s.value for s in at.subheader]
     assert not any(button.key == "analyse.annotate" for button in at.button)
+
+
+def test_a_clip_that_cannot_be_annotated_gets_the_message_and_no_video(clips):  # noqa: F811
+    """A download cut short: its first 26 frames analyse, but the video is not made from a damaged file."""
+    at = open_app()
+    at.slider(key="analyse.frames").set_value(6)
+    upload(at, "analyse.upload", clips["cut.mp4"], "video/mp4")
+    assert not at.exception and not at.error
+    at.button(key="analyse.annotate").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "cut.mp4: the file is cut short" in at.error[0].value.replace(
+        "\\", ""
+    )  # Markdown-escaped
+    assert "Annotated video (MP4)" not in _download_buttons(at) and not at.get("video")
+    assert list(Path(tempfile.gettempdir()).glob("mesonet-upload-*/cut*")) == []
