@@ -4,7 +4,9 @@
 
 - Every frame of the source, at its frame rate, over its duration; the source's audio is kept
   (copied when browsers play it in MP4, AAC or MP3, else encoded to AAC) and stays in sync
-  (a video track that starts later than the audio starts as late in the copy).
+  (a video track that starts later than the audio starts as late in the copy). Frames are
+  evenly spaced at the rate ffmpeg reports: a variable-frame-rate video keeps its length, and
+  its frames their timing to within the rate's variation.
 - Each face's box and label in the verdict's colour (`mesonet.annotate_draw`), and under the
   video a strip of P(fake) along the video, revealed up to the current frame.
 - Which boxes a frame shows: those of the nearest analysed frame (by time), within the time

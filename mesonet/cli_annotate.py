@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from mesonet.cli_output import ProgressBar
@@ -68,9 +72,28 @@ def write_annotated_video(args: argparse.Namespace, analysis, classifier, thresh
         )
     else:
         annotations = Annotations.from_analysis(analysis)
-    video = annotate_video(analysis.path, args.annotate, annotations, progress=ProgressBar("annotate"))
+    with _sigterm_exits():
+        video = annotate_video(analysis.path, args.annotate, annotations, progress=ProgressBar("annotate"))
     audio = "audio kept" if video.audio else "no audio"
     return (
         f"annotated video: {video.path} ({video.frame_count} frames at {video.fps:.2f} fps, "
         f"{video.width}x{video.height}, {audio})"
     )
+
+
+@contextlib.contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """Makes SIGTERM (a `kill`, `timeout`, a service stopping) exit like Ctrl-C does: through the
+    clean-up that deletes the partial video, instead of ending the process on the spot."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def exit_now(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, exit_now)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -8,9 +8,11 @@ decoded frame count, and the pixels where the boxes should be.
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -120,6 +122,8 @@ def clips(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
     paths["cut.mp4"].write_bytes(data[: len(data) * 4 // 5])
     paths["random.mp4"] = folder / "random.mp4"
     paths["random.mp4"].write_bytes(np.random.default_rng(0).bytes(5000))
+    paths["long.mp4"] = folder / "long.mp4"  # 30 s: long enough to stop mid-way
+    _ffmpeg("-stream_loop", "9", "-i", str(clip), "-c", "copy", str(paths["long.mp4"]))
     return paths
 
 
@@ -376,4 +380,20 @@ def test_detect_annotate_errors_are_one_line_and_leave_no_file(
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("mesonet: error:")]
     assert len(errors) == 1 and message in errors[0], result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 128 + signal.SIGTERM)])
+def test_detect_annotate_stopped_mid_way_leaves_no_file(clips: dict[str, Path], tmp_path: Path, signum, exit_code):
+    """Ctrl-C, or a kill, while the video is being written: the partial file goes with the command."""
+    command = [sys.executable, "-m", "mesonet.cli", "detect", str(clips["long.mp4"]), "--frames", "3"]
+    process = subprocess.Popen([*command, "--annotate", str(tmp_path / "out.mp4")], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob(".out.*.part.mp4")):
+        assert process.poll() is None and time.monotonic() < deadline, "the video was never started"
+        time.sleep(0.05)
+    time.sleep(0.5)  # well inside the 750 frames
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == exit_code and "Traceback" not in stderr
     assert list(tmp_path.iterdir()) == []
