@@ -177,6 +177,33 @@ def test_wrong_output_paths_are_refused_before_any_work(clip: Path, tmp_path: Pa
         check_output_path(tmp_path / "link.mp4", source=clip)
 
 
+def test_every_ffmpeg_input_of_the_users_file_goes_through_the_whitelists(clips: dict[str, Path]) -> None:
+    """The decoder and the encoder's audio input open the user's file only as a file, with real demuxers."""
+    from fractions import Fraction
+
+    from mesonet.annotate import _decoder_command, _encoder_command
+
+    source = clips["sine_aac.mp4"]
+    info = probe_video(source)
+    commands = [
+        _decoder_command(source, info, (640, 360)),
+        _encoder_command(source, info, (640, 418), Fraction(25), 0.0, source.with_name("x.mp4")),
+    ]
+    urls = []
+    for command in commands:
+        inputs = [n for n, arg in enumerate(command) if arg == "-i"]
+        for k, at in enumerate(inputs):
+            url = command[at + 1]
+            if url == "pipe:0":
+                continue
+            urls.append(url)
+            options = command[inputs[k - 1] + 2 if k else 0 : at]
+            assert url == f"file:{source.resolve()}"
+            assert options[options.index("-protocol_whitelist") + 1] == "file"
+            assert "hls" not in options[options.index("-format_whitelist") + 1].split(",")
+    assert len(urls) == 2
+
+
 # ---- the file ------------------------------------------------------------------------------
 
 
