@@ -9,7 +9,7 @@ import streamlit as st
 import studio
 from mesonet.analysis import score_extraction
 from mesonet.export import face_number
-from studio import results
+from studio import annotated_video, results
 
 choice = studio.page_setup()
 st.session_state.setdefault("analyse.selected_frame", None)
@@ -125,3 +125,5 @@ def explain_face(faces: list) -> None:
 explore(analysis)
 st.subheader("Downloads")
 results.downloads(analysis, "analyse")
+if analysis.extraction.kind == "video":
+    annotated_video.section(media, settings, analysis, classifier)

@@ -6,6 +6,7 @@
 - `caches`: face extractions shared by every session, and the server's worker processes.
 - `session`: what a session keeps across pages (the file last analysed and its faces).
 - `results`: verdict card, charts, frame view, gallery, downloads.
+- `annotated_video`: the Analyse page's annotated video, made on request and downloaded.
 - `errors`: the one way a page shows a user's problem.
 - `text`: explanations several pages show.
 - `tensorflow_guard`: stops Streamlit from resetting Keras after each run (it crashed the server).
