@@ -32,6 +32,7 @@ browser:
 benchmark: setup browser
 	$(BIN)/python benchmarks/bench_scoring.py
 	$(BIN)/python benchmarks/bench_pipeline.py --quick
+	$(BIN)/python benchmarks/bench_annotate.py --quick
 	$(BIN)/python benchmarks/bench_evaluate.py
 	$(BIN)/python benchmarks/bench_app.py
 	$(BIN)/python benchmarks/bench_live.py --quick

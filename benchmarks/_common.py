@@ -8,6 +8,7 @@ get them.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import threading
@@ -71,3 +72,37 @@ def read_proc(path: Path) -> str:
         return path.read_text()
     except OSError:
         return ""
+
+
+class ChildPeakRss(PeakPoller):
+    """Watches the peak RSS (VmHWM) of this process's children: the ffmpeg processes.
+
+    RUSAGE_CHILDREN cannot be used: Linux carries the parent's peak over into a child that
+    was forked and exec'd, so it reports about the parent's RSS, not ffmpeg's. For the same
+    reason only processes already named ffmpeg count (between fork and exec a child is a copy
+    of this process). A child's VmHWM is its own peak, so polling every `interval_s` misses
+    nothing but children that live shorter than that (the ffmpeg probe run).
+
+    Args:
+        interval_s: how often to look.
+        total: the sum of the ffmpeg children's peaks (ffmpeg processes that run together, like a
+            decoder and an encoder), instead of the largest one.
+    """
+
+    def __init__(self, interval_s: float = 0.05, *, total: bool = False) -> None:
+        super().__init__(interval_s)
+        self.total = total
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.peak
+
+    def sample(self) -> int:
+        peaks = [0]
+        for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+            for pid in read_proc(children).split():
+                lines = read_proc(Path(f"/proc/{pid}/status")).splitlines()
+                status = dict(line.split(":", 1) for line in lines if ":" in line)
+                if status.get("Name", "").strip().startswith("ffmpeg") and "VmHWM" in status:
+                    peaks.append(int(status["VmHWM"].split()[0]) * 1024)
+        return sum(peaks) if self.total else max(peaks)

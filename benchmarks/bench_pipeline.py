@@ -51,7 +51,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
-from _common import DATA_DIR, PeakPoller, read_proc
+from _common import DATA_DIR, ChildPeakRss
 from PIL import Image
 
 from mesonet import video_seek
@@ -307,34 +307,6 @@ def bench_photo(photo: Path, classifier: Classifier, args: argparse.Namespace) -
             ]
         ],
     )
-
-
-class ChildPeakRss(PeakPoller):
-    """Watches the peak RSS (VmHWM) of this process's children: the ffmpeg decoders.
-
-    RUSAGE_CHILDREN cannot be used: Linux carries the parent's peak over into a child that
-    was forked and exec'd, so it reports about the parent's RSS, not ffmpeg's. For the same
-    reason only processes already named ffmpeg count (between fork and exec a child is a copy
-    of this process). A child's VmHWM is its own peak, so polling every `interval_s` misses
-    nothing but children that live shorter than that (the ffmpeg probe run).
-    """
-
-    def __init__(self, interval_s: float = 0.05) -> None:
-        super().__init__(interval_s)
-
-    @property
-    def peak_bytes(self) -> int:
-        return self.peak
-
-    def sample(self) -> int:
-        peak = 0
-        for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
-            for pid in read_proc(children).split():
-                lines = read_proc(Path(f"/proc/{pid}/status")).splitlines()
-                status = dict(line.split(":", 1) for line in lines if ":" in line)
-                if status.get("Name", "").strip().startswith("ffmpeg") and "VmHWM" in status:
-                    peak = max(peak, int(status["VmHWM"].split()[0]) * 1024)
-        return peak
 
 
 def rss_child(path: Path, n_frames: int) -> None:

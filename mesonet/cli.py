@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mesonet.cli_annotate import add_annotate_options, check_annotate_options, write_annotated_video
 from mesonet.cli_output import ProgressBar as _ProgressBar
 from mesonet.cli_output import format_csv, format_table
 from mesonet.cli_output import summary_row as _summary_row
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH, or - for stdout")
     detect.add_argument("--csv", metavar="PATH", help="write one row per frame and face to PATH")
     detect.add_argument("--save-crops", metavar="DIR", help="save the aligned 256x256 face crops as PNG files")
+    add_annotate_options(detect)
     detect.set_defaults(run=_detect)
 
     explain = commands.add_parser(
@@ -322,6 +324,7 @@ def _detect(args: argparse.Namespace) -> int:
     from mesonet.video import FrameSampling
     from mesonet.workers import WorkerPool, follow
 
+    check_annotate_options(args)
     # Headers first: a hostile or broken file is refused in milliseconds, before TensorFlow loads.
     readable, failed = [], 0
     for path in args.files:
@@ -338,7 +341,7 @@ def _detect(args: argparse.Namespace) -> int:
         sampling = FrameSampling(mode="every", every=args.every, **common)
     else:
         sampling = FrameSampling(mode="even", n_frames=args.frames or 30, **common)
-    analyses = []
+    analyses, annotated = [], None
     # The workers start (loading dlib) while this process loads the classifier.
     with WorkerPool(max(1, min(args.jobs, len(readable)))) as pool:
         jobs = [
@@ -355,12 +358,17 @@ def _detect(args: argparse.Namespace) -> int:
                     _error(str(exc))
                     failed += 1
                     continue
-                analysis = score_extraction(
-                    extraction, classifier, threshold=_threshold(args, classifier), aggregate=args.aggregate
-                )
+                threshold = _threshold(args, classifier)
+                analysis = score_extraction(extraction, classifier, threshold=threshold, aggregate=args.aggregate)
                 analyses.append(analysis)
                 if args.save_crops:
                     save_crops(analysis.extraction, args.save_crops, Path(analysis.path).stem)
+                if args.annotate:
+                    try:
+                        annotated = write_annotated_video(args, analysis, classifier, threshold, pool)
+                    except MesonetError as exc:
+                        _error(str(exc))
+                        failed += 1
         finally:
             for job in jobs:
                 job.cancel()
@@ -368,6 +376,8 @@ def _detect(args: argparse.Namespace) -> int:
     table_out = sys.stderr if args.json == "-" else sys.stdout
     if rows:
         print(format_table(rows, ["file", "verdict", "p_fake", "vote_fake", "faces", "model"]), file=table_out)
+    if annotated:
+        print(annotated, file=table_out)
     if args.json:
         text = json.dumps([a.to_dict() for a in analyses], indent=2)
         if args.json == "-":

@@ -13,7 +13,7 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_MAX_ZIP_MB | the largest uncompressed size of an uploaded dataset ZIP, in MB | 2048 |
 | MESONET_MAX_ZIP_ENTRIES | the most files and folders an uploaded dataset ZIP may hold | 100000 |
 | MESONET_MAX_MEGAPIXELS | the largest image or video frame decoded, in megapixels (checked from the header) | 24 |
-| MESONET_MAX_DECODE_S | CPU seconds ffmpeg may spend decoding one video's frames | 600 |
+| MESONET_MAX_DECODE_S | CPU seconds one ffmpeg run may spend on a video (decoding; encoding an annotated copy) | 600 |
 | MESONET_EXTRACTION_CACHE_MB | the app's server-wide cache of face extractions, in MB | 1024 |
 | MESONET_CUSTOM_WEIGHTS_MAX_AGE_H | hours an uploaded weight file is kept at most (its session may end sooner) | 24 |
 | MESONET_WORKERS | worker processes that decode and find faces for the whole server | the CPU cores |
@@ -129,7 +129,7 @@ def max_pixels() -> int:
 
 
 def max_decode_s() -> float:
-    """CPU seconds ffmpeg may spend decoding the frames of one video."""
+    """CPU seconds one ffmpeg run may spend on a video: decoding its frames, or encoding its annotated copy."""
     return _positive_number(MAX_DECODE_S_ENV, DEFAULT_MAX_DECODE_S)
 
 

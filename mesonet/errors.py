@@ -62,6 +62,10 @@ class WorkerError(MesonetError):
     """A worker process died while it worked on a file (see `mesonet.workers`)."""
 
 
+class AnnotateError(MesonetError):
+    """An annotated video that cannot be made: a wrong output path, or the encoder failed (`mesonet.annotate`)."""
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type's name when empty), for one-line errors."""
     text = str(exc).strip()

@@ -140,14 +140,22 @@ def load_classifier(model: str, *, weights_file: str | Path | None = None, downl
     Raises:
         WeightsError: unknown name, weights missing offline, corrupted or mismatched file.
     """
-    from mesonet.weights import CATALOG, get_weights, load_model_with_weights, read_metadata, sha256_of, weights_path
+    from mesonet.weights import (
+        CATALOG,
+        get_weights,
+        load_model_with_weights,
+        metadata_threshold,
+        read_metadata,
+        sha256_of,
+        weights_path,
+    )
 
     key_name = model.strip().lower()
     if weights_file is not None:
         arch = CATALOG[key_name].arch if key_name in CATALOG else _arch_or_error(model)
         path = Path(weights_file)
         name = f"{arch} ({path.name})"
-        threshold = _metadata_threshold(read_metadata(path))
+        threshold = metadata_threshold(read_metadata(path))
     else:
         if key_name in ARCHITECTURES:
             choices = ", ".join(n for n, e in CATALOG.items() if e.arch == key_name)
@@ -167,12 +175,6 @@ def load_classifier(model: str, *, weights_file: str | Path | None = None, downl
         while len(_cache) > config.MODEL_CACHE_ENTRIES:
             _cache.popitem(last=False)
         return classifier
-
-
-def _metadata_threshold(metadata: dict) -> float:
-    """The threshold a trained weight file's metadata records (mesonet's training writes it), else 0.5."""
-    value = metadata.get("threshold")
-    return float(value) if isinstance(value, int | float) and 0.0 <= value <= 1.0 else DEFAULT_THRESHOLD
 
 
 def _arch_or_error(model: str) -> str:

@@ -19,6 +19,10 @@ UNCERTAIN_MARGIN = 0.05
 Verdict = Literal["real", "fake", "no face"]
 Label = Literal["real", "fake", "uncertain", "no face"]
 
+# The colour of each verdict wherever one is drawn: the app's cards, charts, boxes and borders,
+# and the boxes of the annotated video (`mesonet.annotate`).
+VERDICT_COLORS: dict[Verdict, str] = {"fake": "#D32F2F", "real": "#2E7D32", "no face": "#9E9E9E"}
+
 
 @overload
 def called_fake(p_fake: float, threshold: float = ...) -> bool: ...
@@ -48,3 +52,8 @@ def is_uncertain(
 def label_score(p_fake: float | None, threshold: float = DEFAULT_THRESHOLD) -> Label:
     """The verdict, or "uncertain" when the score sits within the uncertain band around the threshold."""
     return "uncertain" if is_uncertain(p_fake, threshold) else verdict_for(p_fake, threshold)
+
+
+def verdict_color(p_fake: float | None, threshold: float = DEFAULT_THRESHOLD) -> str:
+    """The verdict's colour ("#RRGGBB"): red for fake, green for real, grey for no face, at this threshold."""
+    return VERDICT_COLORS[verdict_for(p_fake, threshold)]

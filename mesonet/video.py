@@ -153,12 +153,38 @@ def sample_frame_indices(
     Raises:
         InvalidSamplingError: the time range selects no frame of this video.
     """
+    first, stop = sampling_range(info_or_count, sampling, fps=fps)
+    n = stop - first
+    if n <= 0:
+        return []
+    if sampling.mode == "even":
+        indices = [first + i for i in _spread(n, sampling.n_frames)]
+    elif sampling.mode == "every":
+        indices = list(range(first, stop, sampling.every))
+    else:
+        indices = list(range(first, stop))
+    if sampling.max_frames is not None and len(indices) > sampling.max_frames:
+        indices = [indices[i] for i in _spread(len(indices), sampling.max_frames)]
+    return indices
+
+
+def sampling_range(
+    info_or_count: VideoInfo | int, sampling: FrameSampling, *, fps: float | None = None
+) -> tuple[int, int]:
+    """The frames [first, stop) whose time (index / fps) lies in the sampling's [start_s, end_s).
+
+    Clipped to the video: (0, frame count) without a time range, (0, 0) for a video without frames.
+
+    Raises:
+        InvalidSamplingError: the time range selects no frame of this video, or it needs the
+            frame rate and none was given.
+    """
     if isinstance(info_or_count, VideoInfo):
         count, fps = info_or_count.frame_count, info_or_count.fps if fps is None else fps
     else:
         count = int(info_or_count)
     if count <= 0:
-        return []
+        return 0, 0
     first, stop = 0, count
     if sampling.start_s is not None or sampling.end_s is not None:
         if not fps or fps <= 0:
@@ -174,16 +200,7 @@ def sample_frame_indices(
                 f"The time range {sampling.start_s or 0.0:g}-{end} s holds no frame of this {count / fps:.2f} s "
                 "video: choose a range inside the video."
             )
-    n = stop - first
-    if sampling.mode == "even":
-        indices = [first + i for i in _spread(n, sampling.n_frames)]
-    elif sampling.mode == "every":
-        indices = list(range(first, stop, sampling.every))
-    else:
-        indices = list(range(first, stop))
-    if sampling.max_frames is not None and len(indices) > sampling.max_frames:
-        indices = [indices[i] for i in _spread(len(indices), sampling.max_frames)]
-    return indices
+    return first, stop
 
 
 def _spread(n: int, k: int) -> list[int]:

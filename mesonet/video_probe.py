@@ -56,6 +56,7 @@ class VideoInfo:
             to apply, the convention of the classic `rotate` tag of phone videos. Frames from
             `iter_frames` already have it applied.
         codec: the video codec's short name, e.g. "h264".
+        audio_codec: the first audio stream's codec's short name, e.g. "aac"; None without audio.
     """
 
     path: Path
@@ -66,6 +67,7 @@ class VideoInfo:
     height: int
     rotation: int
     codec: str
+    audio_codec: str | None = None
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -271,6 +273,14 @@ def _parse_probe(path: Path, log: str) -> VideoInfo:
     if duration_s <= 0:
         duration_s = frame_count / fps
 
+    audio_codec = next(
+        (
+            match.group(2).split(" ", 1)[0].strip(",")
+            for line in input_part
+            if (match := _STREAM_LINE.match(line)) and match.group(1) == "Audio"
+        ),
+        None,
+    )
     rotation = _rotation_cw(video_block)
     if rotation in (90, 270):
         width, height = height, width
@@ -283,6 +293,7 @@ def _parse_probe(path: Path, log: str) -> VideoInfo:
         height=height,
         rotation=rotation,
         codec=codec,
+        audio_codec=audio_codec,
     )
 
 

@@ -313,6 +313,12 @@ def read_metadata(weights_file: Path) -> dict:
         return {}
 
 
+def metadata_threshold(metadata: dict) -> float:
+    """The threshold a trained weight file's metadata records (mesonet's training writes it), else 0.5."""
+    value = metadata.get("threshold")
+    return float(value) if isinstance(value, int | float) and 0.0 <= value <= 1.0 else DEFAULT_THRESHOLD
+
+
 def load_model_with_weights(arch: str, weights_file: str | Path, *, variant: Variant | None = None):
     """Builds `arch` and loads `weights_file` into it, refusing a file that does not fit.
 

@@ -9,7 +9,7 @@ import streamlit as st
 import studio
 from mesonet.analysis import score_extraction
 from mesonet.export import face_number
-from studio import results
+from studio import annotated_video, results
 
 choice = studio.page_setup()
 st.session_state.setdefault("analyse.selected_frame", None)
@@ -28,7 +28,9 @@ media = studio.media_input("analyse", kept=analysed.media if analysed else None,
 settings = studio.extraction_settings("analyse")
 with st.sidebar:
     st.subheader("Decision")
-    threshold = studio.threshold_slider(help="A frame, and the video's mean, count as fake at or above it.")
+    threshold = studio.threshold_slider(
+        start=choice.threshold, help="A frame, and the video's mean, count as fake at or above it."
+    )
     aggregate = st.radio(
         "Video verdict from",
         ["mean", "vote"],
@@ -123,3 +125,5 @@ def explain_face(faces: list) -> None:
 explore(analysis)
 st.subheader("Downloads")
 results.downloads(analysis, "analyse")
+if analysis.extraction.kind == "video":
+    annotated_video.section(media, settings, analysis, classifier)

@@ -12,7 +12,7 @@ import studio
 from mesonet.analysis import score_extraction
 from mesonet.export import csv_safe_frame, face_number
 from mesonet.verdict import called_fake
-from mesonet.weights import get_weights
+from mesonet.weights import ENSEMBLE_RULE, ENSEMBLES, get_weights
 from studio import results
 from studio.results import MODEL_COLORS, MODEL_SYMBOLS
 
@@ -27,7 +27,21 @@ st.caption(studio.LABEL_NOTE + " " + studio.WEIGHTS_NOTE)
 
 with st.sidebar:
     st.subheader("Decision")
-    threshold = studio.threshold_slider(help="The same threshold as on the Analyse page: moving one moves both.")
+    own_thresholds = (
+        st.radio(
+            "Threshold",
+            ["own", "shared"],
+            key="compare.threshold_mode",
+            format_func={"own": "each model's own", "shared": "one for every model"}.get,
+            help="Trained weights ship with the threshold picked on their validation data; the released "
+            "weights use 50%. An ensemble always decides at 50% (see its rule below the table).",
+            persist_state="session",
+        )
+        == "own"
+    )
+    shared_threshold = studio.threshold_slider(
+        help="The same threshold as on the Analyse page: moving one moves both.", disabled=own_thresholds
+    )
     st.caption("This page runs every model, so it has no classifier picker.")
 
 analysed = studio.last_analysed()
@@ -49,11 +63,15 @@ def model_title(choice: studio.ModelChoice) -> str:
 
 with studio.shown_errors():
     extraction, _ = studio.extraction_for(media, settings)
+    scorers = {model_title(choice): studio.classifier_for(choice) for choice in studio.model_choices()}
+    for name, members in ENSEMBLES.items():
+        scorers[f"Ensemble: {name} ({len(members)} weights)"] = studio.ensemble_for(name)
     analyses = {}
-    for choice in studio.model_choices():
-        analysis = score_extraction(extraction, studio.classifier_for(choice), threshold=threshold)
+    for label, scorer in scorers.items():
+        threshold = scorer.threshold if own_thresholds else shared_threshold
+        analysis = score_extraction(extraction, scorer, threshold=threshold)
         analysis.path = media.name
-        analyses[model_title(choice)] = analysis
+        analyses[label] = analysis
 colors = {label: MODEL_COLORS[i % len(MODEL_COLORS)] for i, label in enumerate(analyses)}
 
 first = next(iter(analyses.values()))
@@ -69,6 +87,7 @@ summary_table = pd.DataFrame(
     [
         {
             "model": label,
+            "threshold": a.threshold,
             "verdict": a.summary.verdict,
             "P(fake) mean": a.summary.p_fake_mean,
             "P(fake) median": a.summary.p_fake_median,
@@ -84,8 +103,10 @@ st.dataframe(
     column_config={
         column: st.column_config.ProgressColumn(column, format="percent", min_value=0.0, max_value=1.0)
         for column in ("P(fake) mean", "P(fake) median", "frames voting fake")
-    },
+    }
+    | {"threshold": st.column_config.NumberColumn(format="percent")},
 )
+st.caption(f"**Ensemble rule**: {ENSEMBLE_RULE}.")
 
 # One row per face, one column per model.
 scores = pd.DataFrame(
@@ -126,7 +147,8 @@ else:
             )
         )
     figure.update_layout(barmode="group")
-figure.add_hline(y=threshold, line_dash="dash", line_color="#888")
+if not own_thresholds:
+    figure.add_hline(y=shared_threshold, line_dash="dash", line_color="#888")
 figure.update_layout(
     yaxis_title="P(fake)",
     yaxis_range=[-0.02, 1.02],
@@ -137,10 +159,10 @@ figure.update_layout(
 st.plotly_chart(figure, key="compare.chart", config={"displaylogo": False})
 
 st.subheader("Where the models disagree")
-is_fake = scores.apply(lambda column: called_fake(column.to_numpy(), threshold))
+is_fake = scores.apply(lambda column: called_fake(column.to_numpy(), analyses[column.name].threshold))
 disagree = scores[is_fake.any(axis=1) & ~is_fake.all(axis=1)]
 if disagree.empty:
-    st.success("All models agree on every face at this threshold.", icon=":material/check_circle:")
+    st.success("All models agree on every face.", icon=":material/check_circle:")
 else:
     st.write(f"{len(disagree)} of {len(scores)} faces get different verdicts from different models.")
     st.dataframe(

@@ -31,7 +31,7 @@ st.caption(studio.LABEL_NOTE)
 data = studio.dataset_input("evaluate")
 columns = st.columns(3)
 with columns[0]:
-    threshold = studio.threshold_slider()
+    threshold = studio.threshold_slider(start=choice.threshold)
 per_class = columns[1].number_input(
     "Faces per class (0 = all)",
     0,

@@ -18,7 +18,9 @@ from mesonet.weights import counterpart
 choice = studio.page_setup()
 with st.sidebar:
     st.subheader("Decision")
-    threshold = studio.threshold_slider(help="The quiz and the curves call a face fake at or above it.")
+    threshold = studio.threshold_slider(
+        start=choice.threshold, help="The quiz and the curves call a face fake at or above it."
+    )
 arch = choice.arch
 st.title("Learn how MesoNet sees")
 st.caption(studio.LABEL_NOTE)

@@ -6,6 +6,7 @@
 - `caches`: face extractions shared by every session, and the server's worker processes.
 - `session`: what a session keeps across pages (the file last analysed and its faces).
 - `results`: verdict card, charts, frame view, gallery, downloads.
+- `annotated_video`: the Analyse page's annotated video, made on request and downloaded.
 - `live`: the Live page's camera processor, video overlay and rolling chart (imported by that page
   only: it loads streamlit-webrtc).
 - `errors`: the one way a page shows a user's problem.
@@ -37,6 +38,7 @@ from studio.models import (
     cached_classifier,
     classifier_for,
     custom_weights_dir,
+    ensemble_for,
     model_choices,
     store_custom_weights,
     weights_picker,
@@ -60,6 +62,7 @@ __all__ = [
     "classifier_for",
     "custom_weights_dir",
     "dataset_input",
+    "ensemble_for",
     "extraction_for",
     "extraction_settings",
     "forget_analysed",

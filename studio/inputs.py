@@ -190,24 +190,37 @@ def extraction_settings(key: str) -> ExtractionSettings:
 
 
 THRESHOLD_KEY = "decision.threshold"
+_THRESHOLD_START_KEY = "decision.threshold_start"
 
 
-def threshold_slider(*, help: str | None = None) -> float:
+def threshold_slider(*, start: float | None = None, help: str | None = None, disabled: bool = False) -> float:
     """The P(fake) threshold: every verdict, colour and vote follows it. One value per session,
     shared by every page (one key, kept across page switches), so Analyse and Compare agree.
+
+    Args:
+        start: the chosen weights' own threshold (picked on validation for trained weights).
+            The slider starts there, and goes back there when the weights change; None keeps
+            whatever the user set (pages without a classifier picker).
     """
     from mesonet.verdict import DEFAULT_THRESHOLD
 
-    return st.slider(
+    if start is not None and st.session_state.get(_THRESHOLD_START_KEY) != start:
+        st.session_state[_THRESHOLD_START_KEY] = start
+        st.session_state[THRESHOLD_KEY] = start
+    st.session_state.setdefault(THRESHOLD_KEY, DEFAULT_THRESHOLD)
+    value = st.slider(
         "Threshold on P(fake)",
-        0.05,
-        0.95,
-        DEFAULT_THRESHOLD,
-        0.05,
+        0.01,
+        0.99,
+        step=0.01,
         key=THRESHOLD_KEY,
         help=help,
+        disabled=disabled,
         persist_state="session",
     )
+    if start is not None and abs(value - start) > 1e-9:
+        st.caption(f"These weights' own threshold is {start:.2f}.")
+    return value
 
 
 # Labelled datasets (Evaluate and Train) ------------------------------------------------------

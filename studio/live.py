@@ -21,10 +21,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit_webrtc import VideoProcessorBase
 
+from mesonet.annotate_draw import draw_face, label_style
 from mesonet.export import face_number
 from mesonet.live import LiveFrame, LiveScorer, LiveStream
-from mesonet.verdict import DEFAULT_THRESHOLD
-from studio.results import MODEL_COLORS, VERDICT_COLORS, draw_face_box, verdict_color
+from mesonet.verdict import DEFAULT_THRESHOLD, VERDICT_COLORS, verdict_color
+from studio.results import MODEL_COLORS
 
 SESSION_KEY = "live.session"
 WINDOW_S = 10.0  # the chart's width, and the seconds of results kept
@@ -125,27 +126,21 @@ def annotate(image: np.ndarray, result: LiveFrame | None, threshold: float, fps:
     from PIL import Image, ImageDraw
 
     picture = Image.fromarray(image)
-    draw = ImageDraw.Draw(picture)
-    # Sized as the Analyse page's frame view: readable at 640 x 480.
-    font = _font(max(14, picture.width // 26))
-    line = max(3, picture.width // 200)
+    font, line = _label_style(picture.width)  # as on the Analyse page's frame view and annotated video
     for face in result.faces if result is not None else ():
-        label = f"face {face_number(face.track_id)}: P(fake) {face.p_fake:.0%}"
-        draw_face_box(
-            draw,
-            face.box,
-            label,
-            verdict_color(face.p_fake, threshold),
-            font=font,
-            line=line,
-            image_width=picture.width,
-        )
+        label = f"face {face_number(face.track_id)}: {face.p_fake:.0%}"
+        draw_face(picture, face.box, label, verdict_color(face.p_fake, threshold), font=font, line=line)
+    draw = ImageDraw.Draw(picture)
     small = _font(max(12, picture.width // 40))
     status = f"{fps:.1f} scored fps"
     x0, y0, x1, y1 = draw.textbbox((0, 0), status, font=small)
     draw.rectangle([0, 0, x1 - x0 + 2 * line, y1 - y0 + 2 * line], fill="#000000")
     draw.text((line - x0, line - y0), status, fill="white", font=small)
     return np.asarray(picture)
+
+
+# Loading a font costs more than drawing a frame's boxes: once per image width.
+_label_style = functools.cache(label_style)
 
 
 @functools.cache

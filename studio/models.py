@@ -28,7 +28,16 @@ import streamlit as st
 from mesonet import config
 from mesonet.errors import WeightsError
 from mesonet.models import ARCHITECTURE_TITLES
-from mesonet.weights import CATALOG, DEFAULT_WEIGHTS, get_weights, list_weights, load_model_with_weights
+from mesonet.verdict import DEFAULT_THRESHOLD
+from mesonet.weights import (
+    CATALOG,
+    DEFAULT_WEIGHTS,
+    get_weights,
+    list_weights,
+    load_model_with_weights,
+    metadata_threshold,
+    read_metadata,
+)
 from studio.text import WEIGHTS_NOTE, plain
 
 CUSTOM_KEY = "weights.custom"  # {label: {"arch": str, "path": str, "sha256": str}}: this user's accepted files
@@ -42,6 +51,7 @@ class ModelChoice:
 
     Attributes:
         weights_sha256: SHA-256 of the weight file: what to key caches of the model's outputs by.
+        threshold: the weights' own P(fake) threshold (the catalog's, or a trained file's metadata).
     """
 
     label: str
@@ -49,20 +59,31 @@ class ModelChoice:
     arch: str
     weights_file: str | None = None
     weights_sha256: str = ""
+    threshold: float = DEFAULT_THRESHOLD
 
 
 def model_choices() -> list[ModelChoice]:
     """The catalog's models, then this user's accepted custom weight files."""
-    choices = [ModelChoice(entry.name, entry.name, entry.arch, None, entry.sha256) for entry in list_weights()]
+    choices = [
+        ModelChoice(entry.name, entry.name, entry.arch, None, entry.sha256, entry.threshold) for entry in list_weights()
+    ]
     for label, custom in st.session_state.get(CUSTOM_KEY, {}).items():
-        choices.append(ModelChoice(label, custom["arch"], custom["arch"], custom["path"], custom["sha256"]))
+        choices.append(
+            ModelChoice(label, custom["arch"], custom["arch"], custom["path"], custom["sha256"], custom["threshold"])
+        )
     return choices
 
 
 def add_custom_weights(label: str, arch: str, path: str | Path) -> None:
     """Makes a checked weight file (from `store_custom_weights`) a choice of this user's picker, under `label`."""
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    st.session_state.setdefault(CUSTOM_KEY, {})[label] = {"arch": arch, "path": str(path), "sha256": digest}
+    threshold = metadata_threshold(read_metadata(Path(path)))
+    st.session_state.setdefault(CUSTOM_KEY, {})[label] = {
+        "arch": arch,
+        "path": str(path),
+        "sha256": digest,
+        "threshold": threshold,
+    }
 
 
 class _SessionFolders:
@@ -182,6 +203,14 @@ def classifier_for(choice: ModelChoice):
             f"{hours:g} h at most). Upload it again on the Weights page."
         )
     return cached_classifier(choice.model, choice.weights_file)
+
+
+def ensemble_for(name: str):
+    """A named ensemble of the catalog (`mesonet.weights.ENSEMBLES`), built from the server's cached members."""
+    from mesonet.ensemble import Ensemble
+    from mesonet.weights import ENSEMBLES
+
+    return Ensemble([cached_classifier(member) for member in ENSEMBLES[name]], name=name)
 
 
 def custom_weights_dir() -> Path:

@@ -13,10 +13,9 @@ import numpy as np
 import streamlit as st
 
 from mesonet.export import crops_zip, face_number
-from mesonet.verdict import UNCERTAIN_MARGIN, Verdict, verdict_for
+from mesonet.verdict import UNCERTAIN_MARGIN, VERDICT_COLORS, Verdict, verdict_color
 from studio.text import plain
 
-VERDICT_COLORS: dict[Verdict, str] = {"fake": "#D32F2F", "real": "#2E7D32", "no face": "#9E9E9E"}
 VERDICT_WORDS: dict[Verdict, str] = {"fake": "FAKE", "real": "REAL", "no face": "NO FACE"}
 # One colour per model where several models share a chart (Compare): from the Okabe-Ito
 # colour-blind-safe palette, leaving out its red, green and pink, which mean fake and real here.
@@ -29,11 +28,6 @@ _CHART_CONFIG = {"displaylogo": False}
 
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
-
-
-def verdict_color(p_fake: float | None, threshold: float) -> str:
-    """Green for real, red for fake, grey for no face, at this threshold."""
-    return VERDICT_COLORS[verdict_for(p_fake, threshold)]
 
 
 def verdict_card(analysis, *, seconds: float) -> None:
@@ -176,44 +170,23 @@ def annotated_frame(frame, faces, threshold: float):
     The labels are sized to the image (about a 22nd of its width), so they stay readable when the
     frame is shown small, on a phone.
     """
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
+
+    from mesonet.annotate_draw import draw_face, label_style
 
     preview = frame.preview()
     image = Image.fromarray(preview)
     scale = preview.shape[1] / frame.frame_size[0]
+    font, line = label_style(image.width)
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=max(14, image.width // 22))
-    line = max(3, image.width // 200)
     for face_crop, score in faces:
-        box = tuple(v * scale for v in face_crop.box)
         label = f"face {face_number(score.track_id)}: {score.p_fake:.0%}"
-        draw_face_box(
-            draw, box, label, verdict_color(score.p_fake, threshold), font=font, line=line, image_width=image.width
-        )
+        box = [v * scale for v in face_crop.box]
+        draw_face(image, box, label, verdict_color(score.p_fake, threshold), font=font, line=line)
         if face_crop.landmarks is not None:
             for x, y in face_crop.landmarks * scale:
                 draw.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill="#00B8D4")
     return image
-
-
-def draw_face_box(draw, box: tuple[float, ...], label: str, color: str, *, font, line: int, image_width: int) -> None:
-    """A face's box in `color` with `label` in white on a tag of that colour, above the box (below
-    it at the image's top edge).
-
-    Args:
-        draw: a PIL ImageDraw of the image.
-        box: (top, right, bottom, left) in the image's pixels.
-        line: the box's line width in pixels (also the tag's padding).
-        image_width: the image's width in pixels (the tag stays inside it).
-    """
-    top, right, bottom, left = box
-    draw.rectangle([left, top, right, bottom], outline=color, width=line)
-    x0, y0, x1, y1 = draw.textbbox((0, 0), label, font=font)
-    width, height = x1 - x0 + 2 * line, y1 - y0 + 2 * line
-    y = top - height if top >= height else bottom
-    x = min(max(0, left), image_width - width)
-    draw.rectangle([x, y, x + width, y + height], fill=color)
-    draw.text((x + line - x0, y + line - y0), label, fill="white", font=font)
 
 
 def frame_view(analysis, frame_index: int) -> None:

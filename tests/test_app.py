@@ -169,26 +169,36 @@ def test_image_without_face_says_so(tmp_path):
     assert "No face was found" in at.warning[0].value
 
 
-def test_compare_page_scores_every_catalog_model(video):
-    from mesonet.weights import list_weights
+def test_compare_page_scores_every_catalog_model_and_the_ensemble(video):
+    from mesonet.ensemble import rescale_to_half
+    from mesonet.weights import ENSEMBLE_RULE, list_weights
 
     at = open_app("pages/compare.py")
     upload(at, "compare.upload", video, "video/mp4")
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert (
-        list(table["model"])
-        == [entry.title for entry in list_weights()]
-        == [
-            "Meso4 · Deepfake",
-            "Meso4 · Face2Face",
-            "MesoInception4 · Deepfake",
-            "MesoInception4 · Face2Face",
-        ]
-    )
+    titles = [entry.title for entry in list_weights()]
+    assert titles == [
+        "Meso4 · Deepfake",
+        "Meso4 · Face2Face",
+        "MesoInception4 · Deepfake",
+        "MesoInception4 · Face2Face",
+    ]
+    assert list(table["model"]) == [*titles, "Ensemble: released (4 weights)"]
     assert all(table["frames with a face"] == "30 / 30")
+    assert list(table["threshold"]) == [entry.threshold for entry in list_weights()] + [0.5]
+    assert f"**Ensemble rule**: {ENSEMBLE_RULE}." in [c.value for c in at.caption]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [trace["name"] for trace in spec["data"]] == list(table["model"])
+    # The ensemble's curve is the mean of its members' rescaled curves, frame by frame.
+    curves = plotly_arrays(spec)
+    members = np.array([rescale_to_half(curve, e.threshold) for curve, e in zip(curves, list_weights(), strict=False)])
+    np.testing.assert_allclose(curves[-1], members.mean(axis=0), atol=1e-6)
+
+    # One shared threshold instead: every row, the ensemble's too, decides at the slider's value.
+    at.radio(key="compare.threshold_mode").set_value("shared").run()
+    at.slider(key="decision.threshold").set_value(0.3).run()
+    assert list(at.dataframe[0].value["threshold"]) == [0.3] * 5 and not at.exception
 
 
 def test_weights_page_lists_catalog_and_checks_custom_files(shared_dir, tmp_path):

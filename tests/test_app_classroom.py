@@ -106,7 +106,7 @@ def test_group_photo_faces_are_numbered_left_to_right_and_any_face_can_be_explai
 
     at.switch_page("pages/compare.py").run()
     table = at.dataframe[0].value
-    assert not at.exception and len(table) == 4
+    assert not at.exception and len(table) == 5  # the four weights and the released ensemble
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [trace["name"] for trace in spec["data"]] == list(table["model"])
     assert all(trace["type"] == "bar" and trace["x"] == ["face 1", "face 2"] for trace in spec["data"])
@@ -123,7 +123,7 @@ def test_compare_uses_catalog_titles_and_neutral_colours_per_model(shared_dir):
     upload(at, "compare.upload", video, "video/mp4")
     assert not at.exception and not at.error
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    titles = [entry.title for entry in list_weights()]
+    titles = [entry.title for entry in list_weights()] + ["Ensemble: released (4 weights)"]
     assert [trace["name"] for trace in spec["data"]] == titles
     colours = [trace["line"]["color"] for trace in spec["data"]]
     assert colours == MODEL_COLORS[: len(titles)] and len(set(colours)) == len(titles)

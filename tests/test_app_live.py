@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from mesonet.live import LiveFace, LiveFrame
+from mesonet.verdict import VERDICT_COLORS
 from studio import live
-from studio.results import VERDICT_COLORS
 
 
 def rgb(color: str) -> np.ndarray:

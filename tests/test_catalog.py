@@ -51,6 +51,27 @@ def test_the_sidebar_offers_a_fifth_entry(fifth_entry):
     assert not at.exception and not at.error
 
 
+def test_the_threshold_slider_starts_at_the_chosen_weights_threshold(tmp_path, monkeypatch):
+    """Trained weights ship with their own threshold: the slider starts there, keeps what the
+    user sets, and goes back to the weights' own threshold when the weights change."""
+    from streamlit.testing.v1 import AppTest
+
+    original = get_weights("meso4-df")
+    entry = dataclasses.replace(original, name="meso4-calibrated", short_label="Calibrated copy", threshold=0.31)
+    monkeypatch.setitem(CATALOG, entry.name, entry)
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    slider = at.slider(key="decision.threshold")
+    assert slider.value == 0.5
+    at.radio(key="model.weights").set_value("meso4-calibrated").run()
+    assert at.slider(key="decision.threshold").value == 0.31
+    at.slider(key="decision.threshold").set_value(0.62).run()
+    assert at.slider(key="decision.threshold").value == 0.62
+    assert "These weights' own threshold is 0.31." in [c.value for c in at.caption]
+    at.radio(key="model.weights").set_value("meso4-df").run()
+    assert at.slider(key="decision.threshold").value == 0.5 and not at.exception
+
+
 def test_counterparts_pair_manipulations_from_the_catalog():
     for entry in list_weights():
         other = counterpart(entry.name)
