@@ -23,7 +23,9 @@ st.write(
 st.caption(studio.LABEL_NOTE)
 with st.sidebar:
     st.subheader("Decision")
-    threshold = studio.threshold_slider(help="A face counts as fake at or above it; boxes and chart follow it live.")
+    threshold = studio.threshold_slider(
+        start=choice.threshold, help="A face counts as fake at or above it; boxes and chart follow it live."
+    )
 
 with studio.shown_errors():
     classifier = studio.classifier_for(choice)

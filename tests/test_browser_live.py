@@ -112,7 +112,7 @@ def _green_only(pixels: dict[str, int]) -> bool:
 
 
 def set_threshold(page, value: str, key: str) -> None:
-    """Moves the sidebar's threshold slider to an end with the keyboard ("Home": 0.05, "End": 0.95)."""
+    """Moves the sidebar's threshold slider to an end with the keyboard ("Home": 0.01, "End": 0.99)."""
     page.locator('[data-testid="stSidebar"]').get_by_role("slider").press(key)
     expect(page.locator('[data-testid="stSidebar"] [data-testid="stSliderThumbValue"]')).to_have_text(value)
 
@@ -142,12 +142,12 @@ def test_the_camera_faces_are_scored_live_with_the_rate_threshold_and_model_appl
         print(f"\nLive page: {fps} scored frames per second")
 
         # The threshold applies to the boxes on the video while it plays: the clip's face (P(fake)
-        # mostly 4-60%) is labelled red at 0.05, and green at 0.95.
-        set_threshold(page, "0.05", "Home")
-        wait_for(lambda: label_pixels(page)["red"] > 2000, WAIT_S, "a red face label at threshold 0.05")
-        set_threshold(page, "0.95", "End")
-        wait_for(lambda: _green_only(label_pixels(page)), WAIT_S, "only green face labels at threshold 0.95")
-        expect(chart.get_by_text("threshold 95%").first).to_be_visible()
+        # mostly 4-60%) is labelled red at 0.01, and green at 0.99.
+        set_threshold(page, "0.01", "Home")
+        wait_for(lambda: label_pixels(page)["red"] > 2000, WAIT_S, "a red face label at threshold 0.01")
+        set_threshold(page, "0.99", "End")
+        wait_for(lambda: _green_only(label_pixels(page)), WAIT_S, "only green face labels at threshold 0.99")
+        expect(chart.get_by_text("threshold 99%").first).to_be_visible()
 
         # The model picker applies too: the next frames are scored by MesoInception4.
         page.locator('[data-testid="stSidebar"]').get_by_text("MesoInception4", exact=True).click()
