@@ -207,12 +207,12 @@ def threshold_slider(*, start: float | None = None, help: str | None = None, dis
     if start is not None and st.session_state.get(_THRESHOLD_START_KEY) != start:
         st.session_state[_THRESHOLD_START_KEY] = start
         st.session_state[THRESHOLD_KEY] = start
-    st.session_state.setdefault(THRESHOLD_KEY, DEFAULT_THRESHOLD)
     value = st.slider(
         "Threshold on P(fake)",
         0.01,
         0.99,
-        step=0.01,
+        DEFAULT_THRESHOLD,
+        0.01,
         key=THRESHOLD_KEY,
         help=help,
         disabled=disabled,

@@ -39,6 +39,7 @@ def test_the_analysed_file_its_settings_and_the_threshold_survive_page_switches(
     assert "the file analysed on the Analyse page" in " ".join(c.value for c in at.caption)
     assert all(at.dataframe[0].value["frames with a face"] == "1 / 1")
     assert at.slider(key="decision.threshold").value == 0.3  # one threshold for both pages
+    at.radio(key="compare.threshold_mode").set_value("shared").run()  # by default each model's own
     at.slider(key="decision.threshold").set_value(0.7).run()
 
     at.switch_page("pages/learn.py").run()
