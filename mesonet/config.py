@@ -17,6 +17,7 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_EXTRACTION_CACHE_MB | the app's server-wide cache of face extractions, in MB | 1024 |
 | MESONET_CUSTOM_WEIGHTS_MAX_AGE_H | hours an uploaded weight file is kept at most (its session may end sooner) | 24 |
 | MESONET_WORKERS | worker processes that decode and find faces for the whole server | the CPU cores |
+| RAY_ADDRESS | Ray's variable: the cluster of `--engine ray` when no --address is given | (none: a local instance) |
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ MAX_DECODE_S_ENV = "MESONET_MAX_DECODE_S"
 EXTRACTION_CACHE_MB_ENV = "MESONET_EXTRACTION_CACHE_MB"
 CUSTOM_WEIGHTS_MAX_AGE_H_ENV = "MESONET_CUSTOM_WEIGHTS_MAX_AGE_H"
 WORKERS_ENV = "MESONET_WORKERS"
+# Ray's own variable (`ray job submit` sets it for the command it runs), honoured as Ray does.
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -152,3 +155,9 @@ def worker_count() -> int:
         return max(1, int(value)) if value else cpu_count()
     except ValueError:
         return cpu_count()
+
+
+def ray_address() -> str | None:
+    """The Ray cluster `--engine ray` connects to when no --address is given (RAY_ADDRESS), or None:
+    then a local Ray instance is started."""
+    return os.environ.get(RAY_ADDRESS_ENV) or None

@@ -58,6 +58,11 @@ class WorkerError(MesonetError):
     """A worker process died while it worked on a file (see `mesonet.workers`)."""
 
 
+class EngineError(MesonetError):
+    """The distributed engine cannot run: Ray is not installed, the cluster cannot be reached, or a
+    Ray task failed (see `mesonet.engine_ray`)."""
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type's name when empty), for one-line errors."""
     text = str(exc).strip()
