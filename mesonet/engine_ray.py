@@ -1,0 +1,456 @@
+"""Evaluation and detection on Ray, the distributed engine of `--engine ray`.
+
+The work is cut where the local engine cuts it, and each part calls the same core function, so
+every file gets the same score as with the local engine:
+
+- Ray Data reads and decodes the files in tasks spread over the cluster: a face crop is loaded
+  and resized (`mesonet.datasets.face_loader`), a photo or a video has its faces found and aligned
+  (`mesonet.analysis.extract_faces_from_media`). Crops travel in chunks of `batch_size` files,
+  the local engine's batches.
+- An actor pool classifies, one model per actor (`mesonet.ensemble.load_scorer`): a chunk of crops
+  as one model call (`mesonet.evaluate.score_face_batch`, so the scores are bitwise those of the
+  local engine), a video through `mesonet.evaluate.score_video` (evaluate) or
+  `mesonet.analysis.score_extraction` (detect).
+- This process (the driver) gathers one small record per file and builds the same Evaluation
+  (`mesonet.evaluate.finish_evaluation`) or the same Analyses as the local engine.
+
+Where it runs: with an address (`--address`, else Ray's RAY_ADDRESS) on that cluster, whose nodes
+need mesonet-studio[ray] installed and the files at the same paths (a shared file system);
+without one, on a local Ray instance with one CPU per core, started and stopped around the run.
+
+Ray is an optional extra, imported only inside these functions: without it, `import_ray` raises
+an EngineError that says how to install it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import pickle
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mesonet import config
+from mesonet.errors import EngineError, MesonetError, first_line
+from mesonet.models import INPUT_SIZE
+
+Progress = Callable[[int, int], None]
+ENGINES = ("local", "ray")
+INSTALL_HINT = 'pip install "mesonet-studio[ray]" (in a checkout: pip install -r requirements-ray.txt)'
+# CPU that Ray reserves for each decoding task (single-threaded Pillow, dlib, ffmpeg) and for each
+# actor. An actor waits for decoded faces most of the time (scoring a crop costs a fraction of
+# decoding it), so it reserves none: with any share, a 2-core machine would run one decoding task
+# at a time instead of two.
+DECODE_CPUS = 1.0
+ACTOR_CPUS = 0.0
+# At most one actor (one loaded model) per this many CPUs of the cluster.
+CPUS_PER_ACTOR = 4
+
+
+@dataclass(frozen=True)
+class ScorerSpec:
+    """What each actor loads: `mesonet.ensemble.load_scorer(model, weights_file=weights_file)`.
+
+    Attributes:
+        model: a catalog name, an ensemble, catalog names joined by commas, or an architecture
+            with `weights_file`.
+        weights_file: a weight file at the same path on every node, or None.
+    """
+
+    model: str
+    weights_file: str | None = None
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    """The Ray instance a run uses.
+
+    Attributes:
+        address: the cluster's address, or "local" for an instance started for this run.
+        cpus: CPUs the cluster offers.
+        start_s: seconds spent starting or connecting to it.
+    """
+
+    address: str
+    cpus: int
+    start_s: float
+
+
+def import_ray() -> Any:
+    """The `ray` module with Ray Data.
+
+    Raises:
+        EngineError: Ray is not installed; the message says how to install it.
+    """
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the extra is ray[data])
+    except ImportError as exc:
+        raise EngineError(
+            f"--engine ray needs Ray, which is not installed here ({first_line(exc)}). Install it with: {INSTALL_HINT}"
+        ) from None
+    return ray
+
+
+@contextlib.contextmanager
+def ray_cluster(address: str | None = None) -> Iterator[RayCluster]:
+    """Connects to a Ray cluster for the duration of a `with` block.
+
+    Args:
+        address: a cluster's address, e.g. "10.0.0.5:6379" as `ray start --head` prints it, or
+            "auto" for the cluster started on this machine. None: RAY_ADDRESS, else a new local
+            instance with one CPU per core, no dashboard, stopped when the block ends. When this
+            process is already connected (a notebook, a test), that connection is used and kept.
+
+    Raises:
+        EngineError: Ray is not installed, or the cluster cannot be reached.
+    """
+    ray = import_ray()
+    address = address or config.ray_address()
+    start = time.perf_counter()
+    connected_here = not ray.is_initialized()
+    if connected_here:
+        quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
+        try:
+            if address:
+                ray.init(address=address, **quiet)
+            else:
+                # A new local instance turns on Ray's token authentication, and says so at every start.
+                logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+                ray.init(address="local", num_cpus=config.cpu_count(), include_dashboard=False, **quiet)
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+            raise EngineError(
+                f"Could not connect to the Ray cluster at {address or 'a new local instance'} ({first_line(exc)}). "
+                "Start one with `ray start --head` and pass the address it prints to --address, or leave "
+                "--address out to run on this machine."
+            ) from None
+    _quiet_ray_data(ray)
+    try:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        yield RayCluster(address or "local", cpus, time.perf_counter() - start)
+    finally:
+        if connected_here:
+            ray.shutdown()
+
+
+def _quiet_ray_data(ray: Any) -> None:
+    """Ray Data reports through the caller's progress callback; its own bars and notices stay in its log file."""
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    for handler in logging.getLogger("ray.data").handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.ERROR)
+
+
+# ---------------------------------------------------------------------------------------------
+# The two stages, run in Ray's worker processes
+
+
+def decode_chunks(batch: dict[str, np.ndarray], *, options: dict) -> dict[str, np.ndarray]:
+    """Ray Data task: reads the files of the chunks in `batch` (one row per chunk).
+
+    A "crop" chunk holds images read as 256x256 face crops by `mesonet.datasets.face_loader`; a
+    "media" chunk holds one photo or video whose faces `extract_faces_from_media` finds.
+
+    Returns:
+        One row per file: chunk, position (in the caller's file list), kind, face (uint8
+        (256, 256, 3); zeros unless a crop was read), extraction (the pickled Extraction of a
+        media file, else empty) and error (the message of the MesonetError that stopped the file).
+    """
+    from mesonet.analysis import extract_faces_from_media
+    from mesonet.datasets import face_loader
+
+    loader = face_loader(options["faces"], resize=options["resize"], detector=options["detector"])
+    rows: dict[str, list] = {"chunk": [], "position": [], "kind": [], "extraction": [], "error": []}
+    faces: list[np.ndarray] = []
+    for chunk, kind, positions, paths in zip(batch["chunk"], batch["kind"], batch["positions"], batch["paths"]):
+        for position, path in zip(positions, paths):
+            face, extraction, error = None, b"", ""
+            try:
+                if kind == "crop":
+                    face = loader(Path(path))
+                else:
+                    found = extract_faces_from_media(path, **options["extract"])
+                    extraction = pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)
+            except MesonetError as exc:
+                error = str(exc)
+            except Exception as exc:  # a bug fails this file with a message, as in the local worker pool
+                error = f"{Path(path).name}: analysis failed unexpectedly ({exc!r})."
+            faces.append(face if face is not None else np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.uint8))
+            for name, value in zip(rows, (chunk, position, kind, extraction, error)):
+                rows[name].append(value)
+    return {
+        "chunk": np.asarray(rows["chunk"], dtype=np.int64),
+        "position": np.asarray(rows["position"], dtype=np.int64),
+        "kind": np.asarray(rows["kind"], dtype=object),
+        "face": np.stack(faces) if faces else np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8),
+        "extraction": np.asarray(rows["extraction"], dtype=object),
+        "error": np.asarray(rows["error"], dtype=object),
+    }
+
+
+class Scorer:
+    """Ray Data actor: one loaded model that scores what `decode_chunks` read.
+
+    Args:
+        spec: the model to load.
+        mode: "evaluate" (a video's result is its score) or "detect" (a file's result is its
+            pickled Analysis).
+        threshold: P(fake) at or above which a face is called fake.
+        aggregate: the video verdict's rule for "detect" ("mean" or "vote").
+    """
+
+    def __init__(self, spec: ScorerSpec, *, mode: str, threshold: float, aggregate: str = "mean") -> None:
+        from mesonet.ensemble import load_scorer
+
+        self.scorer = load_scorer(spec.model, weights_file=spec.weights_file)
+        self.mode, self.threshold, self.aggregate = mode, threshold, aggregate
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Returns, per file: position, score_real (NaN when not scored), n_frames, error, and
+        result (the pickled Analysis in "detect" mode, else empty)."""
+        from mesonet.analysis import score_extraction
+        from mesonet.evaluate import score_face_batch, score_video
+
+        n = len(batch["position"])
+        score_real = np.full(n, np.nan)
+        n_frames = np.zeros(n, dtype=np.int64)
+        errors = list(batch["error"])
+        results: list[bytes] = [b""] * n
+        ok = np.array([not error for error in errors], dtype=bool)
+        is_crop = np.array([kind == "crop" for kind in batch["kind"]], dtype=bool)
+        # One model call per chunk: the local engine's batches, so the scores are bitwise equal.
+        for chunk in dict.fromkeys(batch["chunk"].tolist()):
+            rows = np.flatnonzero((batch["chunk"] == chunk) & is_crop & ok)
+            if len(rows):
+                score_real[rows] = score_face_batch(self.scorer, batch["face"][rows])
+                n_frames[rows] = 1
+        for row in np.flatnonzero(~is_crop & ok):
+            extraction = pickle.loads(batch["extraction"][row])
+            try:
+                if self.mode == "evaluate":
+                    score_real[row], n_frames[row] = score_video(extraction, self.scorer, threshold=self.threshold)
+                else:
+                    analysis = score_extraction(
+                        extraction, self.scorer, threshold=self.threshold, aggregate=self.aggregate
+                    )
+                    results[row] = pickle.dumps(analysis, protocol=pickle.HIGHEST_PROTOCOL)
+            except MesonetError as exc:
+                errors[row] = str(exc)
+        return {
+            "position": batch["position"],
+            "score_real": score_real,
+            "n_frames": n_frames,
+            "error": np.asarray(errors, dtype=object),
+            "result": np.asarray(results, dtype=object),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# The driver
+
+
+def crop_chunks(paths: Sequence[str | Path], *, batch_size: int, first_position: int = 0) -> list[dict]:
+    """Chunks of `batch_size` face-crop files, positions counted from `first_position`."""
+    return [
+        {
+            "kind": "crop",
+            "positions": list(range(first_position + start, first_position + min(start + batch_size, len(paths)))),
+            "paths": [str(p) for p in paths[start : start + batch_size]],
+        }
+        for start in range(0, len(paths), batch_size)
+    ]
+
+
+def media_chunks(paths: Sequence[str | Path], *, first_position: int = 0) -> list[dict]:
+    """One chunk per photo or video file (each is a task of its own: a video takes seconds)."""
+    return [{"kind": "media", "positions": [first_position + i], "paths": [str(p)]} for i, p in enumerate(paths)]
+
+
+def run_chunks(
+    chunks: list[dict],
+    spec: ScorerSpec,
+    *,
+    mode: str,
+    options: dict,
+    threshold: float,
+    aggregate: str = "mean",
+    cluster: RayCluster,
+    progress: Progress | None = None,
+) -> list[dict]:
+    """Decodes and scores the chunks on Ray; one record per file, in position order.
+
+    Args:
+        chunks: from `crop_chunks` and `media_chunks`, with positions 0..N-1 between them.
+        options: for `decode_chunks`: faces, resize, detector, and extract (the keyword
+            arguments of `extract_faces_from_media`).
+        cluster: the connection from `ray_cluster`.
+        progress: called with (files done, files total) as results arrive.
+
+    Returns:
+        Per file: position, score_real (NaN when not scored), n_frames, error ("" when scored),
+        result (a pickled Analysis in "detect" mode).
+
+    Raises:
+        EngineError: a Ray task or actor failed (a worker crashed, or a node was lost).
+    """
+    ray = import_ray()
+    total = sum(len(chunk["positions"]) for chunk in chunks)
+    report = progress or (lambda done, total: None)
+    report(0, total)
+    if not chunks:
+        return []
+    rows = [{"chunk": i, **chunk} for i, chunk in enumerate(chunks)]
+    actors = max(1, min(cluster.cpus // CPUS_PER_ACTOR, len(chunks)))
+    # One block per chunk: each decoding task reads one chunk, and a chunk reaches an actor whole.
+    dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
+    dataset = dataset.map_batches(decode_chunks, batch_size=1, fn_kwargs={"options": options}, num_cpus=DECODE_CPUS)
+    dataset = dataset.map_batches(
+        Scorer,
+        batch_size=None,
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
+        fn_constructor_kwargs={"spec": spec, "mode": mode, "threshold": threshold, "aggregate": aggregate},
+        num_cpus=ACTOR_CPUS,
+    )
+    records: dict[int, dict] = {}
+    try:
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            for i, position in enumerate(batch["position"].tolist()):
+                records[position] = {name: batch[name][i] for name in ("score_real", "n_frames", "error", "result")}
+            report(len(records), total)
+    except Exception as exc:
+        if isinstance(exc, MesonetError):
+            raise
+        raise EngineError(
+            f"The Ray run failed ({type(exc).__name__}: {first_line(exc)}). Ray's logs say more: "
+            "/tmp/ray/session_latest/logs on the nodes."
+        ) from None
+    missing = [p for p in range(total) if p not in records]
+    if missing:
+        raise EngineError(f"The Ray run returned no result for {len(missing)} of {total} files; run it again.")
+    return [{"position": p, **records[p]} for p in range(total)]
+
+
+def evaluate_on_ray(
+    root: str | Path,
+    spec: ScorerSpec,
+    *,
+    model_name: str,
+    threshold: float,
+    cluster: RayCluster,
+    faces: str = "aligned",
+    group_by_video: str | None = None,
+    batch_size: int = 64,
+    resize: str = "nearest",
+    detector: str = "hog",
+    progress: Progress | None = None,
+):
+    """`mesonet.evaluate.evaluate_dataset` on Ray: the same Evaluation, file for file.
+
+    Args:
+        root: the class-folder dataset, at the same path on every node.
+        spec: the model each actor loads; `model_name` is its name (the driver's classifier's).
+        threshold: P(fake) at or above which an item is called forged.
+        cluster: the connection from `ray_cluster`.
+        faces, group_by_video, batch_size, resize, detector, progress: as for `evaluate_dataset`.
+
+    Returns:
+        An Evaluation with engine "ray"; `timings_s` has "ray_start" (connecting, or starting the
+        local instance) and "ray_run" (decoding and scoring) besides the local engine's.
+
+    Raises:
+        DatasetError: the folder layout is wrong. EngineError: the Ray run failed.
+    """
+    from mesonet.datasets import scan_dataset
+    from mesonet.evaluate import ItemScore, compile_video_pattern, finish_evaluation
+
+    if faces not in ("aligned", "detect"):
+        raise ValueError(f"faces must be 'aligned' or 'detect', got {faces!r}.")
+    if group_by_video is not None:
+        compile_video_pattern(group_by_video)  # fail before the long part
+    dataset = scan_dataset(root)
+    images, videos = dataset.images(), dataset.videos()
+    started = time.perf_counter()
+    chunks = crop_chunks([f.path for f in images], batch_size=batch_size)
+    chunks += media_chunks([f.path for f in videos], first_position=len(images))
+    options = {"faces": faces, "resize": resize, "detector": detector, "extract": {"detector": detector}}
+    records = run_chunks(
+        chunks, spec, mode="evaluate", options=options, threshold=threshold, cluster=cluster, progress=progress
+    )
+    run_s = time.perf_counter() - started
+    items: list[ItemScore] = []
+    scored_videos: list[ItemScore] = []
+    skipped: list[tuple[str, str]] = []
+    for f, record in zip(images + videos, records):
+        if record["error"]:
+            skipped.append((str(f.path), record["error"]))
+        elif f.kind == "image":
+            items.append(ItemScore(str(f.path), f.label, f.class_folder, "image", float(record["score_real"])))
+        else:
+            score_real, n_frames = float(record["score_real"]), int(record["n_frames"])
+            scored_videos.append(
+                ItemScore(str(f.path), f.label, f.class_folder, "video", score_real, f.path.stem, n_frames)
+            )
+    # The local engine lists the images' problems before the videos'; so does this one (records are in that order).
+    return finish_evaluation(
+        dataset,
+        model_name,
+        items,
+        scored_videos,
+        skipped,
+        faces=faces,
+        threshold=threshold,
+        group_by_video=group_by_video,
+        # Images and videos are read side by side here: "images" (and images/s) only when there are no videos.
+        timings={"ray_start": cluster.start_s, "ray_run": run_s, **({} if videos else {"images": run_s})},
+        started=started,
+        engine="ray",
+    )
+
+
+def detect_on_ray(
+    paths: Sequence[str | Path],
+    spec: ScorerSpec,
+    *,
+    threshold: float,
+    cluster: RayCluster,
+    sampling=None,
+    all_faces: bool = False,
+    detector: str = "hog",
+    aggregate: str = "mean",
+    progress: Progress | None = None,
+) -> list:
+    """`mesonet.analysis.analyze_media` for every file, on Ray: the same Analyses as the local engine.
+
+    Args:
+        paths: photos and videos, at the same paths on every node.
+        spec: the model each actor loads.
+        threshold, sampling, all_faces, detector, aggregate: as for `analyze_media`.
+        cluster: the connection from `ray_cluster`.
+        progress: called with (files done, files total) as results arrive.
+
+    Returns:
+        Per path, in order: its Analysis, or the MesonetError that stopped it.
+
+    Raises:
+        EngineError: the Ray run failed.
+    """
+    extract = {"sampling": sampling, "all_faces": all_faces, "detector": detector}
+    options = {"faces": "aligned", "resize": "nearest", "detector": detector, "extract": extract}
+    records = run_chunks(
+        media_chunks(paths),
+        spec,
+        mode="detect",
+        options=options,
+        threshold=threshold,
+        aggregate=aggregate,
+        cluster=cluster,
+        progress=progress,
+    )
+    return [MesonetError(r["error"]) if r["error"] else pickle.loads(r["result"]) for r in records]
