@@ -295,7 +295,7 @@ def _predict(args: argparse.Namespace) -> int:
     from mesonet.scoring import predict_images
 
     classifier = load_scorer(args.model, weights_file=args.weights_file)
-    results = predict_images(args.images, classifier, threshold=threshold_for(args, classifier))
+    results = predict_images(args.images, classifier, threshold=threshold_for(args, classifier.threshold))
     rows = [r.to_dict() for r in results if not isinstance(r, Exception)]
     for result in results:
         if isinstance(result, Exception):

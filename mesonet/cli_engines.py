@@ -30,9 +30,9 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def threshold_for(args: argparse.Namespace, classifier) -> float:
+def threshold_for(args: argparse.Namespace, weights_threshold: float) -> float:
     """--threshold, else the threshold the weights ship with."""
-    return classifier.threshold if args.threshold is None else args.threshold
+    return weights_threshold if args.threshold is None else args.threshold
 
 
 def detect_files(args: argparse.Namespace, paths: list, sampling) -> list:
@@ -60,7 +60,7 @@ def _detect_locally(args: argparse.Namespace, paths: list, sampling) -> list:
         ]
         try:
             classifier = load_scorer(args.model, weights_file=args.weights_file)
-            threshold = threshold_for(args, classifier)
+            threshold = threshold_for(args, classifier.threshold)
             for path, job in zip(paths, jobs):
                 try:
                     # One bar per file only when files are analysed one after another.
@@ -78,15 +78,16 @@ def _detect_locally(args: argparse.Namespace, paths: list, sampling) -> list:
 
 def _detect_on_ray(args: argparse.Namespace, paths: list, sampling) -> list:
     from mesonet.engine_ray import ScorerSpec, detect_on_ray, import_ray, ray_cluster
-    from mesonet.ensemble import load_scorer
+    from mesonet.ensemble import describe_scorer
 
-    import_ray()  # says how to install Ray before the model loads
-    classifier = load_scorer(args.model, weights_file=args.weights_file)  # checks the name, gives the threshold
+    import_ray()  # says how to install Ray before anything else
+    # The actors load the model; this process only checks the name and reads the threshold (no TensorFlow).
+    _, weights_threshold = describe_scorer(args.model, weights_file=args.weights_file)
     with ray_cluster(args.address) as cluster:
         return detect_on_ray(
             paths,
             ScorerSpec(args.model, args.weights_file),
-            threshold=threshold_for(args, classifier),
+            threshold=threshold_for(args, weights_threshold),
             cluster=cluster,
             sampling=sampling,
             all_faces=args.all_faces,
@@ -108,7 +109,7 @@ def _evaluate_locally(args: argparse.Namespace):
             args.dir,
             classifier,
             faces=args.faces,
-            threshold=threshold_for(args, classifier),
+            threshold=threshold_for(args, classifier.threshold),
             group_by_video=args.group_by_video,
             progress=ProgressBar("evaluate"),
             pool=pool,
@@ -117,16 +118,17 @@ def _evaluate_locally(args: argparse.Namespace):
 
 def _evaluate_on_ray(args: argparse.Namespace):
     from mesonet.engine_ray import ScorerSpec, evaluate_on_ray, import_ray, ray_cluster
-    from mesonet.ensemble import load_scorer
+    from mesonet.ensemble import describe_scorer
 
-    import_ray()  # says how to install Ray before the model loads
-    classifier = load_scorer(args.model, weights_file=args.weights_file)  # checks the name, gives the threshold
+    import_ray()  # says how to install Ray before anything else
+    # The actors load the model; this process only checks the name and reads the threshold (no TensorFlow).
+    name, weights_threshold = describe_scorer(args.model, weights_file=args.weights_file)
     with ray_cluster(args.address) as cluster:
         return evaluate_on_ray(
             args.dir,
             ScorerSpec(args.model, args.weights_file),
-            model_name=classifier.name,
-            threshold=threshold_for(args, classifier),
+            model_name=name,
+            threshold=threshold_for(args, weights_threshold),
             cluster=cluster,
             faces=args.faces,
             group_by_video=args.group_by_video,
