@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pickle
+import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -116,18 +118,30 @@ def ray_cluster(address: str | None = None) -> Iterator[RayCluster]:
     connected_here = not ray.is_initialized()
     if connected_here:
         quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
+        if address:
+            _check_reachable(address)
         try:
             if address:
                 ray.init(address=address, **quiet)
             else:
                 # A new local instance turns on Ray's token authentication, and says so at every start.
                 logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+                # An instance started for one command does not send Ray usage statistics (Ray's default
+                # would); RAY_USAGE_STATS_ENABLED=1 turns them on.
+                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
                 ray.init(address="local", num_cpus=config.cpu_count(), include_dashboard=False, **quiet)
-        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        except Exception as exc:  # Ray raises bare Exceptions, RuntimeErrors, ConnectionErrors... here
+            ray.shutdown()  # stops whatever part of a local instance had started
+            if address:
+                raise EngineError(
+                    f"Could not connect to the Ray cluster at {address} ({first_line(exc)}). Check the address that "
+                    "`ray start --head` printed and that the cluster runs (`ray status`); a cluster with token "
+                    "authentication also needs RAY_AUTH_MODE=token here, and its token in ~/.ray/auth_token or "
+                    "RAY_AUTH_TOKEN."
+                ) from None
             raise EngineError(
-                f"Could not connect to the Ray cluster at {address or 'a new local instance'} ({first_line(exc)}). "
-                "Start one with `ray start --head` and pass the address it prints to --address, or leave "
-                "--address out to run on this machine."
+                f"Could not start a local Ray instance ({first_line(exc)}). The machine may be too busy: try again, "
+                "or use --engine local."
             ) from None
     _quiet_ray_data(ray)
     try:
@@ -136,6 +150,25 @@ def ray_cluster(address: str | None = None) -> Iterator[RayCluster]:
     finally:
         if connected_here:
             ray.shutdown()
+
+
+def _check_reachable(address: str, *, timeout_s: float = 10.0) -> None:
+    """Fails fast for a HOST:PORT nobody answers on (Ray itself retries for many minutes).
+
+    Raises:
+        EngineError: nothing accepts a connection at that address.
+    """
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in address:
+        return  # "auto", "local" and "ray://..." addresses are Ray's to resolve
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise EngineError(
+            f"Nothing answers at the Ray address {address} ({exc.strerror or exc}). Start the cluster with "
+            "`ray start --head` on its head node and pass the address it prints, or leave --address out to run on "
+            "this machine."
+        ) from None
 
 
 def _quiet_ray_data(ray: Any) -> None:

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -94,6 +98,68 @@ def test_without_ray_the_engine_says_how_to_install_it(tiny_dataset):
         assert result.stderr.startswith("mesonet: error: --engine ray needs Ray, which is not installed")
         assert 'pip install "mesonet-studio[ray]"' in result.stderr
         assert "pip install -r requirements-ray.txt" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_address_where_nothing_answers_is_one_line_at_once(tiny_dataset):
+    _ray()
+    address = f"127.0.0.1:{_free_port()}"
+    result = subprocess.run(
+        [sys.executable, "-m", "mesonet", "evaluate", str(tiny_dataset), "--engine", "ray", "--address", address],
+        capture_output=True,
+        text=True,
+        timeout=120,  # Ray alone would retry for many minutes
+        env=_env(),
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"mesonet: error: Nothing answers at the Ray address {address}"), result.stderr
+    assert "ray start --head" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluate_on_a_cluster_started_with_ray_start(tiny_dataset, tmp_path, classifier):
+    """The README's cluster recipe on one machine: `ray start --head`, token authentication, --address."""
+    _ray()
+    port = _free_port()
+    env = {**_env(), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_USAGE_STATS_ENABLED": "0"}
+    ray_cli = Path(sys.executable).parent / "ray"
+    head_command = [str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=2"]
+    head_command += ["--include-dashboard=false", "--disable-usage-stats"]
+    with open(tmp_path / "head.log", "w") as log:
+        # --block keeps `ray start` in the foreground; SIGTERM then stops every process it started.
+        head = subprocess.Popen(head_command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while subprocess.run(
+            [str(ray_cli), "status", f"--address=127.0.0.1:{port}"], env=env, capture_output=True
+        ).returncode:
+            assert head.poll() is None and time.monotonic() < deadline, (tmp_path / "head.log").read_text()
+            time.sleep(2)
+        out = tmp_path / "metrics.json"
+        result = subprocess.run(
+            [sys.executable, "-m", "mesonet", "evaluate", str(tiny_dataset), "--engine", "ray"]
+            + ["--address", f"127.0.0.1:{port}", "--json", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+        assert result.returncode == 0, result.stderr
+    finally:
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+    on_cluster = json.loads(out.read_text())
+    local = json.loads(json.dumps(evaluate_dataset(tiny_dataset, classifier("meso4-df")).to_dict()))
+    assert on_cluster["engine"] == "ray" and on_cluster["n_forged"] == on_cluster["n_real"] == 8
+    assert _without_timings(on_cluster) == _without_timings(local)
 
 
 def test_detect_folder_on_ray_gives_the_local_engine_results(tmp_path, shared_dir):
