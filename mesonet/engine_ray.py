@@ -25,10 +25,12 @@ an EngineError that says how to install it.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import pickle
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,7 +44,6 @@ from mesonet.errors import EngineError, MesonetError, first_line
 from mesonet.models import INPUT_SIZE
 
 Progress = Callable[[int, int], None]
-ENGINES = ("local", "ray")
 INSTALL_HINT = 'pip install "mesonet-studio[ray]" (in a checkout: pip install -r requirements-ray.txt)'
 # CPU that Ray reserves for each decoding task (single-threaded Pillow, dlib, ffmpeg) and for each
 # actor. An actor waits for decoded faces most of the time (scoring a crop costs a fraction of
@@ -129,7 +130,16 @@ def ray_cluster(address: str | None = None) -> Iterator[RayCluster]:
                 # An instance started for one command does not send Ray usage statistics (Ray's default
                 # would); RAY_USAGE_STATS_ENABLED=1 turns them on.
                 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-                ray.init(address="local", num_cpus=config.cpu_count(), include_dashboard=False, **quiet)
+                # Ray runs its workers at niceness +15 so that its own services stay responsive; on a machine
+                # that does other work too, that starves them. They run at this command's priority instead,
+                # as the local engine's worker processes do.
+                ray.init(
+                    address="local",
+                    num_cpus=config.cpu_count(),
+                    include_dashboard=False,
+                    _system_config={"worker_niceness": 0},
+                    **quiet,
+                )
         except Exception as exc:  # Ray raises bare Exceptions, RuntimeErrors, ConnectionErrors... here
             ray.shutdown()  # stops whatever part of a local instance had started
             if address:
@@ -413,6 +423,8 @@ def evaluate_on_ray(
     chunks = crop_chunks([f.path for f in images], batch_size=batch_size)
     chunks += media_chunks([f.path for f in videos], first_position=len(images))
     options = {"faces": faces, "resize": resize, "detector": detector, "extract": {"detector": detector}}
+    # The metrics need scikit-learn, seconds to import: this process imports it while the cluster works.
+    threading.Thread(target=importlib.import_module, args=("sklearn.metrics",), daemon=True).start()
     records = run_chunks(
         chunks, spec, mode="evaluate", options=options, threshold=threshold, cluster=cluster, progress=progress
     )
