@@ -14,6 +14,8 @@ every file gets the same score as with the local engine:
 - This process (the driver) gathers one small record per file and builds the same Evaluation
   (`mesonet.evaluate.finish_evaluation`) or the same Analyses as the local engine.
 
+The two stages, and the chunks they are handed, are in `mesonet.engine_ray_stages`.
+
 Where it runs: with an address (`--address`, else Ray's RAY_ADDRESS) on that cluster, whose nodes
 need mesonet-studio[ray] installed and the files at the same paths (a shared file system);
 without one, on a local Ray instance with one CPU per core, started and stopped around the run.
@@ -32,6 +34,7 @@ import pickle
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +43,8 @@ from typing import Any
 import numpy as np
 
 from mesonet import config
+from mesonet.engine_ray_stages import Scorer, ScorerSpec, crop_chunks, decode_chunks, media_chunks
 from mesonet.errors import EngineError, MesonetError, first_line
-from mesonet.models import INPUT_SIZE
 
 Progress = Callable[[int, int], None]
 INSTALL_HINT = 'pip install "mesonet-studio[ray]" (in a checkout: pip install -r requirements-ray.txt)'
@@ -53,20 +56,8 @@ DECODE_CPUS = 1.0
 ACTOR_CPUS = 0.0
 # At most one actor (one loaded model) per this many CPUs of the cluster.
 CPUS_PER_ACTOR = 4
-
-
-@dataclass(frozen=True)
-class ScorerSpec:
-    """What each actor loads: `mesonet.ensemble.load_scorer(model, weights_file=weights_file)`.
-
-    Attributes:
-        model: a catalog name, an ensemble, catalog names joined by commas, or an architecture
-            with `weights_file`.
-        weights_file: a weight file at the same path on every node, or None.
-    """
-
-    model: str
-    weights_file: str | None = None
+# Times Ray runs a task again, or restarts an actor, whose worker process died (node lost, native crash).
+RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -182,138 +173,18 @@ def _check_reachable(address: str, *, timeout_s: float = 10.0) -> None:
 
 
 def _quiet_ray_data(ray: Any) -> None:
-    """Ray Data reports through the caller's progress callback; its own bars and notices stay in its log file."""
+    """Ray Data reports through the caller's progress callback and this module's one-line errors; its
+    own bars, notices and tracebacks stay in its log file."""
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     for handler in logging.getLogger("ray.data").handlers:
         if not isinstance(handler, logging.FileHandler):
-            handler.setLevel(logging.ERROR)
-
-
-# ---------------------------------------------------------------------------------------------
-# The two stages, run in Ray's worker processes
-
-
-def decode_chunks(batch: dict[str, np.ndarray], *, options: dict) -> dict[str, np.ndarray]:
-    """Ray Data task: reads the files of the chunks in `batch` (one row per chunk).
-
-    A "crop" chunk holds images read as 256x256 face crops by `mesonet.datasets.face_loader`; a
-    "media" chunk holds one photo or video whose faces `extract_faces_from_media` finds.
-
-    Returns:
-        One row per file: chunk, position (in the caller's file list), kind, face (uint8
-        (256, 256, 3); zeros unless a crop was read), extraction (the pickled Extraction of a
-        media file, else empty) and error (the message of the MesonetError that stopped the file).
-    """
-    from mesonet.analysis import extract_faces_from_media
-    from mesonet.datasets import face_loader
-
-    loader = face_loader(options["faces"], resize=options["resize"], detector=options["detector"])
-    rows: dict[str, list] = {"chunk": [], "position": [], "kind": [], "extraction": [], "error": []}
-    faces: list[np.ndarray] = []
-    for chunk, kind, positions, paths in zip(batch["chunk"], batch["kind"], batch["positions"], batch["paths"]):
-        for position, path in zip(positions, paths):
-            face, extraction, error = None, b"", ""
-            try:
-                if kind == "crop":
-                    face = loader(Path(path))
-                else:
-                    found = extract_faces_from_media(path, **options["extract"])
-                    extraction = pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)
-            except MesonetError as exc:
-                error = str(exc)
-            except Exception as exc:  # a bug fails this file with a message, as in the local worker pool
-                error = f"{Path(path).name}: analysis failed unexpectedly ({exc!r})."
-            faces.append(face if face is not None else np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.uint8))
-            for name, value in zip(rows, (chunk, position, kind, extraction, error)):
-                rows[name].append(value)
-    return {
-        "chunk": np.asarray(rows["chunk"], dtype=np.int64),
-        "position": np.asarray(rows["position"], dtype=np.int64),
-        "kind": np.asarray(rows["kind"], dtype=object),
-        "face": np.stack(faces) if faces else np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8),
-        "extraction": np.asarray(rows["extraction"], dtype=object),
-        "error": np.asarray(rows["error"], dtype=object),
-    }
-
-
-class Scorer:
-    """Ray Data actor: one loaded model that scores what `decode_chunks` read.
-
-    Args:
-        spec: the model to load.
-        mode: "evaluate" (a video's result is its score) or "detect" (a file's result is its
-            pickled Analysis).
-        threshold: P(fake) at or above which a face is called fake.
-        aggregate: the video verdict's rule for "detect" ("mean" or "vote").
-    """
-
-    def __init__(self, spec: ScorerSpec, *, mode: str, threshold: float, aggregate: str = "mean") -> None:
-        from mesonet.ensemble import load_scorer
-
-        self.scorer = load_scorer(spec.model, weights_file=spec.weights_file)
-        self.mode, self.threshold, self.aggregate = mode, threshold, aggregate
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Returns, per file: position, score_real (NaN when not scored), n_frames, error, and
-        result (the pickled Analysis in "detect" mode, else empty)."""
-        from mesonet.analysis import score_extraction
-        from mesonet.evaluate import score_face_batch, score_video
-
-        n = len(batch["position"])
-        score_real = np.full(n, np.nan)
-        n_frames = np.zeros(n, dtype=np.int64)
-        errors = list(batch["error"])
-        results: list[bytes] = [b""] * n
-        ok = np.array([not error for error in errors], dtype=bool)
-        is_crop = np.array([kind == "crop" for kind in batch["kind"]], dtype=bool)
-        # One model call per chunk: the local engine's batches, so the scores are bitwise equal.
-        for chunk in dict.fromkeys(batch["chunk"].tolist()):
-            rows = np.flatnonzero((batch["chunk"] == chunk) & is_crop & ok)
-            if len(rows):
-                score_real[rows] = score_face_batch(self.scorer, batch["face"][rows])
-                n_frames[rows] = 1
-        for row in np.flatnonzero(~is_crop & ok):
-            extraction = pickle.loads(batch["extraction"][row])
-            try:
-                if self.mode == "evaluate":
-                    score_real[row], n_frames[row] = score_video(extraction, self.scorer, threshold=self.threshold)
-                else:
-                    analysis = score_extraction(
-                        extraction, self.scorer, threshold=self.threshold, aggregate=self.aggregate
-                    )
-                    results[row] = pickle.dumps(analysis, protocol=pickle.HIGHEST_PROTOCOL)
-            except MesonetError as exc:
-                errors[row] = str(exc)
-        return {
-            "position": batch["position"],
-            "score_real": score_real,
-            "n_frames": n_frames,
-            "error": np.asarray(errors, dtype=object),
-            "result": np.asarray(results, dtype=object),
-        }
+            handler.setLevel(logging.CRITICAL)
 
 
 # ---------------------------------------------------------------------------------------------
 # The driver
-
-
-def crop_chunks(paths: Sequence[str | Path], *, batch_size: int, first_position: int = 0) -> list[dict]:
-    """Chunks of `batch_size` face-crop files, positions counted from `first_position`."""
-    return [
-        {
-            "kind": "crop",
-            "positions": list(range(first_position + start, first_position + min(start + batch_size, len(paths)))),
-            "paths": [str(p) for p in paths[start : start + batch_size]],
-        }
-        for start in range(0, len(paths), batch_size)
-    ]
-
-
-def media_chunks(paths: Sequence[str | Path], *, first_position: int = 0) -> list[dict]:
-    """One chunk per photo or video file (each is a task of its own: a video takes seconds)."""
-    return [{"kind": "media", "positions": [first_position + i], "paths": [str(p)]} for i, p in enumerate(paths)]
 
 
 def run_chunks(
@@ -340,29 +211,43 @@ def run_chunks(
         Per file: position, score_real (NaN when not scored), n_frames, error ("" when scored),
         result (a pickled Analysis in "detect" mode).
 
+    Files whose task kept dying (a crash in native code) get an error, as in the local worker pool.
+
     Raises:
-        EngineError: a Ray task or actor failed (a worker crashed, or a node was lost).
+        EngineError: the run itself failed (an actor could not start, the cluster was lost).
     """
     ray = import_ray()
-    total = sum(len(chunk["positions"]) for chunk in chunks)
+    paths = {position: path for chunk in chunks for position, path in zip(chunk["positions"], chunk["paths"])}
+    total = len(paths)
     report = progress or (lambda done, total: None)
     report(0, total)
     if not chunks:
         return []
     rows = [{"chunk": i, **chunk} for i, chunk in enumerate(chunks)]
     actors = max(1, min(cluster.cpus // CPUS_PER_ACTOR, len(chunks)))
-    # One block per chunk: each decoding task reads one chunk, and a chunk reaches an actor whole.
-    dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
-    dataset = dataset.map_batches(decode_chunks, batch_size=1, fn_kwargs={"options": options}, num_cpus=DECODE_CPUS)
-    dataset = dataset.map_batches(
-        Scorer,
-        batch_size=None,
-        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
-        fn_constructor_kwargs={"spec": spec, "mode": mode, "threshold": threshold, "aggregate": aggregate},
-        num_cpus=ACTOR_CPUS,
-    )
+    context = ray.data.DataContext.get_current()
+    # A chunk whose task keeps dying fails its files only; the dataset takes the setting when it is made.
+    errored_blocks, context.max_errored_blocks = context.max_errored_blocks, -1
     records: dict[int, dict] = {}
     try:
+        # Ray Data retries a task whose worker died forever, and restarts actors forever; Ray 2.60 to 2.63
+        # have no named parameter for the bound, only these remote arguments, which they call deprecated.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            # One block per chunk: each decoding task reads one chunk, and a chunk reaches an actor whole.
+            dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
+            dataset = dataset.map_batches(
+                decode_chunks, batch_size=1, fn_kwargs={"options": options}, num_cpus=DECODE_CPUS, max_retries=RETRIES
+            )
+            dataset = dataset.map_batches(
+                Scorer,
+                batch_size=None,
+                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
+                fn_constructor_kwargs={"spec": spec, "mode": mode, "threshold": threshold, "aggregate": aggregate},
+                num_cpus=ACTOR_CPUS,
+                max_restarts=RETRIES,
+                max_task_retries=RETRIES,
+            )
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             for i, position in enumerate(batch["position"].tolist()):
                 records[position] = {name: batch[name][i] for name in ("score_real", "n_frames", "error", "result")}
@@ -374,9 +259,19 @@ def run_chunks(
             f"The Ray run failed ({type(exc).__name__}: {first_line(exc)}). Ray's logs say more: "
             "/tmp/ray/session_latest/logs on the nodes."
         ) from None
-    missing = [p for p in range(total) if p not in records]
-    if missing:
-        raise EngineError(f"The Ray run returned no result for {len(missing)} of {total} files; run it again.")
+    finally:
+        context.max_errored_blocks = errored_blocks
+    lost = {
+        "score_real": np.nan,
+        "n_frames": 0,
+        "result": b"",
+        "error": "the Ray worker reading or scoring it died {n} times (a crash in native code, or out of memory), "
+        "so it was skipped; Ray's logs (/tmp/ray/session_latest/logs on the nodes) say more.",
+    }
+    missing = [position for position in range(total) if position not in records]
+    for position in missing:
+        records[position] = {**lost, "error": f"{Path(paths[position]).name}: {lost['error'].format(n=RETRIES + 1)}"}
+    report(total, total)
     return [{"position": p, **records[p]} for p in range(total)]
 
 
