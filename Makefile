@@ -7,10 +7,12 @@ BIN := $(VENV)/bin
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml packaging/dlib-shim/pyproject.toml
+# requirements-ray.txt is the optional Ray extra: installed here so that the tests of `--engine ray`
+# run (on a local Ray instance) for every developer and in CI.
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-ray.txt pyproject.toml packaging/dlib-shim/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -r requirements-ray.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
 	touch $@
@@ -34,6 +36,7 @@ benchmark: setup browser
 	$(BIN)/python benchmarks/bench_pipeline.py --quick
 	$(BIN)/python benchmarks/bench_annotate.py --quick
 	$(BIN)/python benchmarks/bench_evaluate.py
+	$(BIN)/python benchmarks/bench_engines.py --quick
 	$(BIN)/python benchmarks/bench_app.py
 	$(BIN)/python benchmarks/bench_live.py --quick
 	$(BIN)/python benchmarks/train_meso4.py --mode finetune

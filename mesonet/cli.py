@@ -7,13 +7,13 @@ input file never stops the rest of a batch, and makes the exit code 2.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mesonet.cli_annotate import add_annotate_options, check_annotate_options, write_annotated_video
+from mesonet.cli_annotate import add_annotate_options, annotate_analysis, check_annotate_options
+from mesonet.cli_engines import add_engine_options, detect_files, evaluate_folder, threshold_for
 from mesonet.cli_output import ProgressBar as _ProgressBar
 from mesonet.cli_output import format_csv, format_table
 from mesonet.cli_output import summary_row as _summary_row
@@ -97,9 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         "detect",
         help="find faces in photos or videos and score them",
         description="Find and align faces in photos or videos, score each sampled frame and give a verdict per "
-        "file. Frames: 30 evenly spaced by default.",
+        "file. Frames: 30 evenly spaced by default. A FOLDER stands for its photos and videos.",
     )
-    detect.add_argument("files", nargs="+", metavar="FILE")
+    detect.add_argument("files", nargs="+", metavar="FILE|FOLDER")
     _add_model_options(detect)
     frames = detect.add_mutually_exclusive_group()
     frames.add_argument("--frames", type=_positive_int, metavar="N", help="N frames evenly spaced (default: 30)")
@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     exact_help = "decode exactly the sampled frames, never a nearby keyframe (slower on long videos)"
     detect.add_argument("--exact", action="store_true", help=exact_help)
     _add_jobs_option(detect)
+    add_engine_options(detect)
     detect.add_argument("--all-faces", action="store_true", help="follow every face, not only the largest")
     detect.add_argument(
         "--detector",
@@ -176,6 +177,7 @@ def _add_dataset_commands(commands) -> None:
         f"(default pattern for <video>_<frame>.jpg: {DEFAULT_VIDEO_PATTERN})",
     )
     _add_jobs_option(evaluate)
+    add_engine_options(evaluate)
     evaluate.add_argument("--report", metavar="PATH.html", help="write a self-contained HTML report")
     evaluate.add_argument("--json", metavar="PATH", help="write the metrics and skipped files as JSON")
     evaluate.add_argument("--csv", metavar="PATH", help="write one row per file")
@@ -224,11 +226,6 @@ def _add_model_options(parser: argparse.ArgumentParser, *, ensembles: bool = Tru
         help="P(fake) at or above which a face is called fake (default: the weights' own threshold, picked on "
         f"validation data; {DEFAULT_THRESHOLD} for the released weights)",
     )
-
-
-def _threshold(args: argparse.Namespace, classifier) -> float:
-    """--threshold, else the threshold the weights ship with."""
-    return classifier.threshold if args.threshold is None else args.threshold
 
 
 def _add_jobs_option(parser: argparse.ArgumentParser) -> None:
@@ -300,7 +297,7 @@ def _predict(args: argparse.Namespace) -> int:
     from mesonet.scoring import predict_images
 
     classifier = load_scorer(args.model, weights_file=args.weights_file)
-    results = predict_images(args.images, classifier, threshold=_threshold(args, classifier))
+    results = predict_images(args.images, classifier, threshold=threshold_for(args, classifier.threshold))
     rows = [r.to_dict() for r in results if not isinstance(r, Exception)]
     for result in results:
         if isinstance(result, Exception):
@@ -317,17 +314,15 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _detect(args: argparse.Namespace) -> int:
-    from mesonet.analysis import score_extraction
-    from mesonet.ensemble import load_scorer
+    from mesonet.datasets import media_files
     from mesonet.export import save_crops
     from mesonet.media import check_media
     from mesonet.video import FrameSampling
-    from mesonet.workers import WorkerPool, follow
 
     check_annotate_options(args)
     # Headers first: a hostile or broken file is refused in milliseconds, before TensorFlow loads.
     readable, failed = [], 0
-    for path in args.files:
+    for path in media_files(args.files):
         try:
             check_media(path)
             readable.append(path)
@@ -341,37 +336,22 @@ def _detect(args: argparse.Namespace) -> int:
         sampling = FrameSampling(mode="every", every=args.every, **common)
     else:
         sampling = FrameSampling(mode="even", n_frames=args.frames or 30, **common)
-    analyses, annotated = [], None
-    # The workers start (loading dlib) while this process loads the classifier.
-    with WorkerPool(max(1, min(args.jobs, len(readable)))) as pool:
-        jobs = [
-            pool.submit(path, sampling=sampling, all_faces=args.all_faces, detector=args.detector) for path in readable
-        ]
+    analyses = []
+    for result in detect_files(args, readable, sampling):
+        if isinstance(result, MesonetError):
+            _error(str(result))
+            failed += 1
+            continue
+        analyses.append(result)
+        if args.save_crops:
+            save_crops(result.extraction, args.save_crops, Path(result.path).stem)
+    annotated = None
+    if args.annotate and analyses:
         try:
-            classifier = load_scorer(args.model, weights_file=args.weights_file) if readable else None
-            for path, job in zip(readable, jobs):
-                try:
-                    # One bar per file only when files are analysed one after another.
-                    bar = _ProgressBar(Path(path).name) if pool.size == 1 else None
-                    extraction = follow(job, progress=bar)
-                except MesonetError as exc:
-                    _error(str(exc))
-                    failed += 1
-                    continue
-                threshold = _threshold(args, classifier)
-                analysis = score_extraction(extraction, classifier, threshold=threshold, aggregate=args.aggregate)
-                analyses.append(analysis)
-                if args.save_crops:
-                    save_crops(analysis.extraction, args.save_crops, Path(analysis.path).stem)
-                if args.annotate:
-                    try:
-                        annotated = write_annotated_video(args, analysis, classifier, threshold, pool)
-                    except MesonetError as exc:
-                        _error(str(exc))
-                        failed += 1
-        finally:
-            for job in jobs:
-                job.cancel()
+            annotated = annotate_analysis(args, analyses[0])
+        except MesonetError as exc:
+            _error(str(exc))
+            failed += 1
     rows = [_summary_row(a) for a in analyses]
     table_out = sys.stderr if args.json == "-" else sys.stdout
     if rows:
@@ -422,23 +402,9 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from mesonet.ensemble import load_scorer
-    from mesonet.evaluate import evaluate_dataset
     from mesonet.report import write_report
-    from mesonet.workers import WorkerPool
 
-    # Finding faces (in images and videos) runs in worker processes; aligned crops need none.
-    with WorkerPool(args.jobs) if args.faces == "detect" else contextlib.nullcontext() as pool:
-        classifier = load_scorer(args.model, weights_file=args.weights_file)
-        result = evaluate_dataset(
-            args.dir,
-            classifier,
-            faces=args.faces,
-            threshold=_threshold(args, classifier),
-            group_by_video=args.group_by_video,
-            progress=_ProgressBar("evaluate"),
-            pool=pool,
-        )
+    result = evaluate_folder(args)
     for _, reason in result.skipped:
         _error(reason)
     print(result.format_table())

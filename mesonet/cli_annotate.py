@@ -50,6 +50,20 @@ def check_annotate_options(args: argparse.Namespace) -> None:
     check_output_path(args.annotate, source=source)
 
 
+def annotate_analysis(args: argparse.Namespace, analysis) -> str:
+    """Draws a detect run's analysis onto its video, on this machine (whatever the engine);
+    returns the line that says where the video is."""
+    from mesonet.cli_engines import threshold_for
+    from mesonet.ensemble import load_scorer
+    from mesonet.workers import WorkerPool
+
+    classifier = load_scorer(args.model, weights_file=args.weights_file)  # cached when detect loaded it here
+    threshold = threshold_for(args, classifier.threshold)
+    # Scoring every frame finds faces in the worker pool; drawing the sampled frames needs none.
+    with WorkerPool(args.jobs) if args.annotate_every_frame else contextlib.nullcontext() as pool:
+        return write_annotated_video(args, analysis, classifier, threshold, pool)
+
+
 def write_annotated_video(args: argparse.Namespace, analysis, classifier, threshold: float, pool) -> str:
     """Writes the annotated video of the analysed file; returns the line that says where it is.
 

@@ -18,6 +18,7 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_CUSTOM_WEIGHTS_MAX_AGE_H | hours an uploaded weight file is kept at most (its session may end sooner) | 24 |
 | MESONET_WORKERS | worker processes that decode and find faces for the whole server | the CPU cores |
 | MESONET_ICE_SERVERS | STUN/TURN servers for the Live page's camera stream, as JSON (see ice_servers) | [] (none) |
+| RAY_ADDRESS | Ray's variable: the cluster of `--engine ray` when no --address is given | (none: a local instance) |
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ EXTRACTION_CACHE_MB_ENV = "MESONET_EXTRACTION_CACHE_MB"
 CUSTOM_WEIGHTS_MAX_AGE_H_ENV = "MESONET_CUSTOM_WEIGHTS_MAX_AGE_H"
 WORKERS_ENV = "MESONET_WORKERS"
 ICE_SERVERS_ENV = "MESONET_ICE_SERVERS"
+# Ray's own variable (`ray job submit` sets it for the command it runs), honoured as Ray does.
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -185,3 +188,9 @@ def ice_servers() -> list[dict]:
 
 
 _ICE_EXAMPLE = 'set it like [{"urls": "turn:HOST:3478", "username": "USER", "credential": "PASSWORD"}], or unset it.'
+
+
+def ray_address() -> str | None:
+    """The Ray cluster `--engine ray` connects to when no --address is given (RAY_ADDRESS), or None:
+    then a local Ray instance is started."""
+    return os.environ.get(RAY_ADDRESS_ENV) or None

@@ -172,6 +172,19 @@ def scan_dataset(root: str | Path, *, allow_videos: bool = True) -> Dataset:
     return Dataset(root, files, ignored)
 
 
+def media_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The files to analyse: each file as given, and each folder's images and videos (searched
+    recursively, sorted, hidden files and archivers' folders left out), in the order given."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = (p for p in path.rglob("*") if p.is_file() and not _is_hidden_or_junk(p, path))
+        files += sorted(p for p in found if _media_kind(p) is not None)
+    return files
+
+
 def _unwrap_single_folder(root: Path) -> Path:
     """Descends into a lone wrapper folder (ZIP archives often keep their top folder)."""
     entries = [p for p in root.iterdir() if not _is_hidden_or_junk(p)]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mesonet.errors import WeightsError
-from mesonet.scoring import DEFAULT_BATCH_SIZE, Classifier, load_classifier, score_in_batches
+from mesonet.scoring import DEFAULT_BATCH_SIZE, Classifier, describe_classifier, load_classifier, score_in_batches
 from mesonet.verdict import DEFAULT_THRESHOLD
 
 
@@ -84,13 +84,34 @@ def load_scorer(model: str, *, weights_file: str | Path | None = None) -> Classi
     Raises:
         WeightsError: an unknown name, or a weight file given with an ensemble.
     """
+    members, name = _ensemble_members(model, weights_file)
+    if members is None:
+        return load_classifier(model, weights_file=weights_file)
+    return Ensemble([load_classifier(n) for n in members], name=name)
+
+
+def describe_scorer(model: str, *, weights_file: str | Path | None = None) -> tuple[str, float]:
+    """The (name, threshold) of what `load_scorer` would load, without loading anything (no TensorFlow).
+
+    Raises:
+        WeightsError: as `load_scorer`.
+    """
+    members, name = _ensemble_members(model, weights_file)
+    if members is None:
+        return describe_classifier(model, weights_file=weights_file)[1:]
+    for member in members:
+        describe_classifier(member)  # an unknown member fails here, as when loading
+    return name, DEFAULT_THRESHOLD
+
+
+def _ensemble_members(model: str, weights_file: str | Path | None) -> tuple[list[str] | None, str | None]:
+    """(the member names, the ensemble's name) when `model` is an ensemble, else (None, None)."""
     from mesonet.weights import ENSEMBLES
 
     key = model.strip().lower()
     names = [n.strip() for n in key.split(",") if n.strip()]
-    if key in ENSEMBLES or len(names) > 1:
-        if weights_file is not None:
-            raise WeightsError("--weights-file goes with one architecture, not with an ensemble of catalog weights.")
-        members = ENSEMBLES.get(key, names)
-        return Ensemble([load_classifier(n) for n in members], name=key if key in ENSEMBLES else None)
-    return load_classifier(model, weights_file=weights_file)
+    if key not in ENSEMBLES and len(names) < 2:
+        return None, None
+    if weights_file is not None:
+        raise WeightsError("--weights-file goes with one architecture, not with an ensemble of catalog weights.")
+    return list(ENSEMBLES.get(key, names)), key if key in ENSEMBLES else "+".join(names)

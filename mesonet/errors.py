@@ -66,6 +66,11 @@ class AnnotateError(MesonetError):
     """An annotated video that cannot be made: a wrong output path, or the encoder failed (`mesonet.annotate`)."""
 
 
+class EngineError(MesonetError):
+    """The distributed engine cannot run: Ray is not installed, the cluster cannot be reached, or a
+    Ray task failed (see `mesonet.engine_ray`)."""
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type's name when empty), for one-line errors."""
     text = str(exc).strip()

@@ -29,10 +29,10 @@ from typing import Literal
 import numpy as np
 
 from mesonet import datasets
-from mesonet.analysis import extract_faces_from_media, score_extraction
+from mesonet.analysis import Extraction, extract_faces_from_media, score_extraction
 from mesonet.calibration import Reliability, reliability
 from mesonet.datasets import CLASS_NAMES, LABEL_FORGED, Dataset, LabeledFile, iter_face_batches, scan_dataset
-from mesonet.errors import CancelledError, MesonetError
+from mesonet.errors import CancelledError, MesonetError, NoFaceError
 from mesonet.metrics import Metrics, compute_metrics, format_metric
 from mesonet.scoring import Classifier
 from mesonet.verdict import DEFAULT_THRESHOLD, called_fake
@@ -87,7 +87,7 @@ def group_frames_by_video(
     Returns:
         (one ItemScore of kind "frames" per video, paths of images the pattern did not match).
     """
-    regex = _compile_pattern(pattern)
+    regex = compile_video_pattern(pattern)
     groups: dict[tuple[str, str], list[ItemScore]] = {}
     unmatched: list[str] = []
     for item in items:
@@ -122,7 +122,7 @@ def worst_mistakes(items: Sequence[ItemScore], threshold: float, *, limit: int |
     return wrong if limit is None else wrong[:limit]
 
 
-def _compile_pattern(pattern: str) -> re.Pattern:
+def compile_video_pattern(pattern: str) -> re.Pattern:
     try:
         return re.compile(pattern)
     except re.error as exc:
@@ -148,6 +148,7 @@ class Evaluation:
         video_metrics: video-level metrics over `videos` (None when there are none).
         unmatched_frames: images the grouping pattern did not match.
         timings_s: wall-clock seconds per stage, and "images_per_s".
+        engine: what scored the files: "local" (this machine) or "ray" (`mesonet.engine_ray`).
     """
 
     model: str
@@ -162,6 +163,7 @@ class Evaluation:
     group_pattern: str | None = None
     unmatched_frames: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    engine: str = "local"
 
     @property
     def headline(self) -> Metrics:
@@ -212,6 +214,7 @@ class Evaluation:
             "n_unmatched_frames": len(self.unmatched_frames),
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "timings_s": self.timings_s,
+            "engine": self.engine,
             "label_convention": "score_real is the network output P(real); p_fake = 1 - score_real; "
             "forged is the positive class",
         }
@@ -350,7 +353,7 @@ def evaluate_dataset(
     if faces not in ("aligned", "detect"):
         raise ValueError(f"faces must be 'aligned' or 'detect', got {faces!r}.")
     if group_by_video is not None:
-        _compile_pattern(group_by_video)  # fail before the long part
+        compile_video_pattern(group_by_video)  # fail before the long part
     dataset = root if isinstance(root, Dataset) else scan_dataset(root)
     images, video_files = dataset.images(), dataset.videos()
     total = len(dataset.files)
@@ -366,7 +369,7 @@ def evaluate_dataset(
     for batch in iter_face_batches([f.path for f in images], batch_size=batch_size, workers=threads, loader=loader):
         if cancel is not None and cancel.is_set():
             raise CancelledError(f"Evaluation cancelled after {done} of {total} files.")
-        scores = classifier.score_batch(np.divide(batch.faces, 255.0, dtype=np.float32))
+        scores = score_face_batch(classifier, batch.faces)
         for position, score in zip(batch.indices, scores):
             f = images[position]
             items.append(ItemScore(str(f.path), f.label, f.class_folder, "image", float(score)))
@@ -386,10 +389,46 @@ def evaluate_dataset(
         done += 1
         report(done, total)
 
+    return finish_evaluation(
+        dataset,
+        classifier.name,
+        items,
+        videos,
+        skipped,
+        faces=faces,
+        threshold=threshold,
+        group_by_video=group_by_video,
+        timings={"images": image_s},
+        started=started,
+    )
+
+
+def finish_evaluation(
+    dataset: Dataset,
+    model: str,
+    items: list[ItemScore],
+    videos: list[ItemScore],
+    skipped: list[tuple[str, str]],
+    *,
+    faces: FaceMode,
+    threshold: float,
+    group_by_video: str | None,
+    timings: dict[str, float],
+    started: float,
+    engine: str = "local",
+) -> Evaluation:
+    """The metrics and the Evaluation from every file's score, whichever engine (`engine`) made them.
+
+    `items` (images) and `videos` are in dataset order, `skipped` images first; `timings` are the
+    engine's stages in seconds ("images" gives "images_per_s"); `started` is the perf_counter at the start.
+
+    Raises:
+        MesonetError: nothing at all could be scored.
+    """
     unmatched: list[str] = []
     if group_by_video is not None:
         groups, unmatched = group_frames_by_video(items, group_by_video)
-        videos += groups
+        videos = videos + groups
     if not items and not videos:
         raise MesonetError(
             f"No file of {dataset.root} could be scored ({len(skipped)} skipped, e.g. "
@@ -403,11 +442,13 @@ def evaluate_dataset(
         if videos
         else None
     )
-    timings = {"images": round(image_s, 3), "total": round(time.perf_counter() - started, 3)}
+    image_s = timings.get("images", 0.0)
+    timings = {name: round(seconds, 3) for name, seconds in timings.items()}
+    timings["total"] = round(time.perf_counter() - started, 3)
     if items and image_s > 0:
         timings["images_per_s"] = round(len(items) / image_s, 1)
     return Evaluation(
-        classifier.name,
+        model,
         dataset.summary(),
         threshold,
         faces,
@@ -419,7 +460,28 @@ def evaluate_dataset(
         group_by_video,
         unmatched,
         timings,
+        engine,
     )
+
+
+def score_face_batch(classifier: Classifier, faces: np.ndarray) -> np.ndarray:
+    """P(real) of decoded 256x256 crops, uint8 RGB of shape (N, 256, 256, 3), as one model call; shape (N,)."""
+    return classifier.score_batch(np.divide(faces, 255.0, dtype=np.float32))
+
+
+def score_video(extraction: Extraction, classifier: Classifier, *, threshold: float) -> tuple[float, int]:
+    """The video-level score of one video's extracted faces, as the paper aggregates it.
+
+    Returns:
+        (score_real = 1 - the mean P(fake) of the frames with a face, the number of those frames).
+
+    Raises:
+        NoFaceError: no sampled frame has a face.
+    """
+    summary = score_extraction(extraction, classifier, threshold=threshold).summary
+    if summary.p_fake_mean is None:
+        raise NoFaceError(f"{Path(extraction.path).name}: no face found in {summary.frames_sampled} sampled frames.")
+    return 1.0 - summary.p_fake_mean, summary.frames_with_face
 
 
 def _score_video(
@@ -427,14 +489,8 @@ def _score_video(
 ) -> ItemScore | None:
     """Scores one video; `extract()` gives its Extraction (a worker's result, or one made here)."""
     try:
-        analysis = score_extraction(extract(), classifier, threshold=threshold)
+        score_real, n_frames = score_video(extract(), classifier, threshold=threshold)
     except MesonetError as exc:
         skipped.append((str(f.path), str(exc)))
         return None
-    summary = analysis.summary
-    if summary.p_fake_mean is None:
-        skipped.append((str(f.path), f"{f.path.name}: no face found in {summary.frames_sampled} sampled frames."))
-        return None
-    return ItemScore(
-        str(f.path), f.label, f.class_folder, "video", 1.0 - summary.p_fake_mean, f.path.stem, summary.frames_with_face
-    )
+    return ItemScore(str(f.path), f.label, f.class_folder, "video", score_real, f.path.stem, n_frames)

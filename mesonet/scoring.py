@@ -125,6 +125,31 @@ _cache: OrderedDict[tuple, Classifier] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
+def describe_classifier(model: str, *, weights_file: str | Path | None = None) -> tuple[str, str, float]:
+    """What `load_classifier(model, weights_file=...)` would load, without loading or downloading it.
+
+    Returns:
+        (architecture, name, threshold).
+
+    Raises:
+        WeightsError: unknown name, an architecture without weights, or a weight file that does not exist.
+    """
+    from mesonet.weights import CATALOG, get_weights, metadata_threshold, read_metadata
+
+    key_name = model.strip().lower()
+    if weights_file is not None:
+        arch = CATALOG[key_name].arch if key_name in CATALOG else _arch_or_error(model)
+        path = Path(weights_file)
+        if not path.is_file():
+            raise WeightsError(f"Weight file {path} does not exist. Give the path of a weight file.")
+        return arch, f"{arch} ({path.name})", metadata_threshold(read_metadata(path))
+    if key_name in ARCHITECTURES:
+        choices = ", ".join(n for n, e in CATALOG.items() if e.arch == key_name)
+        raise WeightsError(f"{model} needs weights: pick {choices}, or give a weight file.")
+    entry = get_weights(key_name)
+    return entry.arch, entry.name, entry.threshold
+
+
 def load_classifier(model: str, *, weights_file: str | Path | None = None, download: bool = True) -> Classifier:
     """Loads a classifier once per (architecture, weights) in this process (at most
     `config.MODEL_CACHE_ENTRIES` kept, the least recently used dropped first).
@@ -140,31 +165,10 @@ def load_classifier(model: str, *, weights_file: str | Path | None = None, downl
     Raises:
         WeightsError: unknown name, weights missing offline, corrupted or mismatched file.
     """
-    from mesonet.weights import (
-        CATALOG,
-        get_weights,
-        load_model_with_weights,
-        metadata_threshold,
-        read_metadata,
-        sha256_of,
-        weights_path,
-    )
+    from mesonet.weights import load_model_with_weights, sha256_of, weights_path
 
-    key_name = model.strip().lower()
-    if weights_file is not None:
-        arch = CATALOG[key_name].arch if key_name in CATALOG else _arch_or_error(model)
-        path = Path(weights_file)
-        name = f"{arch} ({path.name})"
-        threshold = metadata_threshold(read_metadata(path))
-    else:
-        if key_name in ARCHITECTURES:
-            choices = ", ".join(n for n, e in CATALOG.items() if e.arch == key_name)
-            raise WeightsError(f"{model} needs weights: pick {choices}, or give a weight file.")
-        entry = get_weights(key_name)
-        arch, name, threshold = entry.arch, entry.name, entry.threshold
-        path = weights_path(entry.name, download=download)
-    if not path.is_file():
-        raise WeightsError(f"Weight file {path} does not exist. Give the path of a weight file.")
+    arch, name, threshold = describe_classifier(model, weights_file=weights_file)
+    path = Path(weights_file) if weights_file is not None else weights_path(name, download=download)
     key = (arch, name, sha256_of(path))
     with _cache_lock:
         if key not in _cache:

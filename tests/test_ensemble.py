@@ -46,3 +46,35 @@ def test_cli_predict_with_an_ensemble_names_it_and_states_the_rule(sample_images
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
     assert "rescaled so that its own threshold is 50%" in " ".join(capsys.readouterr().out.split())
+
+
+def test_describe_scorer_names_what_load_scorer_loads_without_tensorflow(tmp_path):
+    import subprocess
+    import sys
+
+    from mesonet.config import PROJECT_WEIGHTS_DIR
+    from mesonet.ensemble import describe_scorer
+
+    own = tmp_path / "mine.h5"
+    own.write_bytes((PROJECT_WEIGHTS_DIR / "Meso4_DF.h5").read_bytes())
+    (tmp_path / "mine.h5.json").write_text(json.dumps({"threshold": 0.37}))
+    for model, weights_file in (
+        ("meso4-df", None),
+        (" Meso4-DF , meso4-f2f", None),
+        ("released", None),
+        ("meso4", own),
+    ):
+        scorer = load_scorer(model, weights_file=weights_file)
+        assert describe_scorer(model, weights_file=weights_file) == (scorer.name, scorer.threshold)
+    assert describe_scorer("meso4", weights_file=own)[1] == 0.37
+    for model, weights_file in (("meso4-xx", None), ("meso4-df,nope", None), ("meso4", tmp_path / "missing.h5")):
+        with pytest.raises(WeightsError) as described:
+            describe_scorer(model, weights_file=weights_file)
+        with pytest.raises(WeightsError) as loaded:
+            load_scorer(model, weights_file=weights_file)
+        assert str(described.value) == str(loaded.value)
+    code = (
+        "import sys\nfrom mesonet.ensemble import describe_scorer\n"
+        "describe_scorer('released')\nassert 'tensorflow' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
