@@ -77,3 +77,13 @@ def local_server(tmp_path):
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """One Playwright driver for the whole session: its sync API allows only one per thread, and
+    several browser test files launch their Chromium from it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver

@@ -414,7 +414,13 @@ def test_detect_annotate_errors_are_one_line_and_leave_no_file(
 def test_detect_annotate_stopped_mid_way_leaves_no_file(clips: dict[str, Path], tmp_path: Path, signum, exit_code):
     """Ctrl-C, or a kill, while the video is being written: the partial file goes with the command."""
     command = [sys.executable, "-m", "mesonet.cli", "detect", str(clips["long.mp4"]), "--frames", "3"]
-    process = subprocess.Popen([*command, "--annotate", str(tmp_path / "out.mp4")], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*command, "--annotate", str(tmp_path / "out.mp4")],
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell's background job (CI started with `&`) inherits SIGINT ignored: give Ctrl-C back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 300
     while not list(tmp_path.glob(".out.*.part.mp4")):
         assert process.poll() is None and time.monotonic() < deadline, "the video was never started"

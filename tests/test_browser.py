@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright
 from playwright.async_api import expect as expect_async
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.app_server import CHROMIUM, CHROMIUM_ARGS, REPO, start_streamlit, stop_streamlit
 
@@ -95,11 +95,10 @@ def server(tmp_path_factory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def browser(playwright) -> Iterator:
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

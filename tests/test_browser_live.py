@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests import test_browser
 from tests.app_server import CHROMIUM, CHROMIUM_ARGS, REPO
@@ -51,11 +51,9 @@ def camera_clip(tmp_path_factory, shared_dir) -> Path:
     return webcam_y4m(source, tmp_path_factory.mktemp("camera") / "camera.y4m", seconds=4.0)
 
 
-@pytest.fixture(scope="module")
-def playwright():
+@pytest.fixture(scope="module", autouse=True)
+def expect_timeout():
     expect.set_options(timeout=UI_MS)
-    with sync_playwright() as playwright:
-        yield playwright
 
 
 def live_page(
