@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# The Live page's WebRTC stack (aiortc's libsrtp) crashes the process with a segfault when it
+# loads after TensorFlow, so the server loads it first, before any page can load TensorFlow.
+import aiortc  # noqa: F401
 import streamlit as st
 
 import studio

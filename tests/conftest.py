@@ -8,6 +8,9 @@ import os
 import threading
 from pathlib import Path
 
+# As in streamlit_app.py: aiortc's libsrtp segfaults when it loads after TensorFlow, and the
+# AppTests run the router (which imports it) in this process, where TensorFlow is loaded.
+import aiortc  # noqa: F401
 import pytest
 
 from mesonet import config
