@@ -109,6 +109,7 @@ def page(browser, server: Server) -> Iterator:
     page = context.new_page()
     page.goto(server.url)
     page.wait_for_selector(FILE_INPUT, state="attached", timeout=30_000)
+    wait_until_idle(page)
     yield page
     context.close()
     server.check_alive()  # a timeout above may really be a crashed server: say so
@@ -161,6 +162,15 @@ def wait_for_verdict(page, name: str, *, timeout: float = ANALYSIS_MS) -> tuple[
     value = p_fake_value(page)
     value.wait_for(timeout=timeout)
     return card.inner_text().splitlines()[0].strip(), value.inner_text().strip()
+
+
+# The app root says whether a script run is going on; a click during the first run can be
+# overwritten when that run's widget values arrive.
+IDLE_APP = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def wait_until_idle(page, *, timeout: float = 30_000) -> None:
+    page.locator(IDLE_APP).wait_for(state="attached", timeout=timeout)
 
 
 def frame_header(page) -> str:
@@ -444,6 +454,7 @@ def test_training_runs_beside_the_server_stops_and_other_users_are_still_served(
         context.set_default_timeout(UI_MS)
         teacher = context.new_page()
         teacher.goto(f"{url}/train")
+        wait_until_idle(teacher, timeout=FIRST_ANALYSIS_MS)
         # The longest run the page allows, so it is still running when the other user looks.
         steps = teacher.get_by_role("spinbutton", name="Steps")
         steps.fill("2000", timeout=FIRST_ANALYSIS_MS)
@@ -486,6 +497,8 @@ def test_group_photo_compare_and_back_on_a_desktop(page, shared_dir, screenshots
     photo = shared_dir / "data" / "photos" / "two_people.jpg"
     page.get_by_text("Face extraction settings").click()
     page.get_by_text("All faces", exact=True).click()
+    expect(page.get_by_role("radio", name="All faces")).to_be_checked()
+    wait_until_idle(page)
     page.set_input_files(FILE_INPUT, photo)
     wait_for_verdict(page, photo.name, timeout=FIRST_ANALYSIS_MS)
     frame_view = page.locator(FRAME_VIEW)
