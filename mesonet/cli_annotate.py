@@ -45,7 +45,9 @@ def check_annotate_options(args: argparse.Namespace) -> None:
     if len(args.files) != 1:
         raise AnnotateError(f"--annotate writes one video: give one video file, not {len(args.files)} files.")
     source = Path(args.files[0])
-    if not source.is_dir() and not is_video(source):
+    if source.is_dir():
+        raise AnnotateError(f"{args.files[0] or '.'}: is a folder; --annotate needs one video file.")
+    if not is_video(source):
         raise AnnotateError(f"{source.name}: is a photo; --annotate needs a video file (MP4, MOV, AVI, MKV, WebM).")
     check_output_path(args.annotate, source=source)
 

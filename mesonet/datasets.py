@@ -174,9 +174,16 @@ def scan_dataset(root: str | Path, *, allow_videos: bool = True) -> Dataset:
 
 def media_files(paths: Sequence[str | Path]) -> list[Path]:
     """The files to analyse: each file as given, and each folder's images and videos (searched
-    recursively, sorted, hidden files and archivers' folders left out), in the order given."""
+    recursively, sorted, hidden files and archivers' folders left out), in the order given.
+
+    Raises:
+        DatasetError: an empty path (Path("") would silently mean the current folder).
+    """
     files: list[Path] = []
-    for path in map(Path, paths):
+    for given in paths:
+        if not str(given):
+            raise DatasetError("An empty path was given: name a file or a folder (. for the current folder).")
+        path = Path(given)
         if not path.is_dir():
             files.append(path)
             continue

@@ -87,6 +87,12 @@ def test_wrong_weights_file_is_one_clear_line(sample_images, shared_dir):
     assert result.stderr.count("\n") == 1 and "does not hold MesoInception4 weights" in result.stderr
 
 
+def test_an_empty_path_is_refused_not_read_as_the_current_folder():
+    result = run_cli("detect", "")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "An empty path was given" in result.stderr, result.stderr
+
+
 def test_core_imports_no_streamlit_and_loads_nothing_at_import():
     code = (
         "import sys, mesonet, mesonet.cli, mesonet.weights, mesonet.scoring; "
