@@ -17,6 +17,7 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_EXTRACTION_CACHE_MB | the app's server-wide cache of face extractions, in MB | 1024 |
 | MESONET_CUSTOM_WEIGHTS_MAX_AGE_H | hours an uploaded weight file is kept at most (its session may end sooner) | 24 |
 | MESONET_WORKERS | worker processes that decode and find faces for the whole server | the CPU cores |
+| MESONET_LIVE_STREAMS | camera streams the Live page scores at once, server-wide | half the CPU cores (at least 1) |
 | MESONET_ICE_SERVERS | STUN/TURN servers for the Live page's camera stream, as JSON (see ice_servers) | [] (none) |
 | RAY_ADDRESS | Ray's variable: the cluster of `--engine ray` when no --address is given | (none: a local instance) |
 """
@@ -39,6 +40,7 @@ MAX_DECODE_S_ENV = "MESONET_MAX_DECODE_S"
 EXTRACTION_CACHE_MB_ENV = "MESONET_EXTRACTION_CACHE_MB"
 CUSTOM_WEIGHTS_MAX_AGE_H_ENV = "MESONET_CUSTOM_WEIGHTS_MAX_AGE_H"
 WORKERS_ENV = "MESONET_WORKERS"
+LIVE_STREAMS_ENV = "MESONET_LIVE_STREAMS"
 ICE_SERVERS_ENV = "MESONET_ICE_SERVERS"
 # Ray's own variable (`ray job submit` sets it for the command it runs), honoured as Ray does.
 RAY_ADDRESS_ENV = "RAY_ADDRESS"
@@ -153,11 +155,23 @@ def cpu_count() -> int:
 
 def worker_count() -> int:
     """Worker processes for decoding and face finding (MESONET_WORKERS, else one per core; at least 1)."""
-    value = os.environ.get(WORKERS_ENV)
+    return _count(WORKERS_ENV, cpu_count())
+
+
+def live_stream_limit() -> int:
+    """Camera streams scored at once on the Live page, for the whole server (MESONET_LIVE_STREAMS,
+    else one per two cores; at least 1). One stream in Chromium kept the server 0.8 of a core busy
+    (scoring, and the video's decoding and encoding), so more would leave other users nothing."""
+    return _count(LIVE_STREAMS_ENV, max(1, cpu_count() // 2))
+
+
+def _count(variable: str, default: int) -> int:
+    """The variable as a whole number of at least 1; the default when unset or not a number."""
+    value = os.environ.get(variable)
     try:
-        return max(1, int(value)) if value else cpu_count()
+        return max(1, int(value)) if value else default
     except ValueError:
-        return cpu_count()
+        return default
 
 
 def ice_servers() -> list[dict]:

@@ -6,8 +6,9 @@ Public API:
     LiveStats                 frames received, scored and dropped, and the scored frames per second
     LiveScorer(classifier, *, detect_every, detect_max_side, follow, max_faces)
         .score_frame(frame, *, frame_index, time_s) -> LiveFrame   .warm_up()  .reset()
-    LiveStream(scorer, *, history_s, fps_window_s)
+    LiveStream(scorer, *, slots, history_s, fps_window_s)
         .offer(frame)  .latest()  .history()  .stats()  .restart()  .stop()
+    StreamSlots(limit)        how many streams a server scores at once
 
 Coordinates as in mesonet.faces: frames are uint8 RGB arrays of shape (H, W, 3), boxes are
 (top, right, bottom, left) integer pixels of the frame.
@@ -118,6 +119,7 @@ class LiveStats:
         duration_s: seconds from the first frame to the last one.
         error: the first line of the error of the last frame that could not be scored, or None
             once a frame is scored after it.
+        waiting_for_slot: the last frame found every StreamSlots slot taken, so it was dropped.
     """
 
     received: int
@@ -127,6 +129,40 @@ class LiveStats:
     since_last_frame_s: float | None
     duration_s: float = 0.0
     error: str | None = None
+    waiting_for_slot: bool = False
+
+
+class StreamSlots:
+    """How many streams are scored at once, shared by the streams of a server.
+
+    A stream whose camera sends 30 frames per second keeps a scoring thread busy most of the
+    time, so a class pressing START together would slow every other user's analyses. A stream
+    takes a slot when its scoring thread starts and gives it back when the thread ends (on
+    `LiveStream.stop`, or after `idle_s` without frames). Thread-safe.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be 1 or more, got {limit}.")
+        self.limit = limit
+        self._taken = 0
+        self._lock = threading.Lock()
+
+    def try_take(self) -> bool:
+        with self._lock:
+            if self._taken >= self.limit:
+                return False
+            self._taken += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._taken -= 1
+
+    @property
+    def taken(self) -> int:
+        with self._lock:
+            return self._taken
 
 
 @dataclass(eq=False)
@@ -346,6 +382,9 @@ class LiveStream:
 
     Attributes:
         scorer: the LiveScorer (its classifier may be replaced at any time).
+        slots: the server's StreamSlots, or None for no limit. While every slot is taken, frames
+            are dropped unscored and `stats().waiting_for_slot` says so; scoring starts with
+            the first frame after a slot is free.
         history_s: how many seconds of results `history()` keeps.
         fps_window_s: the scored frames per second are measured over this many seconds.
     """
@@ -354,12 +393,14 @@ class LiveStream:
         self,
         scorer: LiveScorer,
         *,
+        slots: StreamSlots | None = None,
         history_s: float = 10.0,
         fps_window_s: float = 3.0,
         idle_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.scorer = scorer
+        self.slots = slots
         self.history_s = history_s
         self.fps_window_s = fps_window_s
         self.idle_s = idle_s
@@ -376,6 +417,7 @@ class LiveStream:
         self._started_at: float | None = None
         self._last_frame_at: float | None = None
         self._error: str | None = None
+        self._waiting_for_slot = False
         self._generation = getattr(self, "_generation", 0) + 1
 
     def offer(self, frame: np.ndarray, *, dropped_before: int = 0) -> None:
@@ -398,6 +440,11 @@ class LiveStream:
             self._received += 1
             self._last_frame_at = now
             if self._thread is None:
+                self._waiting_for_slot = self.slots is not None and not self.slots.try_take()
+                if self._waiting_for_slot:
+                    self._pending = None
+                    self._dropped += 1
+                    return
                 self._thread = threading.Thread(target=self._work, name="mesonet-live", daemon=True)
                 self._thread.start()
             self._condition.notify()
@@ -421,7 +468,9 @@ class LiveStream:
                 since, duration = None, 0.0
             else:
                 since, duration = now - self._last_frame_at, self._last_frame_at - self._started_at
-            return LiveStats(self._received, self._scored, self._dropped, fps, since, duration, self._error)
+            return LiveStats(
+                self._received, self._scored, self._dropped, fps, since, duration, self._error, self._waiting_for_slot
+            )
 
     def restart(self) -> None:
         """Starts a new stream: counts, results and followed faces are forgotten."""
@@ -441,6 +490,13 @@ class LiveStream:
             thread.join(timeout=10)
 
     def _work(self) -> None:
+        try:
+            self._score_until_stopped_or_idle()
+        finally:
+            if self.slots is not None:
+                self.slots.give_back()
+
+    def _score_until_stopped_or_idle(self) -> None:
         me = threading.current_thread()
         while True:
             with self._condition:

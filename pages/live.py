@@ -82,6 +82,14 @@ def scores(model: str, threshold: float, playing: bool) -> None:
             "by another application, or the connection dropped. Press **STOP**, then **START**.",
             icon=":material/videocam_off:",
         )
+    if playing and stats.waiting_for_slot:
+        limit = live.server_slots().limit
+        st.warning(
+            f"The server is busy: it already scores {limit} other camera{'s' if limit > 1 else ''}, as many as it "
+            "takes at once, so that everyone's analyses stay quick. Your video plays without boxes and is scored as "
+            "soon as another camera stops. A recorded video can be analysed on the **Analyse** page meanwhile.",
+            icon=":material/hourglass_top:",
+        )
     if not stats.received:
         return
     history = session.stream.history()

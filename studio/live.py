@@ -21,9 +21,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit_webrtc import VideoProcessorBase
 
+from mesonet import config
 from mesonet.annotate_draw import draw_face, label_style
 from mesonet.export import face_number
-from mesonet.live import LiveFrame, LiveScorer, LiveStream
+from mesonet.live import LiveFrame, LiveScorer, LiveStats, LiveStream, StreamSlots
 from mesonet.verdict import DEFAULT_THRESHOLD, VERDICT_COLORS, verdict_color
 from studio.results import MODEL_COLORS
 
@@ -57,7 +58,7 @@ class LiveSession:
     """
 
     def __init__(self, classifier) -> None:
-        self.stream = LiveStream(LiveScorer(classifier), history_s=WINDOW_S)
+        self.stream = LiveStream(LiveScorer(classifier), slots=server_slots(), history_s=WINDOW_S)
         self.threshold = DEFAULT_THRESHOLD
         self._warm_up(classifier)
 
@@ -77,6 +78,12 @@ class LiveSession:
     def processor(self) -> LiveProcessor:
         """A new processor for a new camera stream (streamlit-webrtc's `video_processor_factory`)."""
         return LiveProcessor(self)
+
+
+@st.cache_resource
+def server_slots() -> StreamSlots:
+    """The scoring slots every session's camera shares (MESONET_LIVE_STREAMS of them)."""
+    return StreamSlots(config.live_stream_limit())
 
 
 def live_session(classifier, threshold: float) -> LiveSession:
@@ -100,7 +107,8 @@ class LiveProcessor(VideoProcessorBase):
         try:
             image = frames[-1].to_ndarray(format="rgb24")
             self.live.stream.offer(image, dropped_before=len(frames) - 1)
-            annotated = annotate(image, self.live.stream.latest(), self.live.threshold, self.live.stream.stats().fps)
+            status = status_line(self.live.stream.stats())
+            annotated = annotate(image, self.live.stream.latest(), self.live.threshold, status)
             return [av.VideoFrame.from_ndarray(annotated, format="rgb24")]
         except Exception:
             # An exception here would end streamlit-webrtc's thread and freeze the video: show the frame as it is.
@@ -111,14 +119,19 @@ class LiveProcessor(VideoProcessorBase):
         self.live.stream.stop()
 
 
-def annotate(image: np.ndarray, result: LiveFrame | None, threshold: float, fps: float) -> np.ndarray:
-    """The frame with each face's box and P(fake) coloured by its verdict, and the scoring rate.
+def status_line(stats: LiveStats) -> str:
+    """What the video's top-left corner says: the scoring rate, or that the server is busy."""
+    return "server busy: not scored" if stats.waiting_for_slot else f"{stats.fps:.1f} scored fps"
+
+
+def annotate(image: np.ndarray, result: LiveFrame | None, threshold: float, status: str) -> np.ndarray:
+    """The frame with each face's box and P(fake) coloured by its verdict, and a status line.
 
     Args:
         image: uint8 RGB array of shape (H, W, 3); not modified.
         result: the latest scored frame (its boxes are drawn on this newer frame), or None.
         threshold: the P(fake) threshold for the colours.
-        fps: scored frames per second, shown in the top-left corner.
+        status: shown in the top-left corner (`status_line`).
 
     Returns:
         uint8 RGB array of shape (H, W, 3).
@@ -132,7 +145,6 @@ def annotate(image: np.ndarray, result: LiveFrame | None, threshold: float, fps:
         draw_face(picture, face.box, label, verdict_color(face.p_fake, threshold), font=font, line=line)
     draw = ImageDraw.Draw(picture)
     small = _font(max(12, picture.width // 40))
-    status = f"{fps:.1f} scored fps"
     x0, y0, x1, y1 = draw.textbbox((0, 0), status, font=small)
     draw.rectangle([0, 0, x1 - x0 + 2 * line, y1 - y0 + 2 * line], fill="#000000")
     draw.text((line - x0, line - y0), status, fill="white", font=small)

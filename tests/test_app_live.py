@@ -37,18 +37,18 @@ def scored(index: int, time_s: float, faces: dict[int, float], model: str = "mes
 def test_faces_are_boxed_in_their_verdict_colour_at_the_threshold_with_the_rate_drawn():
     image = np.full((480, 640, 3), 90, dtype=np.uint8)
     frame = scored(0, 0.0, {0: 0.30, 1: 0.70})
-    drawn = live.annotate(image, frame, threshold=0.5, fps=12.5)
+    drawn = live.annotate(image, frame, threshold=0.5, status="12.5 scored fps")
     assert drawn.shape == image.shape and (image == 90).all(), "the camera's frame is not written into"
     green, red = pixels_of(drawn, VERDICT_COLORS["real"]), pixels_of(drawn, VERDICT_COLORS["fake"])
     assert green > 1500 and red > 1500  # face 1's box and label in green, face 2's in red
     assert green == pixels_of(drawn[:, :320], VERDICT_COLORS["real"])  # face 1 is the left one
     # The threshold moves the colours: at 0.25 both faces are fake, at 0.75 both are real.
-    assert pixels_of(live.annotate(image, frame, threshold=0.25, fps=12.5), VERDICT_COLORS["real"]) == 0
-    assert pixels_of(live.annotate(image, frame, threshold=0.75, fps=12.5), VERDICT_COLORS["fake"]) == 0
+    assert pixels_of(live.annotate(image, frame, threshold=0.25, status="12.5 scored fps"), VERDICT_COLORS["real"]) == 0
+    assert pixels_of(live.annotate(image, frame, threshold=0.75, status="12.5 scored fps"), VERDICT_COLORS["fake"]) == 0
     # The rate, white on black, top left.
     corner = drawn[:30, :200]
     assert (corner == 255).all(axis=2).sum() > 50 and (corner == 0).all(axis=2).sum() > 500
-    assert (live.annotate(image, None, threshold=0.5, fps=0.0)[100:] == 90).all()  # nothing scored yet
+    assert (live.annotate(image, None, threshold=0.5, status="0.0 scored fps")[100:] == 90).all()  # nothing scored yet
 
 
 def test_the_chart_shows_each_face_over_the_last_ten_seconds_of_the_current_model():

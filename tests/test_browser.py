@@ -85,7 +85,8 @@ def server(tmp_path_factory) -> Iterator[Server]:
     """One `streamlit run streamlit_app.py` server for the whole session."""
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
     try:
-        process, url, _ = start_streamlit(log, timeout_s=30)
+        # One live camera scored at a time (the default on 2 cores), whatever the machine's cores.
+        process, url, _ = start_streamlit(log, timeout_s=30, env={"MESONET_LIVE_STREAMS": "1"})
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
     try:

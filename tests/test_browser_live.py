@@ -176,6 +176,33 @@ KEEP_CAMERAS_JS = """(() => {
 })();"""
 
 
+def test_a_camera_beyond_the_servers_limit_plays_unscored_with_a_message_until_one_stops(
+    playwright, server, camera_clip
+):
+    """The session's server scores one camera at a time (MESONET_LIVE_STREAMS=1)."""
+    camera = f"--use-file-for-fake-video-capture={camera_clip}"
+    first_browser, first = live_page(playwright, server, FAKE_UI, FAKE_CAMERA, camera, height=1000)
+    second_browser, second = live_page(playwright, server, FAKE_UI, FAKE_CAMERA, camera)
+    busy = second.get_by_text(re.compile(r"^The server is busy: it already scores 1 other camera,"))
+    try:
+        first.frame_locator(CAMERA_FRAME).get_by_role("button", name="START").click()
+        wait_for(lambda: metric(first, "Faces in view") == "1", FIRST_SCORES_S, "the first camera's face")
+        second.frame_locator(CAMERA_FRAME).get_by_role("button", name="START").click()
+        expect(busy).to_be_visible(timeout=WAIT_S * 1000)
+        wait_for(lambda: metric(second, "Frames dropped") == "100.0%", WAIT_S, "the second camera's frames dropped")
+        assert metric(second, "Faces in view") == "0"
+        second.screenshot(path=str(SCREENSHOTS / "live_camera_server_busy.png"))
+
+        first.frame_locator(CAMERA_FRAME).get_by_role("button", name="STOP").click()
+        wait_for(lambda: metric(second, "Faces in view") == "1", WAIT_S, "the second camera scored")
+        expect(busy).to_have_count(0)
+        second.frame_locator(CAMERA_FRAME).get_by_role("button", name="STOP").click()
+    finally:
+        first_browser.close()
+        second_browser.close()
+        server.check_alive()
+
+
 def test_a_camera_that_stops_sending_is_reported(playwright, server, camera_clip):
     camera = f"--use-file-for-fake-video-capture={camera_clip}"
     browser, page = live_page(playwright, server, FAKE_UI, FAKE_CAMERA, camera, init_script=KEEP_CAMERAS_JS)

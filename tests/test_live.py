@@ -15,7 +15,7 @@ import pytest
 from mesonet import config
 from mesonet.errors import ConfigError
 from mesonet.faces import detect_faces, extract_faces
-from mesonet.live import LiveScorer, LiveStream
+from mesonet.live import LiveScorer, LiveStream, StreamSlots
 from tests.live_media import webcam_frames
 
 CLIP = ("real", "ff_youtube_183.mp4")  # one face, talking, 1280 x 720
@@ -223,6 +223,44 @@ def test_a_frame_that_cannot_be_scored_is_reported_and_the_stream_goes_on(frames
         assert len(stream.latest().faces) == 1 and stream.stats().error is None
     finally:
         stream.stop()
+
+
+def test_a_stream_beyond_the_servers_slots_waits_unscored_and_is_scored_once_one_is_free(frames, classifier):
+    slots = StreamSlots(1)
+    first = LiveStream(LiveScorer(classifier("meso4-df")), slots=slots)
+    second = LiveStream(LiveScorer(classifier("meso4-df")), slots=slots, idle_s=0.5)
+    try:
+        first.offer(frames[0])
+        wait_until(lambda: first.stats().scored == 1)
+        for frame in frames[1:4]:
+            second.offer(frame)
+        stats = second.stats()
+        assert stats.waiting_for_slot and (stats.received, stats.scored, stats.dropped) == (3, 0, 3)
+        assert slots.taken == 1 and not first.stats().waiting_for_slot
+
+        first.stop()  # the first camera stops: its slot is free for the next frame of the second
+        assert slots.taken == 0
+        second.offer(frames[4])
+        wait_until(lambda: second.stats().scored == 1)
+        assert not second.stats().waiting_for_slot and second.latest().frame_index == 3
+        assert slots.taken == 1
+        wait_until(lambda: slots.taken == 0, timeout_s=10)  # a stream that goes quiet gives its slot back
+    finally:
+        first.stop()
+        second.stop()
+    assert slots.taken == 0
+    with pytest.raises(ValueError, match="limit must be 1 or more"):
+        StreamSlots(0)
+
+
+def test_live_stream_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(config.LIVE_STREAMS_ENV, raising=False)
+    assert config.live_stream_limit() == max(1, config.cpu_count() // 2)
+    monkeypatch.setenv(config.LIVE_STREAMS_ENV, "3")
+    assert config.live_stream_limit() == 3
+    for bad, expected in (("0", 1), ("many", max(1, config.cpu_count() // 2))):
+        monkeypatch.setenv(config.LIVE_STREAMS_ENV, bad)
+        assert config.live_stream_limit() == expected
 
 
 def test_ice_servers_come_from_the_environment(monkeypatch):
