@@ -8,7 +8,6 @@ Public API:
         .score_frame(frame, *, frame_index, time_s) -> LiveFrame   .warm_up()  .reset()
     LiveStream(scorer, *, slots, history_s, fps_window_s)
         .offer(frame)  .latest()  .history()  .stats()  .restart()  .stop()
-    StreamSlots(limit)        how many streams a server scores at once
 
 Coordinates as in mesonet.faces: frames are uint8 RGB arrays of shape (H, W, 3), boxes are
 (top, right, bottom, left) integer pixels of the frame.
@@ -40,6 +39,7 @@ import numpy as np
 from mesonet.alignment import Box, check_frame
 from mesonet.errors import first_line
 from mesonet.faces import FaceCrop, crop_face, detect_faces, detect_near, match_tracks
+from mesonet.slots import Slots
 
 FollowMethod = Literal["landmarks", "correlation"]
 FOLLOW_METHODS: tuple[str, ...] = ("landmarks", "correlation")
@@ -119,7 +119,7 @@ class LiveStats:
         duration_s: seconds from the first frame to the last one.
         error: the first line of the error of the last frame that could not be scored, or None
             once a frame is scored after it.
-        waiting_for_slot: the last frame found every StreamSlots slot taken, so it was dropped.
+        waiting_for_slot: the last frame found every one of the server's slots taken, so it was dropped.
     """
 
     received: int
@@ -130,39 +130,6 @@ class LiveStats:
     duration_s: float = 0.0
     error: str | None = None
     waiting_for_slot: bool = False
-
-
-class StreamSlots:
-    """How many streams are scored at once, shared by the streams of a server.
-
-    A stream whose camera sends 30 frames per second keeps a scoring thread busy most of the
-    time, so a class pressing START together would slow every other user's analyses. A stream
-    takes a slot when its scoring thread starts and gives it back when the thread ends (on
-    `LiveStream.stop`, or after `idle_s` without frames). Thread-safe.
-    """
-
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError(f"limit must be 1 or more, got {limit}.")
-        self.limit = limit
-        self._taken = 0
-        self._lock = threading.Lock()
-
-    def try_take(self) -> bool:
-        with self._lock:
-            if self._taken >= self.limit:
-                return False
-            self._taken += 1
-            return True
-
-    def give_back(self) -> None:
-        with self._lock:
-            self._taken -= 1
-
-    @property
-    def taken(self) -> int:
-        with self._lock:
-            return self._taken
 
 
 @dataclass(eq=False)
@@ -382,7 +349,7 @@ class LiveStream:
 
     Attributes:
         scorer: the LiveScorer (its classifier may be replaced at any time).
-        slots: the server's StreamSlots, or None for no limit. While every slot is taken, frames
+        slots: the server's Slots, or None for no limit. While every slot is taken, frames
             are dropped unscored and `stats().waiting_for_slot` says so; scoring starts with
             the first frame after a slot is free.
         history_s: how many seconds of results `history()` keeps.
@@ -393,7 +360,7 @@ class LiveStream:
         self,
         scorer: LiveScorer,
         *,
-        slots: StreamSlots | None = None,
+        slots: Slots | None = None,
         history_s: float = 10.0,
         fps_window_s: float = 3.0,
         idle_s: float = 10.0,

@@ -8,15 +8,25 @@ they are read from disk only once the file is complete, and the file is deleted 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
 
+from mesonet import config
+from mesonet.slots import Slots
 from studio.caches import worker_pool
 from studio.errors import shown_errors
 from studio.inputs import ExtractionSettings, MediaInput, temporary_file
 
 RENDERED_KEY = "analyse.annotated_video"
+
+
+@st.cache_resource
+def server_slots() -> Slots:
+    """Annotated videos made at once by the whole server (MESONET_ANNOTATED_VIDEOS): each runs
+    ffmpeg twice and draws in the server's process, outside the worker pool."""
+    return Slots(config.annotated_video_limit())
 
 
 @st.fragment
@@ -76,6 +86,15 @@ def _make(media: MediaInput, settings: ExtractionSettings, analysis, classifier,
 
     with st.status(f"Making the annotated video of {media.name}...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting...")
+        slots = server_slots()
+        while not slots.try_take():
+            # Each pass draws: a user who leaves the page stops this run here (Streamlit raises).
+            bar.progress(
+                0.0,
+                text=f"Waiting for a turn: the server makes {slots.limit} annotated video"
+                f"{'s' if slots.limit > 1 else ''} at a time, and others are being made.",
+            )
+            time.sleep(0.5)
         try:
             with temporary_file(media.data, media.name) as source:
                 if every_frame:
@@ -96,6 +115,8 @@ def _make(media: MediaInput, settings: ExtractionSettings, analysis, classifier,
         except Exception:
             status.update(label=f"Could not make the annotated video of {media.name}", state="error", expanded=False)
             raise
+        finally:
+            slots.give_back()
         status.update(label="Annotated video ready", state="complete", expanded=False)
     return data, video
 

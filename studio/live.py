@@ -24,7 +24,8 @@ from streamlit_webrtc import VideoProcessorBase
 from mesonet import config
 from mesonet.annotate_draw import draw_face, label_style
 from mesonet.export import face_number
-from mesonet.live import LiveFrame, LiveScorer, LiveStats, LiveStream, StreamSlots
+from mesonet.live import LiveFrame, LiveScorer, LiveStats, LiveStream
+from mesonet.slots import Slots
 from mesonet.verdict import DEFAULT_THRESHOLD, VERDICT_COLORS, verdict_color
 from studio.results import MODEL_COLORS
 
@@ -81,9 +82,9 @@ class LiveSession:
 
 
 @st.cache_resource
-def server_slots() -> StreamSlots:
+def server_slots() -> Slots:
     """The scoring slots every session's camera shares (MESONET_LIVE_STREAMS of them)."""
-    return StreamSlots(config.live_stream_limit())
+    return Slots(config.live_stream_limit())
 
 
 def live_session(classifier, threshold: float) -> LiveSession:

@@ -85,8 +85,10 @@ def server(tmp_path_factory) -> Iterator[Server]:
     """One `streamlit run streamlit_app.py` server for the whole session."""
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
     try:
-        # One live camera scored at a time (the default on 2 cores), whatever the machine's cores.
-        process, url, _ = start_streamlit(log, timeout_s=30, env={"MESONET_LIVE_STREAMS": "1"})
+        # One live camera scored and one annotated video made at a time (the defaults on 2 cores),
+        # whatever the machine's cores.
+        limits = {"MESONET_LIVE_STREAMS": "1", "MESONET_ANNOTATED_VIDEOS": "1"}
+        process, url, _ = start_streamlit(log, timeout_s=30, env=limits)
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
     try:

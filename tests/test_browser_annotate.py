@@ -6,21 +6,26 @@ Playwright). The screenshot goes to artifacts/screenshots/analyse_annotated_vide
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.test_annotate import probe, top_level_boxes
 from tests.test_browser import (  # noqa: F401 (fixtures)
     ANALYSIS_MS,
     FILE_INPUT,
     FIRST_ANALYSIS_MS,
+    UI_MS,
+    VIEWPORT,
     browser,
     full_screenshot,
     page,
     screenshots,
     server,
     wait_for_verdict,
+    wait_until_idle,
 )
 
 pytestmark = pytest.mark.browser
@@ -54,3 +59,37 @@ def test_the_annotated_video_plays_in_chromium_and_downloads(page, shared_dir: P
     result = probe(saved)
     assert (result["codec"], result["pix_fmt"], result["audio"]) == ("h264", "yuv420p", "aac")
     assert result["frames"] == probe(source)["frames"]
+
+
+def test_a_second_annotated_video_waits_for_its_turn_then_is_made(browser, server, shared_dir: Path, screenshots):  # noqa: F811
+    """The session's server makes one annotated video at a time (MESONET_ANNOTATED_VIDEOS=1)."""
+    long_one = shared_dir / "data" / "videos" / "real" / "ff_youtube_183.mp4"  # 13 s at 1280x720
+    short_one = shared_dir / "data" / "videos" / "real" / "short_hamilton_clip.mp4"
+    contexts = [browser.new_context(viewport=VIEWPORT) for _ in range(2)]
+    try:
+        first, second = (context.new_page() for context in contexts)
+        for page_, source in ((first, long_one), (second, short_one)):
+            page_.set_default_timeout(UI_MS)
+            page_.goto(server.url)
+            page_.wait_for_selector(FILE_INPUT, state="attached", timeout=30_000)
+            wait_until_idle(page_)
+            page_.set_input_files(FILE_INPUT, source)
+            wait_for_verdict(page_, source.name, timeout=FIRST_ANALYSIS_MS)
+
+        # Every frame of the long clip: long enough for the second request to come meanwhile.
+        first.get_by_text("Score every frame", exact=True).click()
+        wait_until_idle(first)
+        first.get_by_role("button", name="Make the annotated video").click()
+        expect(first.get_by_text("Finding faces in every frame")).to_be_visible(timeout=ANALYSIS_MS)
+        second.get_by_role("button", name="Make the annotated video").click()
+        waiting = second.get_by_text(re.compile(r"^Waiting for a turn: the server makes 1 annotated video at a time"))
+        expect(waiting).to_be_visible(timeout=ANALYSIS_MS)
+        full_screenshot(second, screenshots / "analyse_annotated_video_waiting.png")
+
+        first.get_by_role("button", name="Annotated video (MP4)").wait_for(timeout=3 * ANALYSIS_MS)
+        second.get_by_role("button", name="Annotated video (MP4)").wait_for(timeout=ANALYSIS_MS)
+        expect(waiting).to_have_count(0)
+    finally:
+        for context in contexts:
+            context.close()
+        server.check_alive()

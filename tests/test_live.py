@@ -15,7 +15,8 @@ import pytest
 from mesonet import config
 from mesonet.errors import ConfigError
 from mesonet.faces import detect_faces, extract_faces
-from mesonet.live import LiveScorer, LiveStream, StreamSlots
+from mesonet.live import LiveScorer, LiveStream
+from mesonet.slots import Slots
 from tests.live_media import webcam_frames
 
 CLIP = ("real", "ff_youtube_183.mp4")  # one face, talking, 1280 x 720
@@ -226,7 +227,7 @@ def test_a_frame_that_cannot_be_scored_is_reported_and_the_stream_goes_on(frames
 
 
 def test_a_stream_beyond_the_servers_slots_waits_unscored_and_is_scored_once_one_is_free(frames, classifier):
-    slots = StreamSlots(1)
+    slots = Slots(1)
     first = LiveStream(LiveScorer(classifier("meso4-df")), slots=slots)
     second = LiveStream(LiveScorer(classifier("meso4-df")), slots=slots, idle_s=0.5)
     try:
@@ -250,7 +251,9 @@ def test_a_stream_beyond_the_servers_slots_waits_unscored_and_is_scored_once_one
         second.stop()
     assert slots.taken == 0
     with pytest.raises(ValueError, match="limit must be 1 or more"):
-        StreamSlots(0)
+        Slots(0)
+    with pytest.raises(RuntimeError, match="without a slot taken"):
+        slots.give_back()
 
 
 def test_live_stream_limit_comes_from_the_environment(monkeypatch):
