@@ -104,17 +104,24 @@ def browser(playwright) -> Iterator:
     chromium.close()
 
 
+def open_app(browser, url: str, **context_options):
+    """A page of a fresh browser context (a new Streamlit session) on the Analyse page at `url`,
+    once the page's first script run has ended; close it with `page.context.close()`."""
+    context = browser.new_context(**({"viewport": VIEWPORT} | context_options))
+    context.set_default_timeout(UI_MS)
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector(FILE_INPUT, state="attached", timeout=30_000)
+    wait_until_idle(page)
+    return page
+
+
 @pytest.fixture
 def page(browser, server: Server) -> Iterator:
     """A fresh browser context (a new Streamlit session) on the Analyse page."""
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(UI_MS)
-    page = context.new_page()
-    page.goto(server.url)
-    page.wait_for_selector(FILE_INPUT, state="attached", timeout=30_000)
-    wait_until_idle(page)
+    page = open_app(browser, server.url)
     yield page
-    context.close()
+    page.context.close()
     server.check_alive()  # a timeout above may really be a crashed server: say so
 
 
@@ -469,11 +476,7 @@ def test_training_runs_beside_the_server_stops_and_other_users_are_still_served(
         teacher.screenshot(path=str(screenshots / "train_running.png"), full_page=True)
 
         # Another user is served while the run trains.
-        student = browser.new_context(viewport=VIEWPORT)
-        student.set_default_timeout(UI_MS)
-        other = student.new_page()
-        other.goto(url)
-        other.wait_for_selector(FILE_INPUT, state="attached", timeout=30_000)
+        other = open_app(browser, url)
         photo = shared_dir / "data" / "photos" / "obama.jpg"
         other.set_input_files(FILE_INPUT, photo)
         word, _ = wait_for_verdict(other, photo.name, timeout=FIRST_ANALYSIS_MS)
@@ -488,7 +491,7 @@ def test_training_runs_beside_the_server_stops_and_other_users_are_still_served(
         assert teacher.locator(EXCEPTION).count() == 0
         teacher.screenshot(path=str(screenshots / "train_stopped.png"), full_page=True)
         assert process.poll() is None, "the server died"
-        student.close()
+        other.context.close()
         context.close()
     finally:
         stop_streamlit(process)
@@ -530,12 +533,8 @@ def test_phone_layout_shows_the_gallery_three_across(browser, server, shared_dir
     over 12,000 px tall."""
     video = shared_dir / "data" / "videos" / "real" / "ff_youtube_183.mp4"
     n_faces = len(expected(video).faces)
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
-    context.set_default_timeout(UI_MS)
+    page = open_app(browser, server.url, viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
     try:
-        page = context.new_page()
-        page.goto(server.url)
-        page.wait_for_selector(FILE_INPUT, state="attached", timeout=30_000)
         page.set_input_files(FILE_INPUT, video)
         wait_for_verdict(page, video.name, timeout=FIRST_ANALYSIS_MS)
         gallery = page.locator(".st-key-analyse-gallery img")
@@ -553,4 +552,4 @@ def test_phone_layout_shows_the_gallery_three_across(browser, server, shared_dir
         assert page.locator(EXCEPTION).count() == 0
         full_screenshot(page, screenshots / "phone_analyse_video.png")
     finally:
-        context.close()
+        page.context.close()

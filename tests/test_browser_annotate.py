@@ -17,10 +17,9 @@ from tests.test_browser import (  # noqa: F401 (fixtures)
     ANALYSIS_MS,
     FILE_INPUT,
     FIRST_ANALYSIS_MS,
-    UI_MS,
-    VIEWPORT,
     browser,
     full_screenshot,
+    open_app,
     page,
     screenshots,
     server,
@@ -65,14 +64,9 @@ def test_a_second_annotated_video_waits_for_its_turn_then_is_made(browser, serve
     """The session's server makes one annotated video at a time (MESONET_ANNOTATED_VIDEOS=1)."""
     long_one = shared_dir / "data" / "videos" / "real" / "ff_youtube_183.mp4"  # 13 s at 1280x720
     short_one = shared_dir / "data" / "videos" / "real" / "short_hamilton_clip.mp4"
-    contexts = [browser.new_context(viewport=VIEWPORT) for _ in range(2)]
+    first, second = open_app(browser, server.url), open_app(browser, server.url)
     try:
-        first, second = (context.new_page() for context in contexts)
         for page_, source in ((first, long_one), (second, short_one)):
-            page_.set_default_timeout(UI_MS)
-            page_.goto(server.url)
-            page_.wait_for_selector(FILE_INPUT, state="attached", timeout=30_000)
-            wait_until_idle(page_)
             page_.set_input_files(FILE_INPUT, source)
             wait_for_verdict(page_, source.name, timeout=FIRST_ANALYSIS_MS)
 
@@ -90,6 +84,6 @@ def test_a_second_annotated_video_waits_for_its_turn_then_is_made(browser, serve
         second.get_by_role("button", name="Annotated video (MP4)").wait_for(timeout=ANALYSIS_MS)
         expect(waiting).to_have_count(0)
     finally:
-        for context in contexts:
-            context.close()
+        first.context.close()
+        second.context.close()
         server.check_alive()
