@@ -1,9 +1,10 @@
-"""Setup the benchmarks share: the repository on sys.path, the shared data folder, median timings.
+"""Setup the benchmarks share: the repository on sys.path, the shared data folder, median timings,
+the Chromium that drives the app.
 
 Import it first in a benchmark run as a script (`python benchmarks/bench_x.py`): Python puts
-benchmarks/ on sys.path, and this module adds the repository so that `mesonet` and `tests`
-import from this checkout. The weights come from the repository's weights/ folder, as users
-get them.
+benchmarks/ on sys.path, and this module adds the repository so that `mesonet` imports from this
+checkout (benchmarks never import the tests). The weights come from the repository's weights/
+folder, as users get them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from mesonet import config  # noqa: E402  (needs the repository on sys.path)
 
 # The shared third-party data (videos, photos, the authors' dataset): $MESONET_DATA_DIR/data.
 DATA_DIR = config.data_dir() / "data"
+# Debian's Chromium, headless (Playwright never downloads a browser here).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CHROMIUM_ARGS += ["--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def median_seconds(call: Callable[[], object], repeats: int, *, warmup: int = 3) -> float:

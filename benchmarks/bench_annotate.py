@@ -1,4 +1,4 @@
-"""Speed and memory of the annotated video (`mesonet.annotate`, `detect --annotate`).
+"""Speed and memory of the annotated video (`mesonet.analysis.annotate`, `detect --annotate`).
 
 Measures, on a ~10-s clip and the same clip looped to ~60 s, at 360p (the shared Hamilton clip,
 with audio) and 720p (the shared FaceForensics++ clip 183):
@@ -53,7 +53,7 @@ def peak_rss() -> int:
 
 def render_child(source: Path, annotations_pickle: Path, out: Path) -> None:
     """Runs in a fresh process: draw and encode one annotated video; print time and memory."""
-    from mesonet.annotate import annotate_video
+    from mesonet.analysis.annotate import annotate_video
 
     annotations = pickle.loads(annotations_pickle.read_bytes())
     baseline = peak_rss()
@@ -73,8 +73,8 @@ def render_child(source: Path, annotations_pickle: Path, out: Path) -> None:
 
 def every_frame_child(source: Path) -> None:
     """Runs in a fresh process: load the model, score every frame; print time and memory."""
-    from mesonet.annotate import score_every_frame
-    from mesonet.scoring import load_classifier
+    from mesonet.analysis.annotate import score_every_frame
+    from mesonet.models.scoring import load_classifier
 
     classifier = load_classifier(MODEL)
     classifier.score_real([])  # builds the model's functions before the baseline
@@ -120,10 +120,10 @@ def clips(cache_dir: Path) -> list[tuple[str, Path]]:
 def bench_render(cases: list[tuple[str, Path]], args: argparse.Namespace) -> None:
     from bench_pipeline import print_table
 
-    from mesonet.analysis import analyze_media
-    from mesonet.annotate import Annotations
-    from mesonet.scoring import load_classifier
-    from mesonet.video import probe_video
+    from mesonet.analysis.draw import Annotations
+    from mesonet.analysis.pipeline import analyze_media
+    from mesonet.media.ffmpeg import probe_video
+    from mesonet.models.scoring import load_classifier
 
     classifier = load_classifier(MODEL)
     print(f"\n== 1. annotate_video, boxes of a 30-frame analysis carried to every frame ({args.repeats} runs) ==")

@@ -40,11 +40,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import imageio_ffmpeg
-from _common import DATA_DIR
+from _common import CHROMIUM, CHROMIUM_ARGS, DATA_DIR
 from playwright.sync_api import Page, sync_playwright
 
-from mesonet.video import probe_video
-from tests.app_server import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop_streamlit
+from mesonet.media.ffmpeg import probe_video
+from mesonet.serving.app_server import start_streamlit, stop_streamlit
 
 DEFAULT_DATA_DIR = DATA_DIR
 TARGET_PHOTO_S = 1.5

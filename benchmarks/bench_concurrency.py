@@ -2,7 +2,7 @@
 
 Measures, on this machine:
 
-1. "app": `streamlit run streamlit_app.py` (tests/app_server.py) in headless Chromium. Six
+1. "app": `streamlit run streamlit_app.py` (mesonet/serving/app_server.py) in headless Chromium. Six
    browser contexts (six sessions) upload six different clips at the same moment (copies of
    the shared clips with bytes appended that ffmpeg ignores, so the server's extraction cache
    never serves them), and each waits for its verdict card. Compared with the same six clips
@@ -43,11 +43,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from _common import DATA_DIR, PeakPoller, read_proc
+from _common import CHROMIUM, CHROMIUM_ARGS, DATA_DIR, PeakPoller, read_proc
 from bench_app import FILE_INPUT, VERDICT_SHOWN_JS
 from playwright.async_api import async_playwright
 
-from tests.app_server import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop_streamlit
+from mesonet.serving.app_server import start_streamlit, stop_streamlit
 
 TARGET_APP_RATIO = 0.6
 TARGET_PEAK_BYTES = 3e9
@@ -283,7 +283,7 @@ def bench_app(args: argparse.Namespace) -> None:
 
 def run_detect(files: Sequence[Path], jobs: int, out: Path) -> tuple[float, float]:
     """Runs `mesonet detect`; returns (wall seconds, CPU seconds of it, its workers and their ffmpeg)."""
-    command = [sys.executable, "-m", "mesonet.cli", "detect", *map(str, files), "--jobs", str(jobs), "--json", str(out)]
+    command = [sys.executable, "-m", "mesonet", "detect", *map(str, files), "--jobs", str(jobs), "--json", str(out)]
     cpu_before = _children_cpu_s()
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})

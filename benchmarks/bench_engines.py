@@ -69,7 +69,8 @@ def run_command(args: list[str]) -> float:
 
 def bare_ray_start() -> float:
     """Seconds to start (and, not counted, stop) a local Ray instance in a fresh process."""
-    code = "from mesonet.engine_ray import ray_cluster\nwith ray_cluster() as cluster:\n    print(cluster.start_s)\n"
+    code = "from mesonet.serving.ray_engine import ray_cluster\n"
+    code += "with ray_cluster() as cluster:\n    print(cluster.start_s)\n"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     return float(result.stdout.strip().splitlines()[-1])

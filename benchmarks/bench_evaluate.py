@@ -2,7 +2,7 @@
 
 Target (issue 6): at least 150 images/s on the 2-core machine over
 ../shared/data/mesonet_df/train (12,353 JPEG face crops of about 400x400), and per-class
-accuracies that agree with the single-image predict path (`mesonet.scoring.predict_images`)
+accuracies that agree with the single-image predict path (`mesonet.models.scoring.predict_images`)
 on a random sample of the files.
 
 Also measured: decoding and resizing alone (the thread pool without the model), and whether
@@ -28,9 +28,10 @@ import numpy as np
 from _common import DATA_DIR
 from PIL import Image
 
-from mesonet.datasets import Dataset, iter_face_batches, scan_dataset
-from mesonet.evaluate import compute_metrics, evaluate_dataset
-from mesonet.scoring import load_classifier, predict_images
+from mesonet.data.datasets import Dataset, iter_face_batches, scan_dataset
+from mesonet.evaluation.evaluator import evaluate_dataset
+from mesonet.evaluation.metrics import compute_metrics
+from mesonet.models.scoring import load_classifier, predict_images
 
 DEFAULT_DATA = DATA_DIR / "mesonet_df" / "train"
 

@@ -18,18 +18,23 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
-from _common import DATA_DIR
+from _common import CHROMIUM, CHROMIUM_ARGS, DATA_DIR
 
-from mesonet.live import LiveScorer, LiveStream
-from mesonet.scoring import load_classifier
-from tests.live_media import webcam_frames, webcam_y4m
+from mesonet.models.scoring import load_classifier
+from mesonet.serving.app_server import start_streamlit, stop_streamlit
+from mesonet.serving.live import LiveScorer, LiveStream
 
 CLIP = DATA_DIR / "videos" / "real" / "ff_youtube_183.mp4"
+# ffmpeg on the clip as a laptop camera films it: the middle 4:3, scaled to 640 x 480.
+WEBCAM = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(CLIP)]
+WEBCAM += ["-vf", "crop=ih*4/3:ih,scale=640:480"]
 ARRIVAL_FPS = 30.0
 CHOICES = {  # name: LiveScorer options
     "detect every frame, full size": {"detect_every": 1, "detect_max_side": 640},
@@ -38,6 +43,19 @@ CHOICES = {  # name: LiveScorer options
     "detect every 5th, correlation tracker": {"follow": "correlation"},
     "detect every 10th, follow landmarks": {"detect_every": 10},
 }
+
+
+def webcam_frames(n_frames: int) -> list[np.ndarray]:
+    """The clip's first frames as a 640 x 480 camera gives them: uint8 RGB arrays (480, 640, 3)."""
+    command = [*WEBCAM, "-frames:v", str(n_frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    data = subprocess.run(command, capture_output=True, check=True, timeout=120).stdout
+    return list(np.frombuffer(data, np.uint8).reshape(-1, 480, 640, 3).copy())
+
+
+def webcam_y4m(out: Path, seconds: float) -> Path:
+    """The clip's first `seconds` at 640 x 480, as a y4m file for Chromium's fake camera."""
+    subprocess.run([*WEBCAM, "-t", str(seconds), "-pix_fmt", "yuv420p", str(out)], check=True, timeout=120)
+    return out
 
 
 def as_fast_as_possible(scorer: LiveScorer, frames: list[np.ndarray]) -> tuple[float, list[float]]:
@@ -71,10 +89,8 @@ def page_fps(seconds: float = 20.0) -> tuple[list[float], float]:
     and the cores the server process used meanwhile (CPU seconds per second)."""
     from playwright.sync_api import sync_playwright
 
-    from tests.app_server import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop_streamlit
-
     with tempfile.TemporaryDirectory() as folder:
-        clip = webcam_y4m(CLIP, Path(folder) / "camera.y4m", seconds=4.0)
+        clip = webcam_y4m(Path(folder) / "camera.y4m", seconds=4.0)
         camera = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
         camera.append(f"--use-file-for-fake-video-capture={clip}")
         process, url, _ = start_streamlit(Path(folder) / "server.log")
@@ -83,7 +99,7 @@ def page_fps(seconds: float = 20.0) -> tuple[list[float], float]:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *camera])
                 page = browser.new_page(viewport={"width": 1400, "height": 1600})
-                page.goto(f"{url}/live")
+                page.goto(f"{url}/live_camera")
                 page.get_by_text("Press START and allow the camera").wait_for(timeout=180_000)
                 page.frame_locator('iframe[title*="webrtc_streamer"]').get_by_role("button", name="START").click()
                 value = page.locator('[data-testid="stMetric"]', has_text="Scored frames per second")
@@ -115,7 +131,7 @@ def main() -> None:
     parser.add_argument("--page", action="store_true", help="also the Live page in Chromium with a fake camera")
     args = parser.parse_args()
     seconds = 2.0 if args.quick else args.seconds
-    frames = list(webcam_frames(CLIP, n_frames=round(seconds * ARRIVAL_FPS)))
+    frames = webcam_frames(round(seconds * ARRIVAL_FPS))
     choices = {k: v for k, v in CHOICES.items() if not args.quick or "every frame, 320" in k or "default" in k}
     print(f"{len(frames)} frames of {CLIP.name} at {frames[0].shape[1]}x{frames[0].shape[0]}; ", end="")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; medians of {args.repeats} runs")

@@ -8,7 +8,7 @@ Measures, in one run (files generated once into --cache-dir):
    float32 TIFF and an H.264 video, each 3:2 and just under the budget; plus a small photo for
    the baseline. Target: at most 1.5 GB (1.5e9 bytes) each.
 2. The same files through `load_image` alone, in a fresh process, with the banded conversion
-   (`mesonet.media._to_rgb`) against the whole-image int64/float64 conversion it replaced:
+   (`mesonet.media.images.to_rgb`) against the whole-image int64/float64 conversion it replaced:
    what the change saves.
 3. Time to refuse an over-budget image (a 60 MP 1-bit PNG of 7 KB): `load_image` in-process
    (the server's case) and the whole `mesonet detect` command. Target: under 2 s.
@@ -48,12 +48,12 @@ def side_under_budget() -> tuple[int, int]:
 TARGET_BYTES = 1.5e9
 TARGET_REFUSAL_S = 2.0
 
-# The conversion `_to_rgb` used before the pixel budget: whole-image int64 / float64 copies.
+# The conversion `to_rgb` used before the pixel budget: whole-image int64 / float64 copies.
 _OLD_TO_RGB = """
 import numpy as np
 from PIL import Image
-import mesonet.media as media
-_new = media._to_rgb
+import mesonet.media.images as media
+_new = media.to_rgb
 def _old(image):
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         values = np.asarray(image).astype(np.int64)
@@ -63,7 +63,7 @@ def _old(image):
         scale = 255.0 if np.nanmax(values) <= 1.0 else 1.0
         return Image.fromarray(np.nan_to_num(np.clip(values * scale, 0, 255)).astype(np.uint8)).convert("RGB")
     return _new(image)
-media._to_rgb = _old
+media.to_rgb = _old
 """
 
 
@@ -102,11 +102,9 @@ def make_files(folder: Path) -> dict[str, Path]:
         )
     files["photo_small"] = _common.DATA_DIR / "photos" / "obama.jpg"
     files["bomb_60mp"] = folder / "bomb60.png"
-    if not files["bomb_60mp"].exists():
-        sys.path.insert(0, str(REPO))
-        from tests.test_images import _bomb_png
-
-        files["bomb_60mp"].write_bytes(_bomb_png(10_000, 6_000))
+    if not files["bomb_60mp"].exists():  # 60 megapixels of black, 1 bit each: a few kilobytes
+        Image.new("1", (10_000, 6_000)).save(files["bomb_60mp"], optimize=True)
+        assert files["bomb_60mp"].stat().st_size < 100_000, "the 60-megapixel PNG should stay small"
     return files
 
 
@@ -148,7 +146,7 @@ def main() -> None:
     print(f"worst files: {width}x{height} = {width * height / 1e6:.2f} MP (budget {budget_mp:g} MP)")
     for name in ("photo_small", "png16_grey", "png16_rgb", "tiff_float", "video"):
         path = files[name]
-        rss, seconds, code, last = median_run(["-m", "mesonet.cli", "detect", str(path), "--json", "-"], args.repeats)
+        rss, seconds, code, last = median_run(["-m", "mesonet", "detect", str(path), "--json", "-"], args.repeats)
         verdict = "ok" if rss <= TARGET_BYTES and code == 0 else f"FAIL ({last})"
         size = path.stat().st_size
         print(f"{name:<12} {size / 1e6:>10.1f}MB {rss / 1e9:>8.2f}GB {seconds:>6.1f}s {code:>4}  {verdict}")
@@ -156,14 +154,14 @@ def main() -> None:
     print("\n2. Peak RSS of load_image alone: banded conversion vs the old whole-image int64/float64 one")
     print(f"{'file':<12} {'banded':>9} {'old':>9}")
     for name in ("png16_grey", "tiff_float"):
-        load = f"from mesonet.media import load_image; load_image({str(files[name])!r})"
+        load = f"from mesonet.media.images import load_image; load_image({str(files[name])!r})"
         banded, *_ = median_run(["-c", load], args.repeats)
         old, *_ = median_run(["-c", _OLD_TO_RGB + load], args.repeats)
         print(f"{name:<12} {banded / 1e9:>7.2f}GB {old / 1e9:>7.2f}GB")
 
     print("\n3. Refusing a 60 MP image of", f"{files['bomb_60mp'].stat().st_size / 1e3:.0f} KB (target < 2 s)")
     from mesonet.errors import MediaError
-    from mesonet.media import load_image
+    from mesonet.media.images import load_image
 
     times = []
     for _ in range(max(5, args.repeats)):
@@ -175,7 +173,7 @@ def main() -> None:
         times.append(time.perf_counter() - start)
     print(f"load_image in-process: median {statistics.median(times) * 1000:.2f} ms  ({message})")
     rss, seconds, code, last = median_run(
-        ["-m", "mesonet.cli", "detect", str(files["bomb_60mp"]), "--json", "-"], args.repeats
+        ["-m", "mesonet", "detect", str(files["bomb_60mp"]), "--json", "-"], args.repeats
     )
     print(f"mesonet detect, whole command: median {seconds:.2f} s, peak RSS {rss / 1e9:.2f} GB, exit {code}: {last}")
     print(f"load average at end: {os.getloadavg()}")

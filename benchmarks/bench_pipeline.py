@@ -21,7 +21,7 @@ Measures, in one run, with the Meso4 "meso4-df" classifier loaded and warmed up 
    seek) and exact sampling (`FrameSampling(exact=True)`: decoding from the start). Target:
    the long video in <= 2x the short clip's time, with faces in as many frames. Also what one
    seek costs against decoding and dropping frames, which sets
-   `mesonet.video_seek.SEEK_MIN_GAP_PIXELS`.
+   `mesonet.media.seek.SEEK_MIN_GAP_PIXELS`.
 
 Every timing is repeated (--repeats) after an untimed warm-up run; tables give the median
 and the minimum (the machine is small and noisy). Generated videos are made once with
@@ -54,11 +54,13 @@ import numpy as np
 from _common import DATA_DIR, ChildPeakRss
 from PIL import Image
 
-from mesonet import video_seek
-from mesonet.analysis import Analysis, analyze_media
-from mesonet.faces import extract_faces
-from mesonet.scoring import Classifier, load_classifier
-from mesonet.video import FrameSampling, iter_frames, probe_video, sample_frame_indices
+from mesonet.analysis.pipeline import analyze_media
+from mesonet.analysis.results import Analysis
+from mesonet.faces.detect import extract_faces
+from mesonet.media import seek as video_seek
+from mesonet.media.ffmpeg import probe_video
+from mesonet.media.video import FrameSampling, iter_frames, sample_frame_indices
+from mesonet.models.scoring import Classifier, load_classifier
 
 MODEL = "meso4-df"
 DEFAULT_DATA_DIR = DATA_DIR

@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 from _common import median_seconds
 
-from mesonet.scoring import load_classifier, preprocess_faces
+from mesonet.models.scoring import load_classifier, preprocess_faces
 
 
 def main() -> None:

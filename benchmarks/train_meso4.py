@@ -4,7 +4,7 @@ Targets (issue 6): from scratch, at least 0.88 frame accuracy on the held-out 10
 ../shared/data/mesonet_df/train within 60 minutes of wall-clock time on the 2-core machine;
 fine-tuning meso4-f2f on the same split improves its accuracy on the 10%.
 
-The split is `mesonet.datasets.split_files(val_fraction=0.1, seed=0)`, stratified by class.
+The split is `mesonet.data.datasets.split_files(val_fraction=0.1, seed=0)`, stratified by class.
 Results go outside the repository (default /tmp/mesonet_train_bench/): one JSON per run with
 the configuration, time per epoch and the curve, and a CSV of the curve.
 
@@ -30,9 +30,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("MESONET_WEIGHTS_DIR", str(REPO.parent / "shared" / "weights"))
 
-from mesonet.datasets import scan_dataset, split_files  # noqa: E402
-from mesonet.training import TrainConfig, train  # noqa: E402
-from mesonet.training_data import dataset_metrics  # noqa: E402
+from mesonet.data.datasets import scan_dataset, split_files  # noqa: E402
+from mesonet.training.config import TrainConfig  # noqa: E402
+from mesonet.training.inputs import dataset_metrics  # noqa: E402
+from mesonet.training.train import train  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mesonet_df" / "train"
 SPLIT_SEED = 0
@@ -94,7 +95,7 @@ def run_scratch(data: Path, results: Path, minutes: float) -> dict:
 
 
 def run_finetune(data: Path, results: Path, steps: int, steps_per_epoch: int) -> dict:
-    from mesonet.weights import load_model_with_weights, weights_path
+    from mesonet.models.weights import load_model_with_weights, weights_path
 
     dataset = scan_dataset(data)
     _, val_files = split_files(dataset.files, val_fraction=0.1, seed=SPLIT_SEED)

@@ -6,7 +6,7 @@ Label convention: the networks output P(real). Results carry that raw output as
 The names below are the public API. They are imported on first use, so `import mesonet`
 stays instant and loads neither TensorFlow nor any model; the `TYPE_CHECKING` block shows
 them to editors and type checkers. Everything else is reachable in its module
-(`mesonet.weights`, `mesonet.video`, `mesonet.errors`, ...).
+(`mesonet.models.weights`, `mesonet.media.video`, `mesonet.errors`, ...).
 """
 
 from __future__ import annotations
@@ -17,34 +17,36 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from mesonet.analysis import Analysis, analyze_media, extract_faces_from_media, score_extraction
+    from mesonet.analysis.pipeline import analyze_media, extract_faces_from_media, score_extraction
+    from mesonet.analysis.results import Analysis
     from mesonet.errors import MesonetError
-    from mesonet.evaluate import evaluate_dataset
-    from mesonet.faces import extract_faces
-    from mesonet.media import load_image
-    from mesonet.scoring import Classifier, load_classifier
-    from mesonet.training import TrainConfig, train
+    from mesonet.evaluation.evaluator import evaluate_dataset
+    from mesonet.faces.detect import extract_faces
+    from mesonet.media.images import load_image
+    from mesonet.media.video import FrameSampling
+    from mesonet.models.scoring import Classifier, load_classifier
+    from mesonet.models.weights import WeightsEntry, list_weights
+    from mesonet.training.config import TrainConfig
+    from mesonet.training.train import train
     from mesonet.verdict import verdict_for
-    from mesonet.video import FrameSampling
-    from mesonet.weights import WeightsEntry, list_weights
 
 _EXPORTS = {
     "MesonetError": "mesonet.errors",
-    "WeightsEntry": "mesonet.weights",
-    "list_weights": "mesonet.weights",
-    "Classifier": "mesonet.scoring",
-    "load_classifier": "mesonet.scoring",
-    "load_image": "mesonet.media",
-    "FrameSampling": "mesonet.video",
-    "extract_faces": "mesonet.faces",
-    "Analysis": "mesonet.analysis",
-    "analyze_media": "mesonet.analysis",
-    "extract_faces_from_media": "mesonet.analysis",
-    "score_extraction": "mesonet.analysis",
+    "WeightsEntry": "mesonet.models.weights",
+    "list_weights": "mesonet.models.weights",
+    "Classifier": "mesonet.models.scoring",
+    "load_classifier": "mesonet.models.scoring",
+    "load_image": "mesonet.media.images",
+    "FrameSampling": "mesonet.media.video",
+    "extract_faces": "mesonet.faces.detect",
+    "Analysis": "mesonet.analysis.results",
+    "analyze_media": "mesonet.analysis.pipeline",
+    "extract_faces_from_media": "mesonet.analysis.pipeline",
+    "score_extraction": "mesonet.analysis.pipeline",
     "verdict_for": "mesonet.verdict",
-    "evaluate_dataset": "mesonet.evaluate",
-    "TrainConfig": "mesonet.training",
-    "train": "mesonet.training",
+    "evaluate_dataset": "mesonet.evaluation.evaluator",
+    "TrainConfig": "mesonet.training.config",
+    "train": "mesonet.training.train",
 }
 
 __all__ = [

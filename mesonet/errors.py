@@ -2,7 +2,7 @@
 
 Every message says what went wrong and what to do about it, in one line, so that the
 command line can print it as is and the app can show it in `st.error`.
-(`mesonet.training.TrainingError` is the one exception still defined in its own module.)
+(`mesonet.training.train.TrainingError` is the one exception still defined in its own module.)
 """
 
 from __future__ import annotations
@@ -59,16 +59,16 @@ class ConfigError(MesonetError):
 
 
 class WorkerError(MesonetError):
-    """A worker process died while it worked on a file (see `mesonet.workers`)."""
+    """A worker process died while it worked on a file (see `mesonet.analysis.workers`)."""
 
 
 class AnnotateError(MesonetError):
-    """An annotated video that cannot be made: a wrong output path, or the encoder failed (`mesonet.annotate`)."""
+    """An annotated video that cannot be made: a wrong output path, or the encoder failed (`analysis.annotate`)."""
 
 
 class EngineError(MesonetError):
     """The distributed engine cannot run: Ray is not installed, the cluster cannot be reached, or a
-    Ray task failed (see `mesonet.engine_ray`)."""
+    Ray task failed (see `mesonet.serving.ray_engine`)."""
 
 
 def first_line(exc: BaseException) -> str:

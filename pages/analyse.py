@@ -7,8 +7,8 @@ import time
 import streamlit as st
 
 import studio
-from mesonet.analysis import score_extraction
-from mesonet.export import face_number
+from mesonet.analysis.pipeline import score_extraction
+from mesonet.analysis.results import face_number
 from studio import annotated_video, results
 
 choice = studio.page_setup()

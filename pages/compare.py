@@ -9,10 +9,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import studio
-from mesonet.analysis import score_extraction
-from mesonet.export import csv_safe_frame, face_number
-from mesonet.verdict import called_fake
-from mesonet.weights import ENSEMBLE_RULE, ENSEMBLES, get_weights
+from mesonet.analysis.compare import compare_models
+from mesonet.analysis.results import csv_safe_frame, face_number
+from mesonet.models.weights import ENSEMBLE_RULE, ENSEMBLES, get_weights
 from studio import results
 from studio.results import MODEL_COLORS, MODEL_SYMBOLS
 
@@ -66,12 +65,10 @@ with studio.shown_errors():
     scorers = {model_title(choice): studio.classifier_for(choice) for choice in studio.model_choices()}
     for name, members in ENSEMBLES.items():
         scorers[f"Ensemble: {name} ({len(members)} weights)"] = studio.ensemble_for(name)
-    analyses = {}
-    for label, scorer in scorers.items():
-        threshold = scorer.threshold if own_thresholds else shared_threshold
-        analysis = score_extraction(extraction, scorer, threshold=threshold)
-        analysis.path = media.name
-        analyses[label] = analysis
+    comparison = compare_models(extraction, scorers, threshold=None if own_thresholds else shared_threshold)
+analyses = comparison.analyses
+for analysis in analyses.values():
+    analysis.path = media.name
 colors = {label: MODEL_COLORS[i % len(MODEL_COLORS)] for i, label in enumerate(analyses)}
 
 first = next(iter(analyses.values()))
@@ -86,15 +83,15 @@ st.subheader("Verdicts")
 summary_table = pd.DataFrame(
     [
         {
-            "model": label,
-            "threshold": a.threshold,
-            "verdict": a.summary.verdict,
-            "P(fake) mean": a.summary.p_fake_mean,
-            "P(fake) median": a.summary.p_fake_median,
-            "frames voting fake": a.summary.vote_fake,
-            "frames with a face": f"{a.summary.frames_with_face} / {a.summary.frames_sampled}",
+            "model": row["model"],
+            "threshold": row["threshold"],
+            "verdict": row["verdict"],
+            "P(fake) mean": row["p_fake_mean"],
+            "P(fake) median": row["p_fake_median"],
+            "frames voting fake": row["vote_fake"],
+            "frames with a face": f"{row['frames_with_face']} / {row['frames_sampled']}",
         }
-        for label, a in analyses.items()
+        for row in comparison.verdict_rows()
     ]
 )
 st.dataframe(
@@ -108,13 +105,7 @@ st.dataframe(
 )
 st.caption(f"**Ensemble rule**: {ENSEMBLE_RULE}.")
 
-# One row per face, one column per model.
-scores = pd.DataFrame(
-    {label: [f.p_fake for f in a.faces] for label, a in analyses.items()},
-    index=pd.MultiIndex.from_tuples(
-        [(f.frame_index, f.time_s, face_number(f.track_id)) for f in first.faces], names=["frame", "time (s)", "face"]
-    ),
-).sort_index()  # within a frame, by face number
+scores = comparison.face_scores()  # one row per face, one column per model
 
 st.subheader("P(fake) per model")
 figure = go.Figure()
@@ -159,8 +150,7 @@ figure.update_layout(
 st.plotly_chart(figure, key="compare.chart", config={"displaylogo": False})
 
 st.subheader("Where the models disagree")
-is_fake = scores.apply(lambda column: called_fake(column.to_numpy(), analyses[column.name].threshold))
-disagree = scores[is_fake.any(axis=1) & ~is_fake.all(axis=1)]
+disagree = comparison.disagreements()
 if disagree.empty:
     st.success("All models agree on every face.", icon=":material/check_circle:")
 else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -12,12 +11,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import studio
-from mesonet.datasets import sample_per_class, scan_dataset
-from mesonet.evaluate import evaluate_dataset, worst_mistakes
-from mesonet.export import csv_safe_frame
-from mesonet.media import load_image
-from mesonet.report import class_histogram_figure, roc_figure, write_report
-from mesonet.weights import get_weights, training_overlap
+from mesonet.analysis.results import csv_safe_frame
+from mesonet.data.datasets import sample_per_class, scan_dataset
+from mesonet.evaluation.evaluator import evaluate_dataset, worst_mistakes
+from mesonet.evaluation.report import class_histogram_figure, report_html, roc_figure
+from mesonet.media.images import load_image
+from mesonet.models.weights import get_weights, training_overlap
 from studio.results import percent
 
 choice = studio.page_setup()
@@ -64,16 +63,6 @@ def public_text(text: str, folder: Path, name: str) -> str:
     return text.replace(str(folder), name)
 
 
-def html_report(evaluation) -> bytes:
-    """The self-contained HTML report, made while the dataset's files still exist (its thumbnails need them)."""
-    folder = Path(tempfile.mkdtemp(prefix="mesonet-report-"))
-    try:
-        return write_report(evaluation, folder / "report.html").read_bytes()
-    finally:
-        (folder / "report.html").unlink(missing_ok=True)
-        folder.rmdir()
-
-
 if run:
     bar = st.progress(0.0, text="Reading the dataset...")
     try:
@@ -90,7 +79,7 @@ if run:
             )
             # Downloads name files from the dataset's name, never by their place on the server.
             downloads = {
-                "report": public_text(html_report(evaluation).decode(), folder, html.escape(data.name)).encode(),
+                "report": public_text(report_html(evaluation).decode(), folder, html.escape(data.name)).encode(),
                 "json": public_text(json.dumps(evaluation.to_dict(), indent=2), folder, data.name),
                 "csv": public_text(
                     csv_safe_frame(pd.DataFrame(evaluation.rows())).to_csv(index=False), folder, data.name

@@ -10,10 +10,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import studio
-from mesonet import explain
-from mesonet.models import ARCHITECTURE_TITLES, PUBLISHED_TRAINABLE_PARAMS
-from mesonet.verdict import verdict_for
-from mesonet.weights import counterpart
+from mesonet.faces.align import INPUT_SIZE
+from mesonet.models import explain
+from mesonet.models.networks import ARCHITECTURE_TITLES, PUBLISHED_TRAINABLE_PARAMS
+from mesonet.models.weights import counterpart
+from mesonet.verdict import p_fake_of, verdict_for
 
 choice = studio.page_setup()
 with st.sidebar:
@@ -50,14 +51,10 @@ def layer_rows(arch: str) -> pd.DataFrame:
 
 def network_diagram(arch: str) -> go.Figure:
     """Blocks left to right; each box's height follows its feature maps' side; hover lists the layers."""
-    groups: dict[str, list[explain.LayerRow]] = {}
-    for row in explain.layer_table(arch):
-        group = row.name.split("_")[0] if row.name.startswith("block") else ("input" if row.name == "face" else "head")
-        groups.setdefault(group, []).append(row)
     figure = go.Figure()
-    for x, (group, rows) in enumerate(groups.items()):
+    for x, (group, rows) in enumerate(explain.layer_blocks(arch).items()):
         shape = rows[-1].output_shape
-        height = 0.25 + 0.75 * (shape[0] / 256 if len(shape) == 3 else 0.0)
+        height = 0.25 + 0.75 * (shape[0] / INPUT_SIZE if len(shape) == 3 else 0.0)
         params = sum(r.trainable_params for r in rows)
         figure.add_shape(
             type="rect",
@@ -164,9 +161,9 @@ know their own manipulation.
 
 def face_source(key: str) -> np.ndarray | None:
     """A face crop sent from Analyse, from the file analysed there, an upload or a sample."""
-    from mesonet.faces import extract_faces
-    from mesonet.media import load_image
-    from mesonet.samples import list_samples
+    from mesonet.faces.detect import extract_faces
+    from mesonet.media.images import load_image
+    from mesonet.media.samples import list_samples
 
     options = ["Sample", "Upload"]
     analysed = studio.last_analysed()
@@ -201,9 +198,9 @@ def face_source(key: str) -> np.ndarray | None:
 @st.cache_data(max_entries=8, show_spinner=False)
 def sample_face(name: str) -> np.ndarray:
     """The sample's face: the image itself for the authors' crops, else the largest face found."""
-    from mesonet.faces import extract_faces
-    from mesonet.media import load_image
-    from mesonet.samples import get_sample, sample_path
+    from mesonet.faces.detect import extract_faces
+    from mesonet.media.images import load_image
+    from mesonet.media.samples import get_sample, sample_path
 
     image = load_image(sample_path(name))
     if get_sample(name).is_face_crop:
@@ -300,7 +297,7 @@ with saliency_tab:
         )
         opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="learn.opacity")
         heatmap = cached_saliency(crop_key(crop), choice.weights_sha256, method, crop, classifier)
-        p_fake = float(1 - classifier.score_real([crop])[0])
+        p_fake = p_fake_of(float(classifier.score_real([crop])[0]))
         left, right = st.columns(2)
         left.image(explain.degrade(crop, "jpeg", 100), caption="Input", width="stretch")
         right.image(
@@ -362,7 +359,7 @@ with experiments_tab:
 def quiz_setup() -> None:
     """The uploaders for a class's own labelled faces. They are on screen only until the quiz
     starts: their file lists name the files, and names often give the answer (df00204.jpg)."""
-    from mesonet.media import load_image
+    from mesonet.media.images import load_image
 
     with st.container(border=True, key="learn.quiz_setup_box"):
         st.caption("Add real and fake face photos or crops. Their file names are hidden once the quiz starts.")
@@ -407,8 +404,8 @@ def start_quiz(faces: list[tuple[np.ndarray | str, str]]) -> None:
 
 
 with quiz_tab:
-    from mesonet.media import load_image
-    from mesonet.samples import list_samples, sample_path
+    from mesonet.media.images import load_image
+    from mesonet.media.samples import list_samples, sample_path
 
     st.write(
         "Real or fake? Guess, then see the truth and what the network says. The quiz uses the authors' sample "
@@ -445,7 +442,7 @@ with quiz_tab:
                     st.session_state["learn.quiz_right"] += int(answer == truth)
                     st.rerun()
         else:
-            p_fake = float(1 - classifier.score_real([face])[0])
+            p_fake = p_fake_of(float(classifier.score_real([face])[0]))
             verdict = verdict_for(p_fake, threshold)
             (st.success if guess == truth else st.error)(
                 f"You said **{guess}**; it is **{truth}**. {studio.plain(choice.label)} says P(fake) = {p_fake:.1%} "

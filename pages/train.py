@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
-import threading
 import time
-from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,10 +10,11 @@ import streamlit as st
 
 import studio as ui
 from mesonet.errors import MesonetError
-from mesonet.models import ARCHITECTURE_TITLES, Variant
-from mesonet.training import TrainConfig
-from mesonet.training_job import TrainingJob
-from mesonet.weights import list_weights
+from mesonet.models.networks import ARCHITECTURE_TITLES, Variant
+from mesonet.models.weights import list_weights
+from mesonet.training.config import TrainConfig
+from mesonet.training.job import TrainingJob
+from studio.server import training_runs
 
 STEPS_RANGE = (5, 2000)
 BATCH_RANGE = (4, 128)
@@ -30,31 +27,6 @@ st.write(
     "belongs to the server: one at a time, visible to every user, and it runs in its own process, so the app "
     "keeps serving everyone while it trains."
 )
-
-
-@st.cache_resource
-def training_slot() -> dict:
-    """The server's single training slot: {"job": TrainingJob | None, "lock": Lock}."""
-    return {"job": None, "lock": threading.Lock()}
-
-
-def start_job(data: ui.DatasetChoice, config: TrainConfig) -> None:
-    """Replaces a finished job (deleting its folders) and starts a new one in a child process."""
-    slot = training_slot()
-    with slot["lock"]:
-        previous: TrainingJob | None = slot["job"]
-        if previous is not None and previous.running:
-            return  # someone else started one a moment ago
-        if previous is not None:
-            previous.close()
-        inputs = contextlib.ExitStack()
-        try:
-            folder = inputs.enter_context(data.open())  # an uploaded ZIP stays unpacked while the run needs it
-        except BaseException:
-            inputs.close()
-            raise
-        out_dir = Path(tempfile.mkdtemp(prefix="mesonet-train-"))
-        slot["job"] = TrainingJob(folder, out_dir, config, on_close=inputs.close).start()
 
 
 def keep_weights(job: TrainingJob) -> str:
@@ -100,7 +72,7 @@ def curves_figure(history: list[dict]) -> go.Figure:
 if added := st.session_state.pop("train.added", None):
     st.success(f"Added {added}: pick it in the sidebar's weights.", icon=":material/check_circle:")
 
-job: TrainingJob | None = training_slot()["job"]
+job: TrainingJob | None = training_runs().current
 busy = job is not None and job.running
 
 data = ui.dataset_input("train")
@@ -166,7 +138,7 @@ if start:
         val_split=0.1,
     )
     try:
-        start_job(data, config)
+        training_runs().start(data.open, config)
     except MesonetError as exc:
         ui.show_error(exc)
     else:
@@ -175,7 +147,7 @@ if start:
 
 @st.fragment(run_every=1.0)
 def live_view() -> None:
-    job: TrainingJob | None = training_slot()["job"]
+    job: TrainingJob | None = training_runs().current
     if job is None:
         return
     st.subheader(

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 import studio
-from mesonet.models import ARCHITECTURE_TITLES
-from mesonet.weights import catalog_status, list_weights, weights_path
+from mesonet.models.networks import ARCHITECTURE_TITLES
+from mesonet.models.weights import catalog_status, list_weights, weights_path
 
 studio.page_setup(model_picker=False)  # the picker comes last, once a file accepted below is a choice
 st.title("Weights")

@@ -18,8 +18,8 @@ Every page starts with `choice = studio.page_setup()`.
 
 from __future__ import annotations
 
-from studio.caches import get_extraction, worker_pool
-from studio.errors import show_error, shown_errors
+from studio.error_display import show_error, shown_errors
+from studio.extractions import get_extraction
 from studio.inputs import (
     FROM_ANALYSE,
     IMAGE_TYPES,
@@ -31,11 +31,11 @@ from studio.inputs import (
     sha256_bytes,
     threshold_slider,
 )
-from studio.models import (
+from studio.navigation import app_pages, ensure_router, menu
+from studio.picker import (
     CUSTOM_KEY,
     ModelChoice,
     add_custom_weights,
-    cached_classifier,
     classifier_for,
     custom_weights_dir,
     ensemble_for,
@@ -43,7 +43,7 @@ from studio.models import (
     store_custom_weights,
     weights_picker,
 )
-from studio.navigation import ensure_router, menu
+from studio.server import cached_classifier, worker_pool
 from studio.session import Analysed, extraction_for, forget_analysed, last_analysed, remember_analysed
 from studio.tensorflow_guard import keep_keras_state
 from studio.text import LABEL_NOTE, WEIGHTS_NOTE, plain
@@ -58,6 +58,7 @@ __all__ = [
     "DatasetChoice",
     "ModelChoice",
     "add_custom_weights",
+    "app_pages",
     "cached_classifier",
     "classifier_for",
     "custom_weights_dir",

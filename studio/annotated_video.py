@@ -13,20 +13,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from mesonet import config
-from mesonet.slots import Slots
-from studio.caches import worker_pool
-from studio.errors import shown_errors
+from studio.error_display import shown_errors
 from studio.inputs import ExtractionSettings, MediaInput, temporary_file
+from studio.server import annotated_video_limit, worker_pool
 
 RENDERED_KEY = "analyse.annotated_video"
-
-
-@st.cache_resource
-def server_slots() -> Slots:
-    """Annotated videos made at once by the whole server (MESONET_ANNOTATED_VIDEOS): each runs
-    ffmpeg twice and draws in the server's process, outside the worker pool."""
-    return Slots(config.annotated_video_limit())
 
 
 @st.fragment
@@ -82,12 +73,13 @@ def section(media: MediaInput, settings: ExtractionSettings, analysis, classifie
 def _make(media: MediaInput, settings: ExtractionSettings, analysis, classifier, every_frame: bool):
     """Writes the annotated video with a progress bar; returns its bytes and its AnnotatedVideo (the
     files are deleted)."""
-    from mesonet.annotate import Annotations, annotate_video, score_every_frame
+    from mesonet.analysis.annotate import annotate_video, score_every_frame
+    from mesonet.analysis.draw import Annotations
 
     with st.status(f"Making the annotated video of {media.name}...", expanded=True) as status:
         bar = st.progress(0.0, text="Starting...")
-        slots = server_slots()
-        while not slots.try_take():
+        slots = annotated_video_limit()
+        while not slots.try_enter():
             # Each pass draws: a user who leaves the page stops this run here (Streamlit raises).
             bar.progress(
                 0.0,
@@ -116,7 +108,7 @@ def _make(media: MediaInput, settings: ExtractionSettings, analysis, classifier,
             status.update(label=f"Could not make the annotated video of {media.name}", state="error", expanded=False)
             raise
         finally:
-            slots.give_back()
+            slots.leave()
         status.update(label="Annotated video ready", state="complete", expanded=False)
     return data, video
 

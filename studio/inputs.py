@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from mesonet import config
-from studio.errors import shown_errors
+from studio.error_display import shown_errors
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm", "m4v"]
@@ -137,7 +137,7 @@ def _upload_input(key: str, on_removed: Callable[[], None] | None) -> MediaInput
 
 
 def _sample_input(key: str) -> MediaInput | None:
-    from mesonet.samples import get_sample, list_samples, sample_path
+    from mesonet.media.samples import get_sample, list_samples, sample_path
 
     samples = {s.name: s for s in list_samples()}
     name = st.selectbox(
@@ -245,7 +245,7 @@ class DatasetChoice:
     @contextlib.contextmanager
     def open(self) -> Iterator[Path]:
         """The dataset's folder, for the `with` block (an uploaded ZIP is unpacked safely, then deleted)."""
-        from mesonet.archives import unpacked_zip
+        from mesonet.data.archives import unpacked_zip
 
         if self.folder is not None:
             yield self.folder

@@ -1,10 +1,23 @@
-"""The app's menu, and the one workaround for how Streamlit treats a `pages/` folder."""
+"""The app's pages and menu, and the one workaround for how Streamlit treats a `pages/` folder."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import streamlit as st
+
+
+def app_pages() -> list[st.Page]:
+    """The app's pages, in menu order; the first is the home page."""
+    return [
+        st.Page("pages/analyse.py", title="Analyse", icon=":material/search:", default=True),
+        st.Page("pages/live_camera.py", title="Live camera", icon=":material/videocam:"),
+        st.Page("pages/compare.py", title="Compare models", icon=":material/compare:"),
+        st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/weights.py", title="Weights", icon=":material/database:"),
+    ]
 
 
 def menu(pages: Sequence[st.Page]) -> None:
@@ -27,13 +40,11 @@ def ensure_router() -> None:
     the pages-folder mode registered each file under the URL path the router's `st.Page` infers
     from it, so the router's pages resolve as links. (Calling `st.navigation` here instead would
     change the page's widget ids mid-run.) Private Streamlit API (`PagesManager.uses_pages_directory`),
-    checked on 1.67; the regression test is tests/test_browser.py's
+    checked on 1.67; the regression test is tests/app/test_browser.py's
     test_a_fresh_server_shows_the_app_menu_on_a_page_url. This is the only place that knows.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        from streamlit_app import app_pages
-
         menu(app_pages())

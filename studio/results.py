@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from mesonet.export import crops_zip, face_number
+from mesonet.analysis.results import crops_zip, face_number
 from mesonet.verdict import UNCERTAIN_MARGIN, VERDICT_COLORS, Verdict, verdict_color
 from studio.text import plain
 
@@ -172,7 +172,7 @@ def annotated_frame(frame, faces, threshold: float):
     """
     from PIL import Image, ImageDraw
 
-    from mesonet.annotate_draw import draw_face, label_style
+    from mesonet.analysis.draw import draw_face, label_style
 
     preview = frame.preview()
     image = Image.fromarray(preview)

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from studio.caches import get_extraction
+from studio.extractions import get_extraction
 from studio.inputs import ExtractionSettings, MediaInput
 
 if TYPE_CHECKING:
-    from mesonet.analysis import Extraction
+    from mesonet.analysis.results import Extraction
 
 ANALYSED_KEY = "session.analysed"
 

@@ -10,7 +10,7 @@ sessions' scoring in the server process is exposed the same way.
 
 The app keeps no per-run Keras state to clear: models are loaded once per server and shared
 (`st.cache_resource`). So the hook is replaced by one that keeps only its matplotlib cleanup.
-Private Streamlit API; tests/test_app.py checks that a script run no longer resets Keras.
+Private Streamlit API; tests/app/test_app.py checks that a script run no longer resets Keras.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Shared fixtures: the ../shared folder and models loaded once per test session."""
+"""Fixtures of several folders: the ../shared folder, models loaded once per test session, a local
+HTTP server, and the astronaut sample clip with variants of it made by ffmpeg."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from pathlib import Path
 # As in streamlit_app.py: aiortc's libsrtp segfaults when it loads after TensorFlow, and the
 # AppTests run the router (which imports it) in this process, where TensorFlow is loaded.
 import aiortc  # noqa: F401
+import numpy as np
 import pytest
 
 from mesonet import config
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import ffmpeg
 
 
 def _shared_dir() -> Path:
@@ -47,7 +48,7 @@ def sample_images(shared_dir: Path) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def classifier():
     """Returns a loader for catalog classifiers; each model is loaded once per session."""
-    from mesonet.scoring import load_classifier
+    from mesonet.models.scoring import load_classifier
 
     return load_classifier
 
@@ -82,11 +83,46 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def playwright():
-    """One Playwright driver for the whole session: its sync API allows only one per thread, and
-    several browser test files launch their Chromium from it."""
-    from playwright.sync_api import sync_playwright
+@pytest.fixture(scope="module")
+def clip() -> Path:
+    """The astronaut sample: 3 s, 25 fps, 640x360, one real face panning slowly (made locally)."""
+    from mesonet.media.samples import sample_path
 
-    with sync_playwright() as driver:
-        yield driver
+    return sample_path("astronaut-clip")
+
+
+@pytest.fixture(scope="module")
+def clips(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The astronaut clip with a sound track (AAC in MP4, Opus in MKV), indexed first (faststart.mp4),
+    cut short (cut.mp4), ten times as long (long.mp4), and random bytes named random.mp4."""
+    folder = tmp_path_factory.mktemp("annotate_clips")
+    paths = {name: folder / name for name in ("sine_aac.mp4", "sine_opus.mkv", "faststart.mp4")}
+    sine = ["-f", "lavfi", "-i", "sine=frequency=440:duration=3:sample_rate=48000"]
+    ffmpeg(
+        "-i", str(clip), *sine, "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(paths["sine_aac.mp4"])
+    )
+    ffmpeg(
+        "-i",
+        str(clip),
+        *sine,
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "libopus",
+        str(paths["sine_opus.mkv"]),
+    )
+    # Index first, so that a copy cut short still opens, but holds only the first third of the frames:
+    # ffmpeg decodes those, says "partial file", and ends without an error.
+    ffmpeg("-i", str(clip), "-c", "copy", "-movflags", "+faststart", str(paths["faststart.mp4"]))
+    data = paths["faststart.mp4"].read_bytes()
+    paths["cut.mp4"] = folder / "cut.mp4"
+    paths["cut.mp4"].write_bytes(data[: len(data) * 4 // 5])
+    paths["random.mp4"] = folder / "random.mp4"
+    paths["random.mp4"].write_bytes(np.random.default_rng(0).bytes(5000))
+    paths["long.mp4"] = folder / "long.mp4"  # 30 s: long enough to stop mid-way
+    ffmpeg("-stream_loop", "9", "-i", str(clip), "-c", "copy", str(paths["long.mp4"]))
+    return paths

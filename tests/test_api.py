@@ -19,6 +19,7 @@ def test_importing_mesonet_loads_neither_tensorflow_nor_streamlit():
 
 
 def test_every_public_name_resolves_and_is_listed_once():
-    assert sorted(mesonet.__all__) == sorted(mesonet._EXPORTS) and len(mesonet.__all__) <= 20
-    for name in mesonet.__all__:
+    names = mesonet.__all__
+    assert list(names) == sorted(names) and len(set(names)) == len(names) and len(names) <= 20
+    for name in names:
         assert getattr(mesonet, name) is not None, name

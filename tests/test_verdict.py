@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mesonet.analysis import summarize
-from mesonet.verdict import UNCERTAIN_MARGIN, called_fake, is_uncertain, label_score, verdict_for
+from mesonet.verdict import UNCERTAIN_MARGIN, called_fake, is_uncertain, label_score, summarize, verdict_for
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""From a file to scored faces and a verdict: the pipeline, results, workers, comparisons, annotated videos."""

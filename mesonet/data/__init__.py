@@ -1,0 +1,1 @@
+"""Labelled datasets: class-folder layouts, splits, and uploaded ZIPs unpacked safely."""

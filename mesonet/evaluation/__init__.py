@@ -1,0 +1,1 @@
+"""Evaluating a classifier on a labelled dataset: metrics and the HTML report."""

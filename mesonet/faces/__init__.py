@@ -1,0 +1,1 @@
+"""Faces: detection, landmarks and the authors' alignment into the networks' input crop."""

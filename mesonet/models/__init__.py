@@ -1,0 +1,1 @@
+"""The networks, the weights catalog, scoring, ensembles, calibration and explanations."""

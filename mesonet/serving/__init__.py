@@ -1,0 +1,1 @@
+"""Serving many users: server-wide limits, live camera streams, and the Ray engine."""

@@ -1,0 +1,43 @@
+"""Server-wide limits on heavy work that runs outside the worker pool (live cameras, annotated videos).
+
+Public API:
+    ConcurrencyLimit(limit)    .try_enter() -> bool   .leave()   .taken   .limit
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class ConcurrencyLimit:
+    """At most `limit` holders at once, shared by every session of a server. Thread-safe.
+
+    `try_enter` never waits: a live camera drops its frames while no slot is free, and a page
+    that can wait polls it, so that it can say it is waiting and stop when its user leaves.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be 1 or more, got {limit}.")
+        self.limit = limit
+        self._taken = 0
+        self._lock = threading.Lock()
+
+    def try_enter(self) -> bool:
+        """Takes a slot if one is free; returns whether it did."""
+        with self._lock:
+            if self._taken >= self.limit:
+                return False
+            self._taken += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            if self._taken == 0:
+                raise RuntimeError("leave without a slot taken")
+            self._taken -= 1
+
+    @property
+    def taken(self) -> int:
+        with self._lock:
+            return self._taken

@@ -1,0 +1,213 @@
+"""The sidebar's classifier picker, the user's own weight files, and the server-wide model cache.
+
+Models are loaded once per server (`st.cache_resource`, at most `config.MODEL_CACHE_ENTRIES`)
+and shared by every user, so nothing here ever modifies a model. The picker only draws widgets
+and returns the choice; it loads nothing, and the list of weights comes from the catalog
+(`mesonet.models.weights`).
+
+A user's own weight file is untrusted and private: each upload is written into a folder of its
+own (`tempfile.mkdtemp`), checked there, and only then offered in that user's picker. Its
+folder is deleted when the user's session ends (when Streamlit drops the session state that
+owns it), and in any case after `config.custom_weights_max_age_s()`. Caches of what a model
+computes are keyed by the weights' SHA-256 (`ModelChoice.weights_sha256`), never by a label
+that two users' "model.h5" would share.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from mesonet import config
+from mesonet.errors import WeightsError
+from mesonet.models.networks import ARCHITECTURE_TITLES
+from mesonet.models.weights import (
+    CATALOG,
+    DEFAULT_WEIGHTS,
+    get_weights,
+    list_weights,
+    load_model_with_weights,
+    metadata_threshold,
+    read_metadata,
+)
+from mesonet.verdict import DEFAULT_THRESHOLD
+from studio.server import cached_classifier
+from studio.text import WEIGHTS_NOTE, plain
+
+CUSTOM_KEY = "weights.custom"  # {label: {"arch": str, "path": str, "sha256": str}}: this user's accepted files
+_FOLDERS_KEY = "weights.custom_folders"  # the _SessionFolders owning this session's upload folders
+_FOLDER_PREFIX = "mesonet-weights-"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What the sidebar picked: a catalog name, or an architecture with a custom weight file.
+
+    Attributes:
+        weights_sha256: SHA-256 of the weight file: what to key caches of the model's outputs by.
+        threshold: the weights' own P(fake) threshold (the catalog's, or a trained file's metadata).
+    """
+
+    label: str
+    model: str
+    arch: str
+    weights_file: str | None = None
+    weights_sha256: str = ""
+    threshold: float = DEFAULT_THRESHOLD
+
+
+def model_choices() -> list[ModelChoice]:
+    """The catalog's models, then this user's accepted custom weight files."""
+    choices = [
+        ModelChoice(entry.name, entry.name, entry.arch, None, entry.sha256, entry.threshold) for entry in list_weights()
+    ]
+    for label, custom in st.session_state.get(CUSTOM_KEY, {}).items():
+        choices.append(
+            ModelChoice(label, custom["arch"], custom["arch"], custom["path"], custom["sha256"], custom["threshold"])
+        )
+    return choices
+
+
+def add_custom_weights(label: str, arch: str, path: str | Path) -> None:
+    """Makes a checked weight file (from `store_custom_weights`) a choice of this user's picker, under `label`."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    threshold = metadata_threshold(read_metadata(Path(path)))
+    st.session_state.setdefault(CUSTOM_KEY, {})[label] = {
+        "arch": arch,
+        "path": str(path),
+        "sha256": digest,
+        "threshold": threshold,
+    }
+
+
+class _SessionFolders:
+    """The upload folders of one session, deleted when the session state that holds this object goes."""
+
+    def __init__(self) -> None:
+        self.folders: list[Path] = []
+        # The finalizer holds the list, not the object, so the object can be collected.
+        weakref.finalize(self, _remove_folders, self.folders)
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def store_custom_weights(name: str, data: bytes, arch: str) -> Path:
+    """Writes an uploaded weight file into a private folder of its own and checks it against `arch`.
+
+    Args:
+        name: the file's name as uploaded; path parts are dropped ("../x.h5" is stored as "x.h5").
+        data: its bytes.
+        arch: "meso4" or "mesoinception4".
+
+    Returns:
+        The checked file, named like the upload (so messages name the user's file); its folder
+        belongs to this session.
+
+    Raises:
+        WeightsError: the file does not load into `arch` (nothing is kept).
+    """
+    remove_expired_weights()
+    base = Path(name.replace("\\", "/")).name
+    if base in ("", ".", "..") or base.startswith("."):
+        base = f"weights{Path(base).suffix or '.h5'}"
+    folder = Path(tempfile.mkdtemp(prefix=_FOLDER_PREFIX, dir=custom_weights_dir()))
+    path = folder / base
+    try:
+        path.write_bytes(data)
+        load_model_with_weights(arch, path)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if _FOLDERS_KEY not in st.session_state:
+        st.session_state[_FOLDERS_KEY] = _SessionFolders()
+    st.session_state[_FOLDERS_KEY].folders.append(folder)
+    return path
+
+
+def remove_expired_weights(now: float | None = None) -> None:
+    """Deletes upload folders older than `config.custom_weights_max_age_s()`, whoever uploaded them."""
+    oldest = (time.time() if now is None else now) - config.custom_weights_max_age_s()
+    for folder in custom_weights_dir().glob(f"{_FOLDER_PREFIX}*"):
+        try:
+            if folder.stat().st_mtime < oldest:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass  # removed meanwhile by another session
+
+
+def weights_picker() -> ModelChoice:
+    """Architecture and weights in the sidebar, shared by every page for this user.
+
+    Both choices are kept across pages, also across pages that do not draw the picker. Changing
+    the architecture keeps the weights' manipulation (DF stays DF, F2F stays F2F), as the
+    catalog's `manipulation` field says.
+    """
+    st.session_state.setdefault("model.arch", get_weights(DEFAULT_WEIGHTS).arch)
+    previous = st.session_state.get("model.weights")
+    with st.sidebar:
+        st.subheader("Classifier")
+        arch = st.radio(
+            "Architecture",
+            list(ARCHITECTURE_TITLES),
+            format_func=ARCHITECTURE_TITLES.get,
+            key="model.arch",
+            horizontal=True,
+            persist_state="session",
+        )
+        options = [c for c in model_choices() if c.arch == arch]
+        labels = [c.label for c in options]
+        if previous not in labels:
+            st.session_state["model.weights"] = _same_manipulation(previous, options)
+        label = st.radio("Weights", labels, key="model.weights", format_func=_weights_label, persist_state="session")
+        st.caption(WEIGHTS_NOTE)
+    return next(c for c in options if c.label == label)
+
+
+def _same_manipulation(previous: str | None, options: list[ModelChoice]) -> str:
+    """The catalog option trained on the same manipulation as `previous`, else the first option."""
+    manipulation = CATALOG[previous].manipulation if previous in CATALOG else None
+    return next(
+        (c.label for c in options if c.weights_file is None and CATALOG[c.model].manipulation == manipulation),
+        options[0].label,
+    )
+
+
+def _weights_label(label: str) -> str:
+    entry = next((e for e in list_weights() if e.name == label), None)
+    return entry.short_label if entry is not None else f"Custom: {plain(label)}"
+
+
+def classifier_for(choice: ModelChoice):
+    """The loaded classifier for a picker choice (raises WeightsError for weights that cannot load)."""
+    if choice.weights_file is not None and not Path(choice.weights_file).is_file():
+        hours = config.custom_weights_max_age_s() / 3600
+        raise WeightsError(
+            f"{Path(choice.weights_file).name} is no longer on the server (uploaded weights are kept for "
+            f"{hours:g} h at most). Upload it again on the Weights page."
+        )
+    return cached_classifier(choice.model, choice.weights_file)
+
+
+def ensemble_for(name: str):
+    """A named ensemble of the catalog (`mesonet.models.weights.ENSEMBLES`), built from the server's cached members."""
+    from mesonet.models.ensemble import Ensemble
+    from mesonet.models.weights import ENSEMBLES
+
+    return Ensemble([cached_classifier(member) for member in ENSEMBLES[name]], name=name)
+
+
+def custom_weights_dir() -> Path:
+    """The folder holding every upload's private folder (readable by the server's user only)."""
+    folder = Path(tempfile.gettempdir()) / "mesonet-custom-weights"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder

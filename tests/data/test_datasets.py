@@ -1,0 +1,121 @@
+"""mesonet.data.datasets and mesonet.data.archives: class-folder layouts, splits, per-class samples, uploaded ZIPs."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mesonet.data.archives import unpacked_zip
+from mesonet.data.datasets import sample_per_class, scan_dataset, split_files
+from mesonet.errors import DatasetError
+
+
+def _link(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(source)
+
+
+def _make(root: Path, layout: dict[str, int], source: Path) -> Path:
+    for folder, count in layout.items():
+        (root / folder).mkdir(parents=True)
+        for i in range(count):
+            _link(source, root / folder / f"{i}.jpg")
+    return root
+
+
+@pytest.fixture(scope="module")
+def train_dir(shared_dir: Path) -> Path:
+    return shared_dir / "data" / "mesonet_df" / "train"
+
+
+def test_every_forged_folder_name_is_forged(tmp_path, sample_images):
+    dataset = scan_dataset(
+        _make(
+            tmp_path / "d",
+            {"df": 1, "Fake": 1, "f2f": 1, "deepfake": 1, "forged": 1, "real": 2},
+            sample_images["df00204"],
+        )
+    )
+    assert dataset.n_forged == 5 and dataset.n_real == 2
+
+
+def test_a_zip_top_folder_is_looked_through(tmp_path, sample_images):
+    dataset = scan_dataset(_make(tmp_path / "d" / "my_dataset", {"df": 1, "real": 1}, sample_images["df00204"]).parent)
+    assert dataset.root.name == "my_dataset" and len(dataset.files) == 2
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ({"df": 1, "real": 1, "misc": 1}, "misc are not a known class"),
+        ({"df": 2, "fake": 1}, "no real class folder"),
+        ({"real": 2}, "no forged class folder"),
+        ({"df": 1, "real": 0}, "holds no image or video"),
+    ],
+)
+def test_bad_layouts_are_refused_clearly(tmp_path, sample_images, layout, message):
+    root = _make(tmp_path / "d", layout, sample_images["df00204"])
+    with pytest.raises(DatasetError, match=message):
+        scan_dataset(root)
+
+
+def test_loose_images_and_missing_folder_are_refused(tmp_path, sample_images):
+    with pytest.raises(DatasetError, match="does not exist"):
+        scan_dataset(tmp_path / "nowhere")
+    root = _make(tmp_path / "d", {"df": 1, "real": 1}, sample_images["df00204"])
+    _link(sample_images["df00204"], root / "stray.jpg")
+    with pytest.raises(DatasetError, match="outside the class folders"):
+        scan_dataset(root)
+
+
+def test_split_is_stratified_and_reproducible(train_dir):
+    files = scan_dataset(train_dir).files[::50]
+    train, val = split_files(files, val_fraction=0.1, seed=0)
+    assert split_files(files, val_fraction=0.1, seed=0) == (train, val)
+    assert not {f.path for f in train} & {f.path for f in val}
+    assert {f.label for f in val} == {0, 1}
+    assert len(val) == pytest.approx(0.1 * len(files), abs=2)
+
+
+def test_sample_per_class_is_reproducible_and_capped(tmp_path, sample_images):
+    dataset = scan_dataset(_make(tmp_path / "d", {"df": 5, "real": 3}, sample_images["df00204"]))
+    sampled = sample_per_class(dataset, 2)
+    assert (sampled.n_forged, sampled.n_real) == (2, 2)
+    assert sample_per_class(dataset, 2).files == sampled.files
+    assert sample_per_class(dataset, 0) is dataset
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_zip_unpacks_into_a_folder_that_is_deleted_after(sample_images):
+    crop = sample_images["df00204"].read_bytes()
+    with unpacked_zip(_zip({"faces/df/a.jpg": crop, "faces/real/b.jpg": crop}), "faces.zip") as folder:
+        assert scan_dataset(folder).n_forged == 1
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"not a zip", "not a ZIP file"),
+        (_zip({"../evil.jpg": b"x"}), "path outside the archive"),
+    ],
+)
+def test_hostile_or_broken_zips_are_refused(data, message):
+    with pytest.raises(DatasetError, match=message), unpacked_zip(data, "upload.zip"):
+        pass
+
+
+def test_zip_over_the_size_limit_is_refused_before_unpacking(monkeypatch):
+    monkeypatch.setenv("MESONET_MAX_ZIP_MB", "0.001")
+    with pytest.raises(DatasetError, match="unpacks to"), unpacked_zip(_zip({"df/a.jpg": b"0" * 4096}), "big.zip"):
+        pass

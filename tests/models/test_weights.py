@@ -1,0 +1,274 @@
+"""The weights catalog: resolution, downloads with hash checks, custom weight files, and a fifth
+catalog entry showing up everywhere (the command line and the app)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from mesonet.errors import WeightsError
+from mesonet.models.networks import build_model
+from mesonet.models.weights import (
+    CATALOG,
+    counterpart,
+    download_weights,
+    find_weights,
+    get_weights,
+    list_weights,
+    load_model_with_weights,
+    weights_path,
+)
+from tests.helpers import REPO
+
+
+def test_catalog_has_the_four_released_files_with_stable_names():
+    assert [e.name for e in list_weights()] == ["meso4-df", "meso4-f2f", "mesoinception4-df", "mesoinception4-f2f"]
+    for entry in list_weights():
+        assert entry.url.endswith(f"/2144d56a30e48cdcac1976ff13a1c5cdc86376c6/weights/{entry.filename}")
+        assert len(entry.sha256) == 64 and entry.license == "Apache-2.0"
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(WeightsError, match="meso4-df, meso4-f2f"):
+        get_weights("meso5")
+
+
+def test_the_released_files_ship_with_the_project():
+    from mesonet import config
+
+    for entry in list_weights():
+        assert find_weights(entry.name) == config.PROJECT_WEIGHTS_DIR / entry.filename
+    assert (config.PROJECT_WEIGHTS_DIR / "LICENSE").is_file() and (config.PROJECT_WEIGHTS_DIR / "NOTICE").is_file()
+
+
+def test_env_folder_comes_first_and_is_verified(shared_dir, monkeypatch):
+    monkeypatch.setenv("MESONET_WEIGHTS_DIR", str(shared_dir / "weights"))
+    assert find_weights("meso4-df") == shared_dir / "weights" / "Meso4_DF.h5"
+
+
+def test_corrupted_local_copy_is_refused(tmp_path, monkeypatch, shared_dir):
+    data = (shared_dir / "weights" / "Meso4_F2F.h5").read_bytes()
+    (tmp_path / "Meso4_F2F.h5").write_bytes(data[: len(data) // 2])  # truncated
+    monkeypatch.setenv("MESONET_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(WeightsError, match="truncated or corrupted"):
+        find_weights("meso4-f2f")
+
+
+def test_missing_offline_names_file_url_and_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MESONET_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setattr("mesonet.config.PROJECT_WEIGHTS_DIR", tmp_path / "project_weights")
+    with pytest.raises(WeightsError) as info:
+        weights_path("mesoinception4-f2f", download=False)
+    message = str(info.value)
+    assert "MesoInception_F2F.h5" in message and CATALOG["mesoinception4-f2f"].url in message
+    assert "MESONET_WEIGHTS_DIR" in message and "project_weights" in message
+
+
+def test_download_verifies_hash_and_reports_progress(local_server, tmp_path, shared_dir):
+    root, base = local_server
+    shutil.copy(shared_dir / "weights" / "Meso4_DF.h5", root / "Meso4_DF.h5")
+    seen = []
+    path = download_weights(
+        "meso4-df",
+        folder=tmp_path / "dl",
+        url=f"{base}/Meso4_DF.h5",
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert path == tmp_path / "dl" / "Meso4_DF.h5"
+    assert path.read_bytes() == (shared_dir / "weights" / "Meso4_DF.h5").read_bytes()
+    assert seen[-1] == (156128, 156128)
+    assert list((tmp_path / "dl").iterdir()) == [path]  # no partial file left behind
+
+
+def test_corrupted_download_is_discarded(local_server, tmp_path, shared_dir):
+    root, base = local_server
+    data = bytearray((shared_dir / "weights" / "Meso4_DF.h5").read_bytes())
+    data[5000] ^= 0xFF
+    (root / "Meso4_DF.h5").write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="corrupted or truncated and was discarded"):
+        download_weights("meso4-df", folder=tmp_path / "dl", url=f"{base}/Meso4_DF.h5")
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_unreachable_server_gives_the_manual_route(local_server, tmp_path):
+    _, base = local_server
+    with pytest.raises(WeightsError, match="Download of .* failed.*put it in"):
+        download_weights("meso4-df", folder=tmp_path / "dl", url=f"{base}/missing.h5")
+    assert list((tmp_path / "dl").iterdir()) == []  # no partial file left behind
+
+
+# Custom weight files -------------------------------------------------------------------------
+
+
+def test_catalog_file_of_the_other_architecture_is_refused(shared_dir):
+    with pytest.raises(WeightsError, match="does not hold MesoInception4 weights"):
+        load_model_with_weights("mesoinception4", shared_dir / "weights" / "Meso4_DF.h5")
+    with pytest.raises(WeightsError, match="does not hold Meso4 weights"):
+        load_model_with_weights("meso4", shared_dir / "weights" / "MesoInception_DF.h5")
+
+
+def test_random_hdf5_file_is_refused(tmp_path):
+    path = tmp_path / "random.h5"
+    with h5py.File(path, "w") as f:
+        f["data"] = np.arange(10)
+    with pytest.raises(WeightsError, match="does not hold Meso4 weights"):
+        load_model_with_weights("meso4", path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.h5", b"", "empty"),
+        ("text.h5", b"these are not weights\n", "not an HDF5 file"),
+        ("weights.txt", b"x", "unsupported file type"),
+        ("fake.keras", b"not a zip", "not a Keras model archive"),
+    ],
+)
+def test_bad_files_name_the_expected_architecture(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(WeightsError, match=message) as info:
+        load_model_with_weights("meso4", path)
+    assert "Meso4" in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(WeightsError, match="does not exist"):
+        load_model_with_weights("meso4", tmp_path / "nope.h5")
+
+
+def test_keras3_weights_file_and_keras_model_round_trip(tmp_path, classifier, sample_images):
+    from mesonet.media.images import load_image
+    from mesonet.models.scoring import load_classifier
+
+    original = classifier("meso4-df")
+    original.model.save_weights(tmp_path / "mine.weights.h5")
+    original.model.save(tmp_path / "mine.keras")
+    face = [load_image(sample_images["df01254"])]
+    expected = original.score_real(face)[0]
+    for path in (tmp_path / "mine.weights.h5", tmp_path / "mine.keras"):
+        custom = load_classifier("meso4", weights_file=path)
+        assert custom.name == f"meso4 ({path.name})"
+        assert custom.score_real(face)[0] == pytest.approx(expected, abs=1e-6)
+    with pytest.raises(WeightsError, match="convolution layers differ"):
+        load_model_with_weights("mesoinception4", tmp_path / "mine.keras")
+
+
+def test_keras_file_with_lambda_layer_is_refused_not_run(tmp_path):
+    import keras
+
+    inputs = keras.Input((256, 256, 3))
+    outputs = keras.layers.Dense(1)(keras.layers.Lambda(lambda x: x[:, 0, 0, :])(inputs))
+    keras.Model(inputs, outputs).save(tmp_path / "evil.keras")
+    with pytest.raises(WeightsError, match="Lambda"):
+        load_model_with_weights("meso4", tmp_path / "evil.keras")
+
+
+def test_classifiers_are_cached_per_architecture_and_weights(classifier):
+    assert classifier("meso4-df") is classifier("meso4-df")
+    assert classifier("meso4-df") is not classifier("meso4-f2f")
+
+
+def test_architecture_without_weights_says_which_to_pick():
+    from mesonet.models.scoring import load_classifier
+
+    with pytest.raises(WeightsError, match="meso4-df, meso4-f2f"):
+        load_classifier("meso4")
+
+
+def test_published_weights_load_into_published_graph(shared_dir):
+    model = load_model_with_weights("meso4", shared_dir / "weights" / "Meso4_DF.h5")
+    fresh = build_model("meso4")
+    assert not np.allclose(model.get_layer("dense1").get_weights()[0], fresh.get_layer("dense1").get_weights()[0])
+
+
+# The catalog drives the command line and the app -----------------------------------------------
+
+
+@pytest.fixture()
+def fifth_entry(tmp_path, monkeypatch):
+    """A copy of meso4-df's file under a new name, in a temporary weights folder, as a catalog entry."""
+    original = get_weights("meso4-df")
+    entry = dataclasses.replace(
+        original, name="meso4-df-copy", short_label="Copy: meso4-df under another name", filename="Meso4_DF_copy.h5"
+    )
+    shutil.copy(REPO / "weights" / original.filename, tmp_path / entry.filename)
+    monkeypatch.setenv("MESONET_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setitem(CATALOG, entry.name, entry)
+    return entry
+
+
+def test_weights_list_shows_a_fifth_entry(fifth_entry, capsys):
+    from mesonet.cli.main import main
+
+    assert main(["weights", "list", "--format", "json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert len(rows) == 5 and rows["meso4-df-copy"]["status"] == "present"
+    from mesonet.cli.main import model_help
+
+    assert "meso4-df-copy" in model_help()
+
+
+def test_the_sidebar_offers_a_fifth_entry(fifth_entry):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert fifth_entry.short_label in at.radio(key="model.weights").options
+    at.radio(key="model.weights").set_value("meso4-df-copy").run()
+    assert not at.exception and not at.error
+
+
+def test_the_threshold_slider_starts_at_the_chosen_weights_threshold(tmp_path, monkeypatch):
+    """Trained weights ship with their own threshold: the slider starts there, keeps what the
+    user sets, and goes back to the weights' own threshold when the weights change."""
+    from streamlit.testing.v1 import AppTest
+
+    original = get_weights("meso4-df")
+    entry = dataclasses.replace(original, name="meso4-calibrated", short_label="Calibrated copy", threshold=0.31)
+    monkeypatch.setitem(CATALOG, entry.name, entry)
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    slider = at.slider(key="decision.threshold")
+    assert slider.value == 0.5
+    at.radio(key="model.weights").set_value("meso4-calibrated").run()
+    assert at.slider(key="decision.threshold").value == 0.31
+    at.slider(key="decision.threshold").set_value(0.62).run()
+    assert at.slider(key="decision.threshold").value == 0.62
+    assert "These weights' own threshold is 0.31." in [c.value for c in at.caption]
+    at.radio(key="model.weights").set_value("meso4-df").run()
+    assert at.slider(key="decision.threshold").value == 0.5 and not at.exception
+
+
+def test_counterparts_pair_manipulations_from_the_catalog():
+    for entry in list_weights():
+        other = counterpart(entry.name)
+        assert other.arch == entry.arch and other.manipulation != entry.manipulation
+
+
+def test_help_lists_the_catalog_without_loading_tensorflow():
+    code = (
+        "import sys, mesonet, mesonet.cli.main\n"
+        "mesonet.cli.main.build_parser()\n"
+        "assert 'tensorflow' not in sys.modules and 'streamlit' not in sys.modules, sorted(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_training_overlap_flags_files_named_like_the_df_training_set(shared_dir):
+    """Issue 14: Evaluate should say when a dataset may be the weights' own training data."""
+    from mesonet.models.weights import training_overlap
+
+    train = sorted(p.name for p in (shared_dir / "data" / "mesonet_df" / "train" / "df").glob("*.jpg"))[:5]
+    names = [*train, "faces/real/real00012.JPG", "my_face.jpg", "df123.jpg"]
+    assert training_overlap("meso4-df", names) == [*train, "faces/real/real00012.JPG"]
+    assert training_overlap("mesoinception4-df", names) == training_overlap("meso4-df", names)
+    assert training_overlap("meso4-f2f", names) == []  # the catalog does not know the F2F training files
