@@ -31,8 +31,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 CHROMIUM_ARGS += ["--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def median_seconds(call: Callable[[], object], repeats: int, *, warmup: int = 3) -> float:
-    """The median wall time of `call()` over `repeats` timed runs, after `warmup` untimed ones."""
+def timed_runs(call: Callable[[], object], repeats: int, *, warmup: int = 3) -> list[float]:
+    """The wall time of each of `repeats` timed runs of `call()`, after `warmup` untimed ones."""
     for _ in range(warmup):
         call()
     times = []
@@ -40,7 +40,12 @@ def median_seconds(call: Callable[[], object], repeats: int, *, warmup: int = 3)
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def median_seconds(call: Callable[[], object], repeats: int, *, warmup: int = 3) -> float:
+    """The median wall time of `call()` over `repeats` timed runs, after `warmup` untimed ones."""
+    return statistics.median(timed_runs(call, repeats, warmup=warmup))
 
 
 class PeakPoller:

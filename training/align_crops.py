@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mesonet.faces import crop_face
+from mesonet.faces.detect import crop_face
 
 PAD = 0.5  # padding on each side, as a share of the crop's side: room for the aligned square
 
@@ -65,8 +65,10 @@ def main() -> None:
         partial = out.with_suffix(".partial.npz")
         np.savez(partial, crops=crops, names=np.array([p.name for p in paths]), aligned=aligned)
         partial.rename(out)
-        print(f"{folder.name}: {len(paths)} crops, {aligned.mean():.0%} aligned, {time.perf_counter() - start:.0f} s",
-              flush=True)
+        print(
+            f"{folder.name}: {len(paths)} crops, {aligned.mean():.0%} aligned, {time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from mesonet.analysis import extract_faces_from_media
-from mesonet.video import FrameSampling
+from mesonet.analysis.pipeline import extract_faces_from_media
+from mesonet.media.video import FrameSampling
 
 
 def reencode(source: Path, target: Path, qp: int) -> None:
@@ -80,8 +80,11 @@ def main() -> None:
                 if source != video:
                     source.unlink()
                 elapsed = time.perf_counter() - start
-                print(f"[{number}/{len(videos)}] {variant} {video.parent.name}/{video.name}: {found} faces, {elapsed:.1f} s",
-                      flush=True)
+                print(
+                    f"[{number}/{len(videos)}] {variant} {video.parent.name}/{video.name}: "
+                    f"{found} faces, {elapsed:.1f} s",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
