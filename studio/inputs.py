@@ -13,9 +13,11 @@ from pathlib import Path
 import streamlit as st
 
 from mesonet import config
+from mesonet.faces.detect import DETECTORS
+from mesonet.media.images import IMAGE_EXTENSIONS
 from studio.error_display import shown_errors
 
-IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
+IMAGE_TYPES = sorted(extension.lstrip(".") for extension in IMAGE_EXTENSIONS)
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm", "m4v"]
 
 
@@ -181,7 +183,7 @@ def extraction_settings(key: str) -> ExtractionSettings:
         )
         detector = columns[2].radio(
             "Face detector",
-            ["hog", "cnn"],
+            list(DETECTORS),
             key=f"{key}.detector",
             format_func={"hog": "HOG (fast)", "cnn": "CNN (accurate, ~50x slower)"}.get,
             persist_state="session",

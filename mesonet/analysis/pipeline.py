@@ -29,7 +29,7 @@ from PIL import Image
 
 from mesonet.analysis.results import Analysis, ExtractedFrame, Extraction, FaceScore
 from mesonet.errors import CancelledError
-from mesonet.faces.detect import FaceCrop, extract_faces, match_tracks
+from mesonet.faces.detect import DETECTORS, FaceCrop, extract_faces, match_tracks
 from mesonet.media.ffmpeg import probe_video
 from mesonet.media.images import is_video, load_image
 from mesonet.media.video import FrameSampling, iter_frames, sample_frame_indices
@@ -70,8 +70,8 @@ def extract_faces_from_media(
         MediaError: the file cannot be read.
         CancelledError: `cancel` was set.
     """
-    if detector not in ("hog", "cnn"):
-        raise ValueError(f"detector must be 'hog' or 'cnn', got {detector!r}.")
+    if detector not in DETECTORS:
+        raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, got {detector!r}.")
     sampling = sampling or FrameSampling()
     settings = {"sampling": dataclasses.asdict(sampling), "all_faces": all_faces, "detector": detector}
     timings = {"decode": 0.0, "detect_align": 0.0}

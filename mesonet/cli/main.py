@@ -19,6 +19,7 @@ from mesonet.cli.output import ProgressBar as _ProgressBar
 from mesonet.cli.output import format_csv, format_table
 from mesonet.cli.output import summary_row as _summary_row
 from mesonet.errors import MesonetError
+from mesonet.faces.detect import DETECTORS
 from mesonet.models.networks import ARCHITECTURES
 from mesonet.models.weights import DEFAULT_WEIGHTS, ENSEMBLE_RULE, ENSEMBLES, catalog_status, list_weights
 from mesonet.verdict import DEFAULT_THRESHOLD
@@ -115,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--all-faces", action="store_true", help="follow every face, not only the largest")
     detect.add_argument(
         "--detector",
-        choices=("hog", "cnn"),
+        choices=DETECTORS,
         default="hog",
         help="face detector: hog (fast, default) or cnn (more accurate, much slower)",
     )

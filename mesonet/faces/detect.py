@@ -56,6 +56,8 @@ from mesonet.faces.align import (  # noqa: F401
 
 # dlib's HOG detector misses faces smaller than about 80 pixels; searching near the previous
 # face, the window is scaled so that face is this big.
+# The face detectors there are, fastest first: the only list of them.
+DETECTORS = ("hog", "cnn")
 # Detection runs on the frame shrunk to this longer side (HOG's time grows with the pixels).
 DETECT_MAX_SIDE = 640
 _NEAR_FACE_PX = 110.0
@@ -172,8 +174,8 @@ def detect_faces(
         Boxes (top, right, bottom, left) in frame pixels, largest first.
     """
     check_frame(frame)
-    if model not in ("hog", "cnn"):
-        raise ValueError(f"Unknown face detector {model!r}: use 'hog' or 'cnn'.")
+    if model not in DETECTORS:
+        raise ValueError(f"Unknown face detector {model!r}: use one of {', '.join(DETECTORS)}.")
     height, width = frame.shape[:2]
     if near is not None:
         boxes = detect_near(frame, near, model=model, max_side=max_side)
