@@ -39,6 +39,7 @@ benchmark: setup browser
 	$(BIN)/python benchmarks/bench_engines.py --quick
 	$(BIN)/python benchmarks/bench_app.py
 	$(BIN)/python benchmarks/bench_live.py --quick
+	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/train_meso4.py --mode finetune
 
 clean:

@@ -32,7 +32,7 @@ os.environ.setdefault("MESONET_WEIGHTS_DIR", str(REPO.parent / "shared" / "weigh
 
 from mesonet.data.datasets import scan_dataset, split_files  # noqa: E402
 from mesonet.training.config import TrainConfig  # noqa: E402
-from mesonet.training.inputs import dataset_metrics  # noqa: E402
+from mesonet.training.inputs import FaceArrays, dataset_metrics  # noqa: E402
 from mesonet.training.train import train  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mesonet_df" / "train"
@@ -99,7 +99,8 @@ def run_finetune(data: Path, results: Path, steps: int, steps_per_epoch: int) ->
 
     dataset = scan_dataset(data)
     _, val_files = split_files(dataset.files, val_fraction=0.1, seed=SPLIT_SEED)
-    before = dataset_metrics(load_model_with_weights("meso4", weights_path("meso4-f2f")), val_files)
+    val_faces = FaceArrays.from_files(val_files)
+    before = dataset_metrics(load_model_with_weights("meso4", weights_path("meso4-f2f")), val_faces)
     log(f"fine-tune: meso4-f2f on the 10% before: {before}")
     # A tenth of the paper's learning rate: the features are already trained.
     config = TrainConfig(
@@ -119,7 +120,7 @@ def run_finetune(data: Path, results: Path, steps: int, steps_per_epoch: int) ->
         resume=False,
         on_epoch=lambda e: log(f"fine-tune epoch {e['epoch']}: {e['time_s']} s, val acc {e.get('val_accuracy'):.4f}"),
     )
-    after = dataset_metrics(load_model_with_weights("meso4", result.weights_path), val_files)
+    after = dataset_metrics(load_model_with_weights("meso4", result.weights_path), val_faces)
     log(f"fine-tune: after {config.epochs * steps_per_epoch} steps: {after}")
     return {
         "run": "finetune",

@@ -162,6 +162,57 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def model_card(name: str, expert: str, results: dict, metadata: dict) -> str:
+    """The model card shipped beside a Studio weights file: data, recipe, validation, known failures, terms."""
+    mine = results[f"studio-{expert}"]
+    train = "\n".join(f"  - {stratum}: {count}" for stratum, count in metadata["training_data"]["train"].items())
+    recipe, best = metadata["recipe"], metadata["metrics"]
+    table = markdown({k: v for k, v in results.items() if k == f"studio-{expert}" or k in RELEASED})
+    extra = "; and the authors' Deepfake faces" if expert == "df" else ""
+    other = (
+        "Reenactment (Face2Face, NeuralTextures) is not what it was trained for: use meso4-studio-f2f or the ensemble."
+        if expert == "df"
+        else "Face swaps (Deepfakes, FaceSwap) are not what it was trained for: use meso4-studio-df or the ensemble."
+    )
+    return f"""# {name}: model card
+
+Meso4 (the published architecture and head), fine-tuned by MesoNet Studio from `{recipe["init"]}` for
+{"face swaps (Deepfakes, FaceSwap)" if expert == "df" else "reenactment (Face2Face)"} in compressed web video. Output:
+P(real), like the released weights; the app and the command line show P(fake) = 1 - P(real).
+
+## Decision threshold
+P(fake) >= **{mine["threshold"]:.3f}** is called fake: picked on the validation frames below (c23, QP 32 and QP 40
+together) by balanced accuracy against real faces.
+
+## Training data (faces per source / label / method)
+Faces cut by this project's own pipeline (30-frame sampling, dlib detection, the authors' alignment) from
+FaceForensics++ c23 videos, as they are (c23) and after whole-video x264 re-encodes at QP 32 and QP 40 (FF++ c40 is
+QP 40); tight FF++ {"and DFDC " if expert == "df" else ""}crops re-framed by the same alignment{extra}.
+Split by identity: no person of the validation videos is in training.
+{train}
+
+## Recipe
+Mean squared error on the sigmoid output, Adam at {recipe["learning_rate"]:g}, batches of {recipe["batch_size"]}, every
+source drawn equally and within it real and forged equally; per step a flip, a shift of up to 6%, brightness and a
+small colour cast. Best weights by validation ROC AUC: epoch {best.get("epoch")}, step {best.get("steps")}.
+Reproduce: `training/extract_video_faces.py`, `training/align_crops.py`, `training/train_studio.py --expert {expert}`,
+`training/report_studio.py --write-threshold`.
+
+## Validation (identities kept apart: 8 real, 8 Deepfakes, 4 Face2Face, 4 FaceSwap videos, 80 frames each)
+{table}
+
+## Known failures
+- Validated on FaceForensics++ only, at c23 to QP 40: other sources, cameras and codecs are outside what was measured.
+- {other}
+- Faces smaller than about 80 pixels are upscaled and lose the mesoscopic detail the network reads.
+- The validation set is small (24 videos): the figures above carry several points of uncertainty.
+
+## Terms
+FaceForensics++ and DFDC data went into these weights: non-commercial research use only (their terms of use). The
+authors' MesoNet dataset and released weights are Apache-2.0.
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=Path, required=True)
@@ -170,6 +221,7 @@ def main() -> None:
     parser.add_argument("--studio", nargs="*", default=[], help="EXPERT=PATH of Studio weights (df, f2f)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--write-threshold", action="store_true", help="store each Studio threshold in its metadata")
+    parser.add_argument("--cards", type=Path, default=None, help="write each Studio file's model card NAME.md here")
     args = parser.parse_args()
 
     videos = video_faces(args.faces, MANIPULATIONS, validation=True)
@@ -198,6 +250,12 @@ def main() -> None:
         Ensemble([load_classifier(n) for n in RELEASED]), videos, mesonet_val, args.clips, 0.5
     )
     args.out.write_text(json.dumps(results, indent=1))
+    if args.cards is not None:
+        for spec in args.studio:
+            expert, path = spec.split("=", 1)
+            name = Path(path).name.removesuffix(".weights.h5")
+            metadata = json.loads(Path(path + ".json").read_text())
+            (args.cards / f"{name}.md").write_text(model_card(name, expert, results, metadata))
     table = markdown(results)
     args.out.with_suffix(".md").write_text(table + "\n")
     print(table)
