@@ -12,6 +12,10 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_DATA_DIR | the team's shared/ folder, for the tests and benchmarks only | ../shared |
 | MESONET_MAX_ZIP_MB | the largest uncompressed size of an uploaded dataset ZIP, in MB | 2048 |
 | MESONET_MAX_ZIP_ENTRIES | the most files and folders an uploaded dataset ZIP may hold | 100000 |
+| MESONET_MAX_ZIP_RATIO | the largest unpack ratio (uncompressed / compressed bytes) of an uploaded dataset ZIP | 100 |
+| MESONET_MAX_ZIP_DEPTH | the most folder levels an uploaded dataset ZIP may nest | 32 |
+| MESONET_MAX_WEIGHTS_RATIO | the largest user's weight file, in multiples of its architecture's reference size | 2 |
+| MESONET_TEMP_MAX_AGE_H | hours before the app's start-up removes a leftover unpacked ZIP or training run | 24 |
 | MESONET_MAX_MEGAPIXELS | the largest image or video frame decoded, in megapixels (checked from the header) | 24 |
 | MESONET_MAX_DECODE_S | CPU seconds one ffmpeg run may spend on a video (decoding; encoding an annotated copy) | 600 |
 | MESONET_EXTRACTION_CACHE_MB | the app's server-wide cache of face extractions, in MB | 1024 |
@@ -36,6 +40,10 @@ CACHE_DIR_ENV = "MESONET_CACHE_DIR"
 DATA_DIR_ENV = "MESONET_DATA_DIR"
 MAX_ZIP_MB_ENV = "MESONET_MAX_ZIP_MB"
 MAX_ZIP_ENTRIES_ENV = "MESONET_MAX_ZIP_ENTRIES"
+MAX_ZIP_RATIO_ENV = "MESONET_MAX_ZIP_RATIO"
+MAX_ZIP_DEPTH_ENV = "MESONET_MAX_ZIP_DEPTH"
+MAX_WEIGHTS_RATIO_ENV = "MESONET_MAX_WEIGHTS_RATIO"
+TEMP_MAX_AGE_H_ENV = "MESONET_TEMP_MAX_AGE_H"
 MAX_MEGAPIXELS_ENV = "MESONET_MAX_MEGAPIXELS"
 MAX_DECODE_S_ENV = "MESONET_MAX_DECODE_S"
 EXTRACTION_CACHE_MB_ENV = "MESONET_EXTRACTION_CACHE_MB"
@@ -56,6 +64,15 @@ SHIPPED_SAMPLES_DIR = PACKAGE_DIR / "sample_data"
 
 DEFAULT_MAX_ZIP_MB = 2048
 DEFAULT_MAX_ZIP_ENTRIES = 100_000
+# Image datasets hardly compress (JPEG, PNG): 100:1 lets any real one through and stops a ZIP bomb
+# from filling the server's disk from a small upload.
+DEFAULT_MAX_ZIP_RATIO = 100.0
+# Class folders are two or three levels deep; past about 1000 levels unpacking hits Python's recursion limit.
+DEFAULT_MAX_ZIP_DEPTH = 32
+# A user's weight file may take twice what this project's own largest file for the architecture takes
+# (mesonet.models.weight_files.reference_file_bytes): about 0.9 MB for Meso4, 1 MB for MesoInception4.
+DEFAULT_MAX_WEIGHTS_RATIO = 2.0
+DEFAULT_TEMP_MAX_AGE_H = 24.0
 # 24 MP: 24 MP cameras, phones' default 12 MP photos, 4K video (8.3 MP). The worst files at this size
 # (16-bit PNG, float TIFF, 24 MP video frames) keep `mesonet detect` under 1.5 GB peak RSS
 # (benchmarks/bench_memory.py); at 50 MP they reach 1.5-2.1 GB. Full-resolution 48-50 MP phone
@@ -128,6 +145,27 @@ def max_zip_bytes() -> int:
 def max_zip_entries() -> int:
     """The largest number of entries (files and folders) accepted in an uploaded dataset ZIP."""
     return int(_positive_number(MAX_ZIP_ENTRIES_ENV, DEFAULT_MAX_ZIP_ENTRIES))
+
+
+def max_zip_ratio() -> float:
+    """The largest ratio of an uploaded dataset ZIP's total uncompressed size to its own size."""
+    return _positive_number(MAX_ZIP_RATIO_ENV, DEFAULT_MAX_ZIP_RATIO)
+
+
+def max_zip_depth() -> int:
+    """The most folder levels an uploaded dataset ZIP may nest ("a/b/c.jpg" has two)."""
+    return max(1, int(_positive_number(MAX_ZIP_DEPTH_ENV, DEFAULT_MAX_ZIP_DEPTH)))
+
+
+def max_weights_ratio() -> float:
+    """The largest size of a user's weight file, as a multiple of the architecture's reference size."""
+    return _positive_number(MAX_WEIGHTS_RATIO_ENV, DEFAULT_MAX_WEIGHTS_RATIO)
+
+
+def temp_max_age_s() -> float:
+    """How old a leftover temporary folder (an unpacked ZIP, a training run) must be for the app's
+    start-up to remove it, in seconds."""
+    return _positive_number(TEMP_MAX_AGE_H_ENV, DEFAULT_TEMP_MAX_AGE_H) * 3600.0
 
 
 def max_pixels() -> int:

@@ -43,7 +43,7 @@ from studio.picker import (
     store_custom_weights,
     weights_picker,
 )
-from studio.server import cached_classifier, worker_pool
+from studio.server import cached_classifier, swept_temp_folders, worker_pool
 from studio.session import Analysed, extraction_for, forget_analysed, last_analysed, remember_analysed
 from studio.tensorflow_guard import keep_keras_state
 from studio.text import LABEL_NOTE, WEIGHTS_NOTE, plain
@@ -78,6 +78,7 @@ __all__ = [
     "server_datasets",
     "sha256_bytes",
     "store_custom_weights",
+    "swept_temp_folders",
     "show_error",
     "shown_errors",
     "threshold_slider",

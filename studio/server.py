@@ -4,7 +4,8 @@
 - `extraction_cache`: face extractions keyed by file hash and settings (bounded in bytes);
 - `cached_classifier`: loaded models, the least recently used evicted first;
 - `annotated_video_limit`, `live_stream_limit`: how many annotated videos and scored cameras run at once;
-- `training_runs`: the server's one training run at a time.
+- `training_runs`: the server's one training run at a time;
+- `swept_temp_folders`: leftovers of earlier servers (unpacked ZIPs, training folders), removed once.
 
 Everything here is `st.cache_resource`: never mutate what it returns except through its own methods.
 """
@@ -118,3 +119,11 @@ def live_stream_limit() -> ConcurrencyLimit:
 def training_runs() -> TrainingRuns:
     """The server's training runs: one at a time, visible to every user."""
     return TrainingRuns()
+
+
+@st.cache_resource
+def swept_temp_folders() -> list:
+    """Unpacked ZIPs and training folders that earlier servers left behind, removed once per server."""
+    from mesonet.serving.housekeeping import sweep_temp_folders
+
+    return sweep_temp_folders()

@@ -4,12 +4,15 @@ and driving the app under AppTest and in Chromium. Fixtures are in the conftest.
 from __future__ import annotations
 
 import base64
+import io
+import json
 import re
 import struct
 import subprocess
 import sys
+import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +59,62 @@ def bomb_png(width: int, height: int) -> bytes:
     pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+# Issue 24's weight file: its first kernel, (3, 3, 3, 8) in Meso4, claims 1.6 GB.
+BOMB_SHAPE = (3, 3, 3, 15_000_000)
+
+
+def shape_bomb(target, dataset: str, shape: tuple[int, ...] = BOMB_SHAPE):
+    """Replaces `dataset` of an HDF5 weight file by gzip-compressed zeros of `shape`, in place.
+
+    Whatever the shape, the file grows by a few hundred bytes (no chunk is ever written: reading
+    gives the fill value), while a reader that loads the whole dataset allocates all of it.
+
+    Args:
+        target: the file's path, or the file open for writing (an h5py.File).
+
+    Returns:
+        `target`.
+    """
+    import h5py
+
+    if not isinstance(target, h5py.File):
+        with h5py.File(target, "r+") as file:
+            shape_bomb(file, dataset, shape)
+        return target
+    del target[dataset]
+    target.create_dataset(dataset, shape=shape, dtype="float32", chunks=True, compression="gzip")
+    return target
+
+
+def rewrite_keras(
+    source: Path,
+    out: Path,
+    *,
+    config: Callable[[dict], None] | None = None,
+    weights: Callable[..., None] | None = None,
+    extra: dict[str, bytes] | None = None,
+) -> Path:
+    """A copy of the `.keras` archive `source` at `out`: `config(config_dict)` edits its config.json,
+    `weights(h5py_file)` its model.weights.h5 (opened for writing), and `extra` adds members."""
+    import h5py
+
+    with zipfile.ZipFile(source) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    if config is not None:
+        model_config = json.loads(members["config.json"])
+        config(model_config)
+        members["config.json"] = json.dumps(model_config).encode()
+    if weights is not None:
+        buffer = io.BytesIO(members["model.weights.h5"])
+        with h5py.File(buffer, "r+") as file:
+            weights(file)
+        members["model.weights.h5"] = buffer.getvalue()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in {**members, **(extra or {})}.items():
+            archive.writestr(name, data)
+    return out
 
 
 # Camera-like input made from the shared videos: 640 x 480 frames, and a y4m file for Chromium's

@@ -19,6 +19,8 @@ The two stages, and the chunks they are handed, are in `mesonet.serving.ray_stag
 Where it runs: with an address (`--address`, else Ray's RAY_ADDRESS) on that cluster, whose nodes
 need mesonet-studio[ray] installed and the files at the same paths (a shared file system);
 without one, on a local Ray instance with one CPU per core, started and stopped around the run.
+That instance listens on the loopback interface only, and its authentication token
+(~/.ray/auth_token) is readable by this user only (`secure_ray_token`).
 
 Ray is an optional extra, imported only inside these functions: without it, `import_ray` raises
 an EngineError that says how to install it.
@@ -31,7 +33,9 @@ import importlib
 import logging
 import os
 import pickle
+import secrets
 import socket
+import stat
 import threading
 import time
 import warnings
@@ -58,6 +62,8 @@ ACTOR_CPUS = 0.0
 CPUS_PER_ACTOR = 4
 # Times Ray runs a task again, or restarts an actor, whose worker process died (node lost, native crash).
 RETRIES = 2
+# The address a local instance's node takes, so that it listens on this machine's loopback interface only.
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,8 @@ def ray_cluster(address: str | None = None) -> Iterator[RayCluster]:
     """
     ray = import_ray()
     address = address or config.ray_address()
+    if address == "local":  # Ray's name for a new local instance: started as below, on loopback only
+        address = None
     start = time.perf_counter()
     connected_here = not ray.is_initialized()
     if connected_here:
@@ -121,16 +129,21 @@ def ray_cluster(address: str | None = None) -> Iterator[RayCluster]:
                 # An instance started for one command does not send Ray usage statistics (Ray's default
                 # would); RAY_USAGE_STATS_ENABLED=1 turns them on.
                 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+                # The instance serves this command only: other users of the machine may not read its token,
+                # and no other machine may reach it (issue 24).
+                secure_ray_token()
                 # Ray runs its workers at niceness +15 so that its own services stay responsive; on a machine
                 # that does other work too, that starves them. They run at this command's priority instead,
                 # as the local engine's worker processes do.
-                ray.init(
-                    address="local",
-                    num_cpus=config.cpu_count(),
-                    include_dashboard=False,
-                    _system_config={"worker_niceness": 0},
-                    **quiet,
-                )
+                with _loopback_node():
+                    ray.init(
+                        address="local",
+                        num_cpus=config.cpu_count(),
+                        include_dashboard=False,
+                        _node_ip_address=LOOPBACK,
+                        _system_config={"worker_niceness": 0},
+                        **quiet,
+                    )
         except Exception as exc:  # Ray raises bare Exceptions, RuntimeErrors, ConnectionErrors... here
             ray.shutdown()  # stops whatever part of a local instance had started
             if address:
@@ -151,6 +164,62 @@ def ray_cluster(address: str | None = None) -> Iterator[RayCluster]:
     finally:
         if connected_here:
             ray.shutdown()
+
+
+@contextlib.contextmanager
+def _loopback_node() -> Iterator[None]:
+    """Makes a local instance started inside the block take the loopback address as its node's.
+
+    Ray's servers listen on their node's address, and its agents on every interface unless that
+    address is a loopback one. On Linux, Ray gives a new node the machine's outward address even
+    when asked for 127.0.0.1 (it turns a loopback `_node_ip_address` into that address); only in
+    its single-machine mode, the default on macOS and Windows, does it keep the loopback address.
+    That mode is `ray_constants.ENABLE_RAY_CLUSTER` false (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0,
+    read when Ray is imported); it is set here while the instance starts, and the instance keeps
+    its address afterwards.
+    """
+    constants = importlib.import_module("ray._private.ray_constants")
+    saved = getattr(constants, "ENABLE_RAY_CLUSTER", True)
+    constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        constants.ENABLE_RAY_CLUSTER = saved
+
+
+def secure_ray_token(*, home: Path | None = None) -> Path | None:
+    """Makes the token of a local instance's authentication readable by this user only (mode 0600).
+
+    A new local Ray instance turns on token authentication and, when no token exists, writes one
+    to ~/.ray/auth_token with the default permissions, readable by every user of the machine:
+    whoever reads it may run code in the instance. This writes the token first, as Ray makes
+    it (64 hex digits), in a file only this user can read, or narrows an existing file's mode.
+    Nothing is done when Ray takes its token from RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH, or when
+    RAY_AUTH_MODE turns authentication off; nor when the file cannot be written (Ray's own then).
+
+    Args:
+        home: the home folder; None: this user's (`Path.home()`).
+
+    Returns:
+        The token file, or None when nothing was done.
+    """
+    authentication = os.environ.get("RAY_AUTH_MODE", "token").lower()
+    if authentication != "token" or os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return None
+    path = (home if home is not None else Path.home()) / ".ray" / "auth_token"
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            if not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) & 0o077:
+                path.chmod(0o600)
+        else:
+            with os.fdopen(descriptor, "w") as token:
+                token.write(secrets.token_hex(32))
+    except OSError:
+        return None
+    return path
 
 
 def _check_reachable(address: str, *, timeout_s: float = 10.0) -> None:

@@ -28,6 +28,9 @@ from mesonet.errors import CancelledError, MesonetError, exit_reason
 from mesonet.training.config import TrainConfig
 
 STOP_GRACE_S = 30.0  # a stopped run may finish its validation and checkpoint, but no longer
+# The temporary folders the server's runs write into; a server that was killed may leave some behind
+# (`mesonet.serving.housekeeping` removes them).
+RUN_FOLDER_PREFIX = "mesonet-train-"
 
 
 class TrainingJob:
@@ -240,6 +243,6 @@ class TrainingRuns:
             except BaseException:
                 inputs.close()
                 raise
-            out_dir = Path(tempfile.mkdtemp(prefix="mesonet-train-"))
+            out_dir = Path(tempfile.mkdtemp(prefix=RUN_FOLDER_PREFIX))
             self._job = TrainingJob(folder, out_dir, config, on_close=inputs.close).start()
             return True

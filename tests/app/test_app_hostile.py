@@ -7,6 +7,7 @@ import gc
 import hashlib
 import io
 import re
+import shutil
 import threading
 import tomllib
 import zipfile
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import REPO, RecordingStorage, bomb_png, download_content, open_app, upload
+from tests.helpers import REPO, RecordingStorage, bomb_png, download_content, open_app, shape_bomb, upload
 
 pytestmark = pytest.mark.usefixtures("record_downloads")
 
@@ -76,6 +77,19 @@ def test_a_bad_weights_upload_names_the_users_file(tmp_path):
     message = shown(at.error[0].value)
     assert message.startswith("bad_model.h5 is not an HDF5 file"), message
     assert "mesonet-weights-" not in message and "/" not in message.split(" is not")[0]
+
+
+def test_a_weights_upload_that_claims_gigabytes_is_refused_with_one_line(shared_dir, tmp_path):
+    """Issue 24: Keras read the whole array before comparing shapes (7 GB for this 156 KB file)."""
+    bomb = shape_bomb(
+        shutil.copy(shared_dir / "weights" / "Meso4_DF.h5", tmp_path / "bomb.h5"), "conv2d_5/conv2d_5/kernel:0"
+    )
+    at = check_and_add(open_app("pages/weights.py"), "bomb.h5", Path(bomb).read_bytes())
+    assert not at.exception and not any("Accepted" in s.value for s in at.success)
+    assert shown(at.error[0].value).startswith(
+        "bomb.h5 does not hold Meso4 weights: dataset conv2d_5/conv2d_5/kernel:0 has shape (3, 3, 3, 15000000); "
+        "Meso4 expects (3, 3, 3, 8)."
+    )
 
 
 def test_a_weights_name_with_path_parts_is_stored_under_its_base_name(shared_dir):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import GOLDEN, run_cli
+from tests.helpers import GOLDEN, run_cli, shape_bomb
 
 
 @pytest.mark.parametrize("command", [[], ["weights"], ["weights", "list"], ["weights", "fetch"], ["predict"]])
@@ -81,6 +82,20 @@ def test_wrong_weights_file_is_one_clear_line(sample_images, shared_dir):
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "does not hold MesoInception4 weights" in result.stderr
+
+
+def test_a_weights_file_that_claims_gigabytes_is_one_line_at_once(sample_images, shared_dir, tmp_path):
+    """Issue 24: refused from its HDF5 metadata before TensorFlow loads: no Keras warning, no 7 GB."""
+    bomb = shape_bomb(
+        shutil.copy(shared_dir / "weights" / "Meso4_DF.h5", tmp_path / "bomb.h5"), "conv2d_5/conv2d_5/kernel:0"
+    )
+    result = run_cli("predict", str(sample_images["df00204"]), "--model", "meso4", "--weights-file", str(bomb))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "mesonet: error: bomb.h5 does not hold Meso4 weights: dataset conv2d_5/conv2d_5/kernel:0 has shape "
+        "(3, 3, 3, 15000000); Meso4 expects (3, 3, 3, 8). Is this a Meso4 weight file? Check the architecture you "
+        "picked.\n"
+    )
 
 
 def test_an_empty_path_is_refused_not_read_as_the_current_folder():

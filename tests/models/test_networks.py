@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from mesonet.models.networks import PUBLISHED_TRAINABLE_PARAMS, Variant, build_model, trainable_params
+from mesonet.models.networks import (
+    PUBLISHED_TRAINABLE_PARAMS,
+    Variant,
+    build_model,
+    layer_specs,
+    trainable_params,
+    weight_specs,
+)
 from tests.helpers import GOLDEN
 
 
@@ -18,6 +27,29 @@ def test_published_parameter_counts(arch, trainable, total):
     assert model.count_params() == total
     assert model.input_shape == (None, 256, 256, 3)
     assert model.output_shape == (None, 1)
+
+
+@pytest.mark.parametrize(
+    ("arch", "trainable", "total"), [("meso4", 27_977, 28_073), ("mesoinception4", 28_615, 28_725)]
+)
+def test_the_weight_table_counts_the_published_parameters_without_tensorflow(arch, trainable, total):
+    """Issue 24: untrusted files are checked against `weight_specs` before TensorFlow is imported."""
+    weights = weight_specs(arch)
+    assert sum(math.prod(w.shape) for w in weights) == total
+    assert sum(math.prod(w.shape) for w in weights if w.trainable) == trainable
+    assert weights[0].shape == ((3, 3, 3, 8) if arch == "meso4" else (1, 1, 3, 1))
+
+
+def test_the_weight_table_is_what_keras_builds():
+    """`layer_specs` and the Keras builders read the same numbers: every layer, class and weight shape agree."""
+    for arch, variant in (("meso4", None), ("mesoinception4", None), ("meso4", Variant(dense_units=(32, 8)))):
+        model = build_model(arch, variant=variant)
+        specs = layer_specs(arch, variant=variant)
+        assert sorted((type(layer).__name__, layer.name) for layer in model.layers) == sorted(
+            (spec.class_name, spec.name) for spec in specs
+        )
+        for spec in specs:
+            assert [tuple(w.shape) for w in model.get_layer(spec.name).weights] == [w.shape for w in spec.weights]
 
 
 def test_every_layer_is_named_after_its_role():

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
+from mesonet import config
 from mesonet.errors import WeightsError
 from mesonet.models.networks import build_model
+from mesonet.models.weight_files import check_weight_file
 from mesonet.models.weights import (
     CATALOG,
     counterpart,
@@ -25,7 +29,7 @@ from mesonet.models.weights import (
     load_model_with_weights,
     weights_path,
 )
-from tests.helpers import REPO
+from tests.helpers import REPO, rewrite_keras, shape_bomb
 
 
 def test_catalog_has_the_four_released_files_with_stable_names():
@@ -157,7 +161,7 @@ def test_keras3_weights_file_and_keras_model_round_trip(tmp_path, classifier, sa
         custom = load_classifier("meso4", weights_file=path)
         assert custom.name == f"meso4 ({path.name})"
         assert custom.score_real(face)[0] == pytest.approx(expected, abs=1e-6)
-    with pytest.raises(WeightsError, match="convolution layers differ"):
+    with pytest.raises(WeightsError, match="mine.keras is not a MesoInception4 model: its layer 'block1_conv'"):
         load_model_with_weights("mesoinception4", tmp_path / "mine.keras")
 
 
@@ -187,6 +191,188 @@ def test_published_weights_load_into_published_graph(shared_dir):
     model = load_model_with_weights("meso4", shared_dir / "weights" / "Meso4_DF.h5")
     fresh = build_model("meso4")
     assert not np.allclose(model.get_layer("dense1").get_weights()[0], fresh.get_layer("dense1").get_weights()[0])
+
+
+# Untrusted weight files (issue 24): checked from their metadata before Keras reads them -------------
+
+
+def refusal(path: Path, arch: str = "meso4") -> str:
+    """The one-line message `load_model_with_weights` refuses `path` with."""
+    with pytest.raises(WeightsError) as info:
+        load_model_with_weights(arch, path)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+@pytest.fixture()
+def keras_files(tmp_path, classifier) -> tuple[Path, Path]:
+    """The meso4-df weights as Keras 3 writes them: (mine.weights.h5, mine.keras)."""
+    model = classifier("meso4-df").model
+    model.save_weights(tmp_path / "mine.weights.h5")
+    model.save(tmp_path / "mine.keras")
+    return tmp_path / "mine.weights.h5", tmp_path / "mine.keras"
+
+
+@pytest.mark.parametrize(
+    ("name", "arch"),
+    [
+        ("Meso4_DF.h5", "meso4"),
+        ("Meso4_F2F.h5", "meso4"),
+        ("MesoInception_DF.h5", "mesoinception4"),
+        ("MesoInception_F2F.h5", "mesoinception4"),
+    ],
+)
+def test_the_released_files_pass_the_checks(shared_dir, name, arch):
+    check_weight_file(shared_dir / "weights" / name, arch)
+
+
+def test_files_written_by_keras_pass_the_checks(tmp_path, shared_dir):
+    for arch, released in (("meso4", "Meso4_DF.h5"), ("mesoinception4", "MesoInception_DF.h5")):
+        model = load_model_with_weights(arch, shared_dir / "weights" / released)
+        model.save_weights(tmp_path / f"{arch}.weights.h5")
+        model.save(tmp_path / f"{arch}.keras")
+        check_weight_file(tmp_path / f"{arch}.weights.h5", arch)
+        check_weight_file(tmp_path / f"{arch}.keras", arch)
+
+
+def test_this_projects_trained_files_pass_the_checks(tiny_dataset, tmp_path):
+    """Training saves Adam's state with the weights, and a whole model as its checkpoint."""
+    from mesonet.training.config import TrainConfig
+    from mesonet.training.train import checkpoint_dir, train
+
+    out = tmp_path / "tuned.weights.h5"
+    tiny = TrainConfig(
+        arch="mesoinception4", init="mesoinception4-df", epochs=1, batch_size=4, steps_per_epoch=1, val_split=0.25
+    )
+    train(tiny_dataset, out, config=tiny)
+    with h5py.File(out) as file:
+        assert "optimizer" in file  # its optimizer state is checked too
+    check_weight_file(out, "mesoinception4")
+    check_weight_file(checkpoint_dir(out) / "last.keras", "mesoinception4")
+
+
+def test_a_kernel_that_claims_gigabytes_is_refused_before_tensorflow_is_imported(keras_files, tmp_path, shared_dir):
+    """Issue 24: a 275 KB .weights.h5 whose first kernel was compressed zeros of shape (3, 3, 3, 15_000_000)
+    took the server to 7 GB: Keras reads a whole dataset before it compares shapes."""
+    bomb = shape_bomb(keras_files[0], "layers/conv2d/vars/0")
+    legacy = shape_bomb(
+        shutil.copy(shared_dir / "weights" / "Meso4_DF.h5", tmp_path / "bomb.h5"), "conv2d_5/conv2d_5/kernel:0"
+    )
+    code = (
+        "import sys\n"
+        "from mesonet.errors import WeightsError\n"
+        "from mesonet.models.weights import load_model_with_weights\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n"
+        "        load_model_with_weights('meso4', path)\n"
+        "    except WeightsError as exc:\n"
+        "        print(exc)\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(bomb), str(legacy)], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert result.stdout.splitlines() == [
+        "mine.weights.h5 does not hold Meso4 weights: dataset layers/conv2d/vars/0 has shape (3, 3, 3, 15000000); "
+        "Meso4 expects (3, 3, 3, 8). Is this a Meso4 weight file? Check the architecture you picked.",
+        "bomb.h5 does not hold Meso4 weights: dataset conv2d_5/conv2d_5/kernel:0 has shape (3, 3, 3, 15000000); "
+        "Meso4 expects (3, 3, 3, 8). Is this a Meso4 weight file? Check the architecture you picked.",
+        "False False",
+    ], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_array_the_architecture_does_not_have_is_refused(keras_files):
+    """Issue 24, finding 4: a valid file with an extra 100 MB dataset was accepted."""
+    weights_file, _ = keras_files
+    with h5py.File(weights_file, "r+") as file:
+        file.create_dataset("notes", shape=(26_214_400,), dtype="float32", chunks=True, compression="gzip")
+    assert "dataset notes of shape (26214400,) is one array more than Meso4 has" in refusal(weights_file)
+
+
+def test_a_file_over_twice_the_reference_size_is_refused_by_its_size(keras_files, monkeypatch):
+    weights_file, _ = keras_files
+    with h5py.File(weights_file, "r+") as file:
+        file["notes"] = np.random.default_rng(0).random(300_000, dtype=np.float32)  # 1.2 MB on disk
+    message = refusal(weights_file)
+    assert re.match(r"mine\.weights\.h5 takes 1\.\d MB; a Meso4 weight file takes at most 0\.9 MB\.", message), message
+    assert config.MAX_WEIGHTS_RATIO_ENV in message
+    monkeypatch.setenv(config.MAX_WEIGHTS_RATIO_ENV, "4")  # past the size limit, the extra array is still refused
+    assert "dataset notes of shape (300000,) is one array more than Meso4 has" in refusal(weights_file)
+
+
+@pytest.mark.parametrize(
+    ("attack", "message"),
+    [
+        ("external link", "was refused: layers/conv2d/vars/1 is a link to another place or file."),
+        ("soft link", "was refused: layers/conv2d/vars/1 is a link to another place or file."),
+        (
+            "chunks larger than the array",
+            "was refused: dataset layers/conv2d/vars/1 of shape (8,) is stored in chunks of (4000000,).",
+        ),
+        (
+            "integers",
+            "does not hold Meso4 weights: dataset layers/conv2d/vars/1 holds int32; Meso4 weights are float16, "
+            "float32 or float64.",
+        ),
+    ],
+)
+def test_arrays_stored_elsewhere_or_strangely_are_refused(keras_files, attack, message):
+    weights_file, _ = keras_files
+    name = "layers/conv2d/vars/1"  # block1_conv's bias, (8,)
+    with h5py.File(weights_file, "r+") as file:
+        del file[name]
+        if attack == "external link":
+            file[name] = h5py.ExternalLink("/etc/weights.h5", "/bias")
+        elif attack == "soft link":
+            file[name] = h5py.SoftLink("/layers/conv2d_1/vars/1")
+        elif attack == "integers":
+            file[name] = np.zeros(8, dtype=np.int32)
+        else:  # reading any of it decompresses a whole chunk
+            file.create_dataset(
+                name, shape=(8,), maxshape=(None,), chunks=(4_000_000,), dtype="float32", compression="gzip"
+            )
+    assert refusal(weights_file).startswith(f"mine.weights.h5 {message}")
+
+
+def test_a_legacy_file_that_names_one_array_many_times_is_refused(tmp_path, shared_dir):
+    """Keras' legacy loader reads every array a layer's weight_names lists before it counts them."""
+    path = shutil.copy(shared_dir / "weights" / "Meso4_DF.h5", tmp_path / "repeat.h5")
+    with h5py.File(path, "r+") as file:
+        file["dense_3"].attrs["weight_names"] = np.array([b"dense_3/kernel:0"] * 500 + [b"dense_3/bias:0"])
+    assert "dataset dense_3/dense_3/kernel:0 of shape (1024, 16) is one array more than Meso4 has" in refusal(path)
+
+
+def test_a_keras3_weights_file_named_h5_says_how_to_name_it(keras_files, tmp_path):
+    renamed = keras_files[0].rename(tmp_path / "mine.h5")
+    assert "it has no Keras layer list (layer_names)" in refusal(renamed) and "*.weights.h5" in refusal(renamed)
+
+
+def test_a_keras_model_asking_for_a_wider_layer_is_refused_before_it_is_built(keras_files, tmp_path):
+    """Issue 24: a 1.6 MB .keras whose config asked for Dense(units=3000) took the server to 7.9 GB."""
+
+    def wider(model_config: dict) -> None:
+        for layer in model_config["config"]["layers"]:
+            if layer["name"] == "dense1":
+                layer["config"]["units"] = 3000
+
+    wide = rewrite_keras(keras_files[1], tmp_path / "wide.keras", config=wider)
+    assert refusal(wide) == (
+        "wide.keras is not a Meso4 model: its layer 'dense1' is Dense(units=3000, 1024 input channels), which Meso4 "
+        "does not have. Check the architecture you picked."
+    )
+
+
+def test_a_keras_model_with_a_bomb_inside_or_extra_members_is_refused(keras_files, tmp_path):
+    keras_file = keras_files[1]
+    bomb = rewrite_keras(keras_file, tmp_path / "bomb.keras", weights=lambda f: shape_bomb(f, "layers/conv2d/vars/0"))
+    assert refusal(bomb).startswith(
+        "bomb.keras (its model.weights.h5) does not hold Meso4 weights: dataset layers/conv2d/vars/0 has shape "
+        "(3, 3, 3, 15000000); Meso4 expects (3, 3, 3, 8)."
+    )
+    # Keras unpacks a .keras file's other members to disk as assets.
+    assets = rewrite_keras(keras_file, tmp_path / "assets.keras", extra={"assets/payload.bin": bytes(1000)})
+    assert "assets.keras holds 'assets/payload.bin' besides a Keras model" in refusal(assets)
 
 
 # The catalog drives the command line and the app -----------------------------------------------

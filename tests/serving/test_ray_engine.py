@@ -7,11 +7,14 @@ skip on a developer's machine, and fail under CI=true, where `make test` install
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 import secrets
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -274,3 +277,49 @@ def test_the_ray_address_comes_from_the_option_then_from_ray_address(monkeypatch
     assert config.ray_address() is None
     monkeypatch.setenv(config.RAY_ADDRESS_ENV, "10.1.2.3:6379")
     assert config.ray_address() == "10.1.2.3:6379"
+
+
+def is_loopback(ip: str) -> bool:
+    """Loopback, IPv4-mapped IPv6 included (::ffff:127.0.0.1; Python 3.11 calls that one not loopback)."""
+    address = ipaddress.ip_address(ip)
+    return (getattr(address, "ipv4_mapped", None) or address).is_loopback
+
+
+def test_the_local_instance_listens_on_this_machine_only(cluster):
+    """Issue 24, finding 7: the local instance listened on every interface (its node took the machine's
+    outward address, and its agents bound 0.0.0.0), and its token was readable by every user."""
+    ray = _ray()
+    import psutil  # Ray's own copy (ray/thirdparty_files), importable once Ray is
+
+    assert is_loopback(ray.util.get_node_ip_address())
+    gcs_host = ray.get_runtime_context().gcs_address.rsplit(":", 1)[0].strip("[]")
+    assert is_loopback(gcs_host)
+    ray_processes = {process.pid for process in psutil.Process().children(recursive=True)}
+    listening = [
+        c for c in psutil.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN and c.pid in ray_processes
+    ]
+    assert listening
+    assert [c.laddr for c in listening if not is_loopback(c.laddr.ip)] == []
+    token = Path.home() / ".ray" / "auth_token"
+    if not (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")):
+        assert stat.S_IMODE(token.stat().st_mode) == 0o600
+
+
+def test_the_ray_token_is_written_for_this_user_only(tmp_path, monkeypatch):
+    """Ray 2.60 writes ~/.ray/auth_token with the default permissions (0644): whoever reads it may run code."""
+    from mesonet.serving.ray_engine import secure_ray_token
+
+    for variable in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(variable, raising=False)
+    token = secure_ray_token(home=tmp_path)
+    assert token == tmp_path / ".ray" / "auth_token"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600 and re.fullmatch("[0-9a-f]{64}", token.read_text())
+    written = token.read_text()
+    token.chmod(0o644)  # as Ray writes it
+    assert secure_ray_token(home=tmp_path) == token
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600 and token.read_text() == written
+    monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))  # Ray takes the token from there: nothing to do
+    assert secure_ray_token(home=tmp_path / "elsewhere") is None and not (tmp_path / "elsewhere").exists()
+    monkeypatch.delenv("RAY_AUTH_TOKEN")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    assert secure_ray_token(home=tmp_path / "elsewhere") is None and not (tmp_path / "elsewhere").exists()
