@@ -7,7 +7,7 @@ import streamlit as st
 
 import studio
 from mesonet.models.networks import ARCHITECTURE_TITLES
-from mesonet.models.weights import catalog_status, list_weights, weights_path
+from mesonet.models.weights import catalog_status, list_weights, model_card, weights_path
 
 studio.page_setup(model_picker=False)  # the picker comes last, once a file accepted below is a choice
 st.title("Weights")
@@ -25,6 +25,7 @@ st.dataframe(
                 "architecture": e.arch_title,
                 "trained on": e.trained_on,
                 "parameters": f"{e.trainable_params:,}",
+                "known failures": e.known_failures,
                 "status": statuses[e.name],
                 "licence": e.license,
                 "source": e.source,
@@ -36,6 +37,11 @@ st.dataframe(
     hide_index=True,
     column_config={"source": st.column_config.LinkColumn("source", display_text="authors' repository")},
 )
+
+for entry in entries:
+    if (card := model_card(entry.name)) is not None:
+        with st.expander(f"Model card: {entry.name}", icon=":material/description:"):
+            st.markdown(card)
 
 missing = [name for name, status in statuses.items() if status != "present"]
 if missing:

@@ -35,6 +35,7 @@ from mesonet.models.weights import (
     list_weights,
     load_model_with_weights,
     metadata_threshold,
+    model_card,
     read_metadata,
 )
 from mesonet.verdict import DEFAULT_THRESHOLD
@@ -169,8 +170,23 @@ def weights_picker() -> ModelChoice:
         if previous not in labels:
             st.session_state["model.weights"] = _same_manipulation(previous, options)
         label = st.radio("Weights", labels, key="model.weights", format_func=_weights_label, persist_state="session")
+        choice = next(c for c in options if c.label == label)
+        _weights_card(choice)
         st.caption(WEIGHTS_NOTE)
-    return next(c for c in options if c.label == label)
+    return choice
+
+
+def _weights_card(choice: ModelChoice) -> None:
+    """What the chosen weights were trained on and what they get wrong; the model card when there is one."""
+    if choice.weights_file is not None:
+        st.caption("Your own file: MesoNet Studio knows nothing of its training data or its failures.")
+        return
+    entry = CATALOG[choice.model]
+    st.caption(f"**Trained on** {entry.trained_on}.  \n**Known failures:** {entry.known_failures or 'none recorded.'}")
+    card = model_card(entry.name)
+    if card is not None:
+        with st.popover("Model card", icon=":material/description:"):
+            st.markdown(card)
 
 
 def _same_manipulation(previous: str | None, options: list[ModelChoice]) -> str:
