@@ -176,3 +176,19 @@ def test_evaluate_detect_in_two_workers_scores_like_one(tmp_path, shared_dir):
             }
     assert len(scores["1"]) == 5
     assert scores["2"] == pytest.approx(scores["1"], abs=1e-6)
+
+
+def test_compare_scores_the_same_faces_with_every_model_and_counts_disagreements(shared_dir):
+    photo = shared_dir / "data" / "photos" / "two_people.jpg"
+    result = run_cli("compare", str(photo), "--all-faces", "--json", "-")
+    assert result.returncode == 0, result.stderr
+    comparison = json.loads(result.stdout)
+    models = {row["model"]: row for row in comparison["models"]}
+    assert {"meso4-df", "meso4-f2f", "mesoinception4-df", "mesoinception4-f2f", "released"} <= set(models)
+    assert comparison["faces"] == 2 and all(row["frames_with_face"] == 1 for row in models.values())
+    for row in models.values():  # each model's verdict follows the one rule at its own threshold
+        assert row["verdict"] == ("fake" if row["p_fake_mean"] >= row["threshold"] else "real")
+    for face in comparison["disagreements"]:
+        verdicts = {p >= models[name]["threshold"] for name, p in face["p_fake"].items()}
+        assert verdicts == {True, False}
+    assert "Agreement is not correctness" in result.stderr
