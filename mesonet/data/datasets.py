@@ -31,16 +31,31 @@ from mesonet.faces.align import INPUT_SIZE
 from mesonet.media.images import IMAGE_EXTENSIONS, load_image
 from mesonet.media.video import VIDEO_EXTENSIONS
 
-# The last four are FaceForensics++'s manipulations, as its folders name them.
-FORGED_FOLDERS = ("df", "fake", "f2f", "deepfake", "forged", "deepfakes", "face2face", "faceswap", "neuraltextures")
-REAL_FOLDERS = ("real",)
+# Class folder names as people and datasets spell them (compared in lower case): FaceForensics++ names its
+# manipulations deepfakes, face2face, faceswap and neuraltextures, and its two halves manipulated_sequences
+# (with a folder per method inside) and original_sequences.
+FORGED_FOLDERS = (
+    "df",
+    "fake",
+    "fakes",
+    "f2f",
+    "deepfake",
+    "forged",
+    "manipulated",
+    "deepfakes",
+    "face2face",
+    "faceswap",
+    "neuraltextures",
+    "manipulated_sequences",
+)
+REAL_FOLDERS = ("real", "reals", "original", "original_sequences")
 LABEL_REAL, LABEL_FORGED = 1, 0
 CLASS_NAMES = {LABEL_FORGED: "forged", LABEL_REAL: "real"}
 # Folders that archivers and notebooks leave behind; never a class.
 _IGNORED_FOLDERS = ("__macosx", ".ipynb_checkpoints")
 LAYOUT_HELP = (
     f"put forged faces in a folder named {' / '.join(FORGED_FOLDERS)} and real faces in a folder "
-    f"named {REAL_FOLDERS[0]}"
+    f"named {' / '.join(REAL_FOLDERS)} (upper or lower case)"
 )
 
 
@@ -139,7 +154,7 @@ def scan_dataset(root: str | Path, *, allow_videos: bool = True) -> Dataset:
     if unknown:
         raise DatasetError(
             f"{root}: folder(s) {', '.join(unknown)} are not a known class, so their label is ambiguous. "
-            f"Expected only class folders: {', '.join(FORGED_FOLDERS)} (forged) and real (real); "
+            f"Expected only class folders: {', '.join(FORGED_FOLDERS)} (forged) and {', '.join(REAL_FOLDERS)} (real); "
             "rename or move the others."
         )
     loose = [p.name for p in root.iterdir() if p.is_file() and _media_kind(p) is not None]

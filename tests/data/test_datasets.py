@@ -43,6 +43,21 @@ def test_every_forged_folder_name_is_forged(tmp_path, sample_images):
     assert dataset.n_forged == 5 and dataset.n_real == 2
 
 
+@pytest.mark.parametrize(
+    "layout",
+    [
+        {"Fakes": 2, "Reals": 1},
+        {"FAKE": 2, "REAL": 1},
+        {"manipulated": 2, "original": 1},
+        {"manipulated_sequences/Deepfakes/c23": 1, "manipulated_sequences/Face2Face/c23": 1, "original_sequences": 1},
+    ],
+)
+def test_the_class_folder_names_people_use_are_understood(tmp_path, sample_images, layout):
+    """Issue 21: a ZIP laid out as set/{Fakes,Reals} was refused as "not a known class"."""
+    dataset = scan_dataset(_make(tmp_path / "set", layout, sample_images["df00204"]))
+    assert dataset.n_forged == 2 and dataset.n_real == 1
+
+
 def test_a_zip_top_folder_is_looked_through(tmp_path, sample_images):
     dataset = scan_dataset(_make(tmp_path / "d" / "my_dataset", {"df": 1, "real": 1}, sample_images["df00204"]).parent)
     assert dataset.root.name == "my_dataset" and len(dataset.files) == 2
