@@ -193,7 +193,8 @@ def media_files(paths: Sequence[str | Path]) -> list[Path]:
     recursively, sorted, hidden files and archivers' folders left out), in the order given.
 
     Raises:
-        DatasetError: an empty path (Path("") would silently mean the current folder).
+        DatasetError: an empty path (Path("") would silently mean the current folder), or a folder
+            with no image or video in it (e.g. a folder named clip.mp4).
     """
     files: list[Path] = []
     for given in paths:
@@ -204,7 +205,10 @@ def media_files(paths: Sequence[str | Path]) -> list[Path]:
             files.append(path)
             continue
         found = (p for p in path.rglob("*") if p.is_file() and not _is_hidden_or_junk(p, path))
-        files += sorted(p for p in found if _media_kind(p) is not None)
+        in_folder = sorted(p for p in found if _media_kind(p) is not None)
+        if not in_folder:
+            raise DatasetError(f"{path}: no images or videos in this folder (it is a folder, not a file).")
+        files += in_folder
     return files
 
 

@@ -192,3 +192,14 @@ def test_compare_scores_the_same_faces_with_every_model_and_counts_disagreements
         verdicts = {p >= models[name]["threshold"] for name, p in face["p_fake"].items()}
         assert verdicts == {True, False}
     assert "Agreement is not correctness" in result.stderr
+
+
+def test_a_folder_without_media_is_one_line_and_exit_2(tmp_path):
+    """Issue 21: a folder named clip.mp4 exited 0 and printed nothing."""
+    (tmp_path / "clip.mp4").mkdir()
+    (tmp_path / "clip.mp4" / "notes.txt").write_text("not media")
+    result = run_cli("detect", str(tmp_path / "clip.mp4"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"mesonet: error: {tmp_path / 'clip.mp4'}: no images or videos in this folder (it is a folder, not a file)."
+    ]
