@@ -346,3 +346,12 @@ def full_screenshot(page, path: Path) -> None:
     if height > size["height"]:
         page.set_viewport_size({"width": size["width"], "height": height})
     page.screenshot(path=str(path), full_page=True)
+
+
+def zip_bytes(entries: dict[str, bytes], **options) -> bytes:
+    """A ZIP archive (bytes) holding each name with its data; `options` go to zipfile.ZipFile."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", **options) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return out.getvalue()

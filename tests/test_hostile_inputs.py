@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from mesonet.errors import DatasetError, MediaError
 from mesonet.media.ffmpeg import probe_video
 from mesonet.media.images import fits_pixel_budget, iter_media_frames, load_image, to_rgb
 from mesonet.media.video import iter_frames
-from tests.helpers import bomb_png
+from tests.helpers import bomb_png, zip_bytes
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -170,17 +169,9 @@ def test_training_leaves_out_images_over_the_pixel_budget(tmp_path: Path, monkey
 # ---- ZIP archives ------------------------------------------------------------------------
 
 
-def _zip(entries: dict[str, bytes], **options) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", **options) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
 def test_a_zip_with_too_many_entries_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(config.MAX_ZIP_ENTRIES_ENV, "50")
-    data = _zip({f"real/{i}.jpg": b"x" for i in range(51)})
+    data = zip_bytes({f"real/{i}.jpg": b"x" for i in range(51)})
     with (
         pytest.raises(DatasetError, match="many.zip holds 51 entries; the limit is 50"),
         unpacked_zip(data, "many.zip"),
@@ -189,7 +180,7 @@ def test_a_zip_with_too_many_entries_is_refused(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_an_encrypted_zip_is_refused() -> None:
-    data = bytearray(_zip({"real/a.jpg": b"secret" * 100, "df/b.jpg": b"secret" * 100}))
+    data = bytearray(zip_bytes({"real/a.jpg": b"secret" * 100, "df/b.jpg": b"secret" * 100}))
     # zipfile cannot write encrypted entries: set the "encrypted" flag bit in both headers, as zip -e does.
     for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
         start = 0
@@ -204,7 +195,7 @@ def test_an_encrypted_zip_is_refused() -> None:
 
 
 def test_a_corrupt_zip_is_refused_with_a_message() -> None:
-    data = bytearray(_zip({"real/a.jpg": bytes(range(256)) * 40}, compression=zipfile.ZIP_DEFLATED))
+    data = bytearray(zip_bytes({"real/a.jpg": bytes(range(256)) * 40}, compression=zipfile.ZIP_DEFLATED))
     middle = data.find(b"real/a.jpg") + 40  # inside the compressed data of the first entry
     data[middle : middle + 20] = b"\xff" * 20
     with pytest.raises(DatasetError, match="broken.zip is damaged"), unpacked_zip(bytes(data), "broken.zip"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from mesonet import config
 from mesonet.data.archives import unpacked_zip
 from mesonet.data.datasets import sample_per_class, scan_dataset, split_files
 from mesonet.errors import DatasetError
+from tests.helpers import zip_bytes
 
 
 def _link(source: Path, target: Path) -> None:
@@ -104,17 +104,9 @@ def test_sample_per_class_is_reproducible_and_capped(tmp_path, sample_images):
     assert sample_per_class(dataset, 0) is dataset
 
 
-def _zip(entries: dict[str, bytes], **options) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", **options) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
 def test_zip_unpacks_into_a_folder_that_is_deleted_after(sample_images):
     crop = sample_images["df00204"].read_bytes()
-    with unpacked_zip(_zip({"faces/df/a.jpg": crop, "faces/real/b.jpg": crop}), "faces.zip") as folder:
+    with unpacked_zip(zip_bytes({"faces/df/a.jpg": crop, "faces/real/b.jpg": crop}), "faces.zip") as folder:
         assert scan_dataset(folder).n_forged == 1
     assert not folder.exists()
 
@@ -123,7 +115,7 @@ def test_zip_unpacks_into_a_folder_that_is_deleted_after(sample_images):
     ("data", "message"),
     [
         (b"not a zip", "not a ZIP file"),
-        (_zip({"../evil.jpg": b"x"}), "path outside the archive"),
+        (zip_bytes({"../evil.jpg": b"x"}), "path outside the archive"),
     ],
 )
 def test_hostile_or_broken_zips_are_refused(data, message):
@@ -133,13 +125,13 @@ def test_hostile_or_broken_zips_are_refused(data, message):
 
 def test_zip_over_the_size_limit_is_refused_before_unpacking(monkeypatch):
     monkeypatch.setenv("MESONET_MAX_ZIP_MB", "0.001")
-    with pytest.raises(DatasetError, match="unpacks to"), unpacked_zip(_zip({"df/a.jpg": b"0" * 4096}), "big.zip"):
+    with pytest.raises(DatasetError, match="unpacks to"), unpacked_zip(zip_bytes({"df/a.jpg": b"0" * 4096}), "big.zip"):
         pass
 
 
 def test_a_zip_that_unpacks_to_over_a_hundred_times_its_size_is_refused(monkeypatch):
     """Issue 24, finding 6: under the size limit, a few kilobytes could still fill gigabytes of the server's disk."""
-    data = _zip({"df/a.jpg": bytes(4 * 1024**2)}, compression=zipfile.ZIP_DEFLATED)  # 4 MB of zeros in about 4 KB
+    data = zip_bytes({"df/a.jpg": bytes(4 * 1024**2)}, compression=zipfile.ZIP_DEFLATED)  # 4 MB of zeros in about 4 KB
     with (
         pytest.raises(DatasetError, match=r"^bomb\.zip unpacks to [\d,]+ times its size; the limit is 100 times"),
         unpacked_zip(data, "bomb.zip"),
@@ -153,7 +145,7 @@ def test_a_zip_that_unpacks_to_over_a_hundred_times_its_size_is_refused(monkeypa
 @pytest.mark.parametrize("depth", [40, 2000])
 def test_a_zip_nested_too_deep_is_refused_with_a_plain_message(depth):
     """Issue 24, finding 6: 2000 nested folders gave "deep.zip is damaged (maximum recursion depth exceeded)"."""
-    data = _zip({"d/" * depth + "a.jpg": b"x"})
+    data = zip_bytes({"d/" * depth + "a.jpg": b"x"})
     with (
         pytest.raises(DatasetError, match=f"^deep.zip nests folders {depth} levels deep; the limit is 32. Zip"),
         unpacked_zip(data, "deep.zip"),
@@ -163,9 +155,9 @@ def test_a_zip_nested_too_deep_is_refused_with_a_plain_message(depth):
 
 def test_the_folder_depth_limit_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv(config.MAX_ZIP_DEPTH_ENV, "3")
-    with unpacked_zip(_zip({"top/set/df/a.jpg": b"x"}), "three.zip") as folder:
+    with unpacked_zip(zip_bytes({"top/set/df/a.jpg": b"x"}), "three.zip") as folder:
         assert (folder / "top" / "set" / "df" / "a.jpg").read_bytes() == b"x"
-    four = _zip({"top/set/df/": b"", "top/set/df/more/a.jpg": b"x"})
+    four = zip_bytes({"top/set/df/": b"", "top/set/df/more/a.jpg": b"x"})
     with (
         pytest.raises(DatasetError, match="four.zip nests folders 4 levels deep; the limit is 3"),
         unpacked_zip(four, "four.zip"),
