@@ -3,7 +3,7 @@
 Sources (nothing of them is committed; FF++ and DFDC terms apply, non-commercial research):
     videos     FACES/{c23,qp32,qp40}/{real,deepfakes,face2face,faceswap}/NAME.npz: our own pipeline's
                crops of 90 FaceForensics++ c23 videos, as they are and re-encoded at QP 32 and 40.
-               Each compression is its own source, so the balanced sampler draws them equally.
+               They are one source; within it, each compression is drawn equally.
     ffpp       FACES/ffpp_crops/{real,deepfakes,face2face,faceswap,neuraltextures}.npz: one tight FF++
                crop per video, re-framed as our aligned crops.
     dfdc       FACES/dfdc/{real,fake}.npz: 6,000 + 6,000 DFDC crops, re-framed the same way.
@@ -52,12 +52,16 @@ def video_faces(faces_dir: Path, methods: tuple[str, ...], *, validation: bool) 
 
 
 def video_arrays(videos: dict) -> list[FaceArrays]:
-    """One FaceArrays per (compression, method): the compression is the source."""
+    """One FaceArrays per (compression, method), all of source "ffpp_video": a compression is a variant of a method.
+
+    So the balanced sampler draws the videos as one source beside the crops and the authors' faces,
+    and within it every compression equally.
+    """
     grouped: dict[tuple[str, str], list[np.ndarray]] = {}
     for (compression, method, _), crops in videos.items():
         grouped.setdefault((compression, method), []).append(crops)
     return [
-        FaceArrays.from_arrays(np.concatenate(parts), LABELS.get(method, 0), f"ffpp_video_{compression}", method)
+        FaceArrays.from_arrays(np.concatenate(parts), LABELS.get(method, 0), "ffpp_video", f"{method}-{compression}")
         for (compression, method), parts in sorted(grouped.items())
     ]
 
