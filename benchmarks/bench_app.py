@@ -248,7 +248,7 @@ def main() -> None:
                 clip_runs.append(upload_and_time(page, path))
                 # The page's own "Time" metric: face extraction and scoring on the server.
                 clip_app_s.append(float(metric_text(page, "Time").removesuffix(" s")))
-                frames = metric_text(page, "Frames with a face")
+                frames = metric_text(page, "Frames with that face")
                 if not frames.endswith("/ 30"):
                     raise RuntimeError(f"{path.name}: expected 30 sampled frames, the page says {frames}.")
             to_f2f, to_df = [], []

@@ -4,15 +4,21 @@ frame, a face track, a video or a dataset item.
 The released networks output P(real) (class 1 = real): `p_fake_of` is the only place that turns it
 around (and `score_real_of` the way back, for a P(fake) averaged over frames).
 
-A score is "fake" when P(fake) reaches the threshold, else "real"; no score (no face found)
-is "no face". A score within `UNCERTAIN_MARGIN` of the threshold is flagged "uncertain": the
-verdict could go either way. The command line, the app (verdict cards, chart markers, gallery
-borders, frame boxes, the quiz, the model comparison) and the evaluation metrics all ask here,
-so moving the threshold moves every one of them.
+Four verdicts, the same words and colours everywhere (`VERDICT_WORDS`, `VERDICT_COLORS`): a score
+within `UNCERTAIN_MARGIN` of the threshold is "uncertain" (it could go either way), else "fake"
+when P(fake) reaches the threshold and "real" below it; no score (no face found) is "no face".
+The command line, the app (verdict cards, charts, gallery borders, frame boxes, the quiz, Compare,
+Live), the annotated video and the exports all ask here, so moving the threshold moves every one
+of them. Metrics that need two classes (accuracy, ROC) use `called_fake`, the side of the threshold.
+
+A video is decided by its faces that matter (`video_summary`): a face seen in too few of the
+sampled frames is listed with its own verdict but does not decide.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Literal, overload
 
@@ -21,12 +27,17 @@ import numpy as np
 DEFAULT_THRESHOLD = 0.5
 UNCERTAIN_MARGIN = 0.05
 
-Verdict = Literal["real", "fake", "no face"]
-Label = Literal["real", "fake", "uncertain", "no face"]
+Verdict = Literal["real", "fake", "uncertain", "no face"]
 
-# The colour of each verdict wherever one is drawn: the app's cards, charts, boxes and borders,
-# and the boxes of the annotated video (`mesonet.analysis.annotate`).
-VERDICT_COLORS: dict[Verdict, str] = {"fake": "#D32F2F", "real": "#2E7D32", "no face": "#9E9E9E"}
+# The colour and the word of each verdict wherever one is shown: the app's cards, charts, boxes and
+# borders, the annotated video (`mesonet.analysis.annotate`) and the command line.
+VERDICT_COLORS: dict[Verdict, str] = {
+    "fake": "#D32F2F",
+    "real": "#2E7D32",
+    "uncertain": "#E0A000",
+    "no face": "#9E9E9E",
+}
+VERDICT_WORDS: dict[Verdict, str] = {"fake": "FAKE", "real": "REAL", "uncertain": "UNCERTAIN", "no face": "NO FACE"}
 
 
 @overload
@@ -56,13 +67,6 @@ def called_fake(p_fake, threshold: float = DEFAULT_THRESHOLD):
     return bool(p_fake >= threshold)
 
 
-def verdict_for(p_fake: float | None, threshold: float = DEFAULT_THRESHOLD) -> Verdict:
-    """ "fake" when P(fake) reaches the threshold, "real" below it, "no face" without a score."""
-    if p_fake is None:
-        return "no face"
-    return "fake" if called_fake(float(p_fake), threshold) else "real"
-
-
 def is_uncertain(
     p_fake: float | None, threshold: float = DEFAULT_THRESHOLD, *, margin: float = UNCERTAIN_MARGIN
 ) -> bool:
@@ -70,18 +74,29 @@ def is_uncertain(
     return p_fake is not None and abs(float(p_fake) - threshold) < margin
 
 
-def label_score(p_fake: float | None, threshold: float = DEFAULT_THRESHOLD) -> Label:
-    """The verdict, or "uncertain" when the score sits within the uncertain band around the threshold."""
-    return "uncertain" if is_uncertain(p_fake, threshold) else verdict_for(p_fake, threshold)
+def verdict_for(p_fake: float | None, threshold: float = DEFAULT_THRESHOLD) -> Verdict:
+    """ "uncertain" within the margin of the threshold, else "fake" at or above it, "real" below; None: "no face"."""
+    if p_fake is None:
+        return "no face"
+    if is_uncertain(p_fake, threshold):
+        return "uncertain"
+    return "fake" if called_fake(float(p_fake), threshold) else "real"
 
 
 def verdict_color(p_fake: float | None, threshold: float = DEFAULT_THRESHOLD) -> str:
-    """The verdict's colour ("#RRGGBB"): red for fake, green for real, grey for no face, at this threshold."""
+    """The verdict's colour ("#RRGGBB"): red fake, green real, amber uncertain, grey no face, at this threshold."""
     return VERDICT_COLORS[verdict_for(p_fake, threshold)]
+
+
+def verdict_words(p_fake: float | None, threshold: float = DEFAULT_THRESHOLD) -> str:
+    """The verdict with its score, as every surface prints it: "FAKE 81.2%", "UNCERTAIN 52.0%", "NO FACE"."""
+    verdict = verdict_for(p_fake, threshold)
+    return VERDICT_WORDS[verdict] if p_fake is None else f"{VERDICT_WORDS[verdict]} {float(p_fake):.1%}"
 
 
 # Aggregating per-frame scores into a verdict for a face track and for a whole video.
 MIN_TRACK_SHARE = 0.2
+MIN_TRACK_FRAMES = 5
 
 
 Aggregate = Literal["mean", "vote"]
@@ -102,19 +117,21 @@ class Summary:
     vote_fake: float | None
     verdict: Verdict
     threshold: float = DEFAULT_THRESHOLD
+    track_id: int | None = None  # the face track summarised (for a video: the one that decided)
 
     @property
     def frames_without_face(self) -> int:
         return self.frames_sampled - self.frames_with_face
 
     @property
-    def is_uncertain(self) -> bool:
-        """The mean P(fake) sits so close to the threshold that the verdict could go either way."""
-        return is_uncertain(self.p_fake_mean, self.threshold)
+    def decides(self) -> bool:
+        """Whether this face was seen in enough of the sampled frames to decide a video (`frames_to_decide`)."""
+        return self.frames_with_face >= frames_to_decide(self.frames_sampled)
 
     def to_dict(self) -> dict:
         return {
             "verdict": self.verdict,
+            "track": self.track_id,
             "p_fake": self.p_fake_mean,
             "p_fake_median": self.p_fake_median,
             "vote_fake": self.vote_fake,
@@ -130,6 +147,7 @@ def summarize(
     frames_sampled: int,
     threshold: float = DEFAULT_THRESHOLD,
     aggregate: Aggregate = "mean",
+    track_id: int | None = None,
 ) -> Summary:
     """Aggregates per-frame P(fake) values (frames without a face are simply absent).
 
@@ -139,27 +157,38 @@ def summarize(
         threshold: P(fake) at or above which a frame, and the mean, count as fake.
         aggregate: "mean" (the paper: the mean P(fake) against the threshold) or "vote" (the
             authors' released code: fake when at least half of the frames are fake).
+        track_id: the face track these frames belong to, if any.
     """
     scores = np.asarray(p_fake, dtype=np.float64)
     if scores.size == 0:
-        return Summary(frames_sampled, 0, None, None, None, "no face", threshold)
+        return Summary(frames_sampled, 0, None, None, None, "no face", threshold, track_id)
     mean, median = float(scores.mean()), float(np.median(scores))
     vote = float(np.mean(called_fake(scores, threshold)))
     verdict = verdict_for(mean, threshold) if aggregate == "mean" else verdict_for(vote, VOTE_MAJORITY)
-    return Summary(frames_sampled, int(scores.size), mean, median, vote, verdict, threshold)
+    return Summary(frames_sampled, int(scores.size), mean, median, vote, verdict, threshold, track_id)
+
+
+def frames_to_decide(frames_sampled: int) -> int:
+    """Frames a face must be seen in to decide a video: a fifth of the sampled frames, and 5 (all of fewer)."""
+    return max(math.ceil(MIN_TRACK_SHARE * frames_sampled), min(MIN_TRACK_FRAMES, frames_sampled))
+
+
+# Among the faces that decide, one forged face makes a forged video; then a face that could go either way.
+_DECIDING_ORDER: dict[Verdict, int] = {"fake": 2, "uncertain": 1, "real": 0, "no face": 0}
 
 
 def video_summary(tracks: dict[int, Summary], n_frames: int, threshold: float = DEFAULT_THRESHOLD) -> Summary:
-    """The summary of the face seen most often, unless another face is fake.
+    """The summary of the face that decides the video.
 
-    One forged face makes a forged video, so among fake tracks the one seen most often
-    speaks for the video; with none fake, the track seen most often does. Tracks seen in
-    fewer than a fifth as many frames as the most frequent one (a passer-by, a face lost
-    after a cut) are reported but do not decide.
+    Only faces seen in enough frames decide (`Summary.decides`): a passer-by or a face lost after
+    a cut is reported with its own verdict but does not decide. Among those, the most-seen fake
+    face speaks for the video, else the most-seen uncertain one, else the most-seen face. When no
+    face was seen in enough frames, the most-seen face is reported and the video is "uncertain".
     """
     if not tracks:
         return Summary(n_frames, 0, None, None, None, "no face", threshold)
-    most_frames = max(s.frames_with_face for s in tracks.values())
-    deciding = [s for s in tracks.values() if s.frames_with_face >= MIN_TRACK_SHARE * most_frames]
-    fake_tracks = [s for s in deciding if s.verdict == "fake"]
-    return max(fake_tracks or deciding, key=lambda s: (s.frames_with_face, s.p_fake_mean or 0.0))
+    deciding = [s for s in tracks.values() if s.decides]
+    if not deciding:
+        most_seen = max(tracks.values(), key=lambda s: s.frames_with_face)
+        return dataclasses.replace(most_seen, verdict="uncertain")
+    return max(deciding, key=lambda s: (_DECIDING_ORDER[s.verdict], s.frames_with_face, s.p_fake_mean or 0.0))

@@ -9,6 +9,7 @@ import streamlit as st
 import studio
 from mesonet.analysis.pipeline import score_extraction
 from mesonet.analysis.results import face_number
+from mesonet.verdict import UNCERTAIN_MARGIN
 from studio import annotated_video, results
 
 choice = studio.page_setup()
@@ -92,8 +93,8 @@ def explore(analysis) -> None:
     if analysis.faces:
         st.subheader(f"Aligned faces ({len(analysis.faces)})")
         st.caption(
-            f"What the network sees: 256x256 crops in frame order, each with its P(fake). Green: real, red: fake "
-            f"(at the threshold, {analysis.threshold:.2f})."
+            f"What the network sees: 256x256 crops in frame order, each with its P(fake). Green: real, red: fake, "
+            f"amber: uncertain (within {UNCERTAIN_MARGIN:.0%} of the threshold, {analysis.threshold:.2f})."
         )
         results.gallery(analysis, "analyse.gallery")
 
@@ -119,6 +120,7 @@ def explain_face(faces: list) -> None:
     if st.button(f"{label} (saliency, feature maps)", icon=":material/school:", key="analyse.explain"):
         st.session_state["learn.crop"] = numbers[number].crop
         st.session_state["learn.crop_name"] = f"Face {number}" if len(numbers) > 1 else "The face"
+        st.session_state["learn.open_tab"] = "Saliency"  # not the Architecture tab, where Learn opens by default
         st.switch_page("pages/learn.py")
 
 

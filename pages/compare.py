@@ -12,6 +12,7 @@ import studio
 from mesonet.analysis.compare import compare_models
 from mesonet.analysis.results import csv_safe_frame, face_number
 from mesonet.models.weights import ENSEMBLE_RULE, ENSEMBLES, get_weights
+from mesonet.verdict import VERDICT_WORDS
 from studio import results
 from studio.results import MODEL_COLORS, MODEL_SYMBOLS
 
@@ -80,17 +81,25 @@ if not first.faces:
     st.stop()
 
 st.subheader("Verdicts")
+is_video = first.extraction.kind == "video"
+# Each model's verdict is that of the face that decided (a video's most-seen face, a photo's most suspicious).
 summary_table = pd.DataFrame(
     [
         {
             "model": row["model"],
             "threshold": row["threshold"],
-            "verdict": row["verdict"],
-            "P(fake) mean": row["p_fake_mean"],
-            "P(fake) median": row["p_fake_median"],
-            "frames voting fake": row["vote_fake"],
-            "frames with a face": f"{row['frames_with_face']} / {row['frames_sampled']}",
+            "verdict": VERDICT_WORDS[row["verdict"]],
+            "P(fake)": row["p_fake_mean"],
         }
+        | (
+            {
+                "P(fake) median": row["p_fake_median"],
+                "frames voting fake": row["vote_fake"],
+                "frames with that face": f"{row['frames_with_face']} / {row['frames_sampled']}",
+            }
+            if is_video
+            else {}
+        )
         for row in comparison.verdict_rows()
     ]
 )
@@ -99,7 +108,8 @@ st.dataframe(
     hide_index=True,
     column_config={
         column: st.column_config.ProgressColumn(column, format="percent", min_value=0.0, max_value=1.0)
-        for column in ("P(fake) mean", "P(fake) median", "frames voting fake")
+        for column in ("P(fake)", "P(fake) median", "frames voting fake")
+        if column in summary_table
     }
     | {"threshold": st.column_config.NumberColumn(format="percent")},
 )
@@ -151,10 +161,9 @@ st.plotly_chart(figure, key="compare.chart", config={"displaylogo": False})
 
 st.subheader("Where the models disagree")
 disagree = comparison.disagreements()
-if disagree.empty:
-    st.success("All models agree on every face.", icon=":material/check_circle:")
-else:
-    st.write(f"{len(disagree)} of {len(scores)} faces get different verdicts from different models.")
+# Never green: models that agree can all be wrong together.
+st.info(comparison.agreement_words(), icon=":material/info:")
+if not disagree.empty:
     st.dataframe(
         disagree.reset_index(),
         hide_index=True,

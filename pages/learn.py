@@ -14,13 +14,13 @@ from mesonet.faces.align import INPUT_SIZE
 from mesonet.models import explain
 from mesonet.models.networks import ARCHITECTURE_TITLES, PUBLISHED_TRAINABLE_PARAMS
 from mesonet.models.weights import counterpart
-from mesonet.verdict import p_fake_of, verdict_for
+from mesonet.verdict import VERDICT_WORDS, p_fake_of, verdict_for
 
 choice = studio.page_setup()
 with st.sidebar:
     st.subheader("Decision")
     threshold = studio.threshold_slider(
-        start=choice.threshold, help="The quiz and the curves call a face fake at or above it."
+        start=choice.threshold, help="The quiz, the saliency maps and the curves call a face fake at or above it."
     )
 arch = choice.arch
 st.title("Learn how MesoNet sees")
@@ -28,8 +28,11 @@ st.caption(studio.LABEL_NOTE)
 with studio.shown_errors():
     classifier = studio.classifier_for(choice)
 
+TABS = ["Architecture", "Feature maps", "Saliency", "Compression experiments", "Quiz"]
+# "Explain this face" (Analyse, a class round) opens the tab it names, once: later visits open as usual.
+open_tab = st.session_state.pop("learn.open_tab", None)
 architecture_tab, features_tab, saliency_tab, experiments_tab, quiz_tab = st.tabs(
-    ["Architecture", "Feature maps", "Saliency", "Compression experiments", "Quiz"]
+    TABS, default=open_tab if open_tab in TABS else None
 )
 
 
@@ -216,10 +219,32 @@ def cached_activations(crop_key: str, weights_sha256: str, _crop: np.ndarray, _c
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def cached_saliency(crop_key: str, weights_sha256: str, method: str, _crop: np.ndarray, _classifier) -> np.ndarray:
+def cached_saliency(
+    crop_key: str, weights_sha256: str, method: str, target: explain.Evidence, _crop: np.ndarray, _classifier
+) -> np.ndarray:
     if method == "Grad-CAM":
-        return explain.grad_cam(_classifier, _crop)
-    return explain.integrated_gradients(_classifier, _crop)
+        return explain.grad_cam(_classifier, _crop, target=target)
+    return explain.integrated_gradients(_classifier, _crop, target=target)
+
+
+def verdict_note(p_fake: float) -> str:
+    """The verdict a saliency map explains: "verdict FAKE, P(fake) 73.4%, weights ..."."""
+    verdict = verdict_for(p_fake, threshold)
+    leans = f", leans {explain.saliency_target(p_fake, threshold)}" if verdict == "uncertain" else ""
+    return f"verdict {VERDICT_WORDS[verdict]}{leans}, P(fake) {p_fake:.1%}, weights {studio.plain(choice.label)}"
+
+
+def no_map_words(method: str, target: explain.Evidence) -> str:
+    """Why a saliency map is empty, in plain words."""
+    if method == "Grad-CAM":
+        return (
+            f"Grad-CAM found no region that raises P({target}) for this face in the last convolutional block: "
+            "every weighted activation is zero or negative"
+        )
+    return (
+        f"Integrated gradients found no pixel that raises P({target}) for this face: "
+        "every attribution is zero or negative"
+    )
 
 
 def crop_key(crop: np.ndarray) -> str:
@@ -293,19 +318,36 @@ with saliency_tab:
             horizontal=True,
             key="learn.method",
             help="Grad-CAM: gradient-weighted activations of the last convolutional block. Integrated "
-            "gradients: per-pixel attributions from a black image to the face.",
+            "gradients: per-pixel attributions from a black image to the face. Both show the evidence for the "
+            "verdict given at the threshold.",
         )
         opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="learn.opacity")
-        heatmap = cached_saliency(crop_key(crop), choice.weights_sha256, method, crop, classifier)
+        # The map explains the verdict given: evidence for fake on a face called fake, for real on one called real.
         p_fake = p_fake_of(float(classifier.score_real([crop])[0]))
+        target = explain.saliency_target(p_fake, threshold)
+        heatmap = cached_saliency(crop_key(crop), choice.weights_sha256, method, target, crop, classifier)
         left, right = st.columns(2)
         left.image(explain.degrade(crop, "jpeg", 100), caption="Input", width="stretch")
-        right.image(
-            explain.overlay(crop, heatmap, opacity=opacity),
-            width="stretch",
-            caption=f"{method} for P(fake) = {p_fake:.1%} ({studio.plain(choice.label)}): "
-            "red = strongest evidence for fake",
-        )
+        if explain.is_empty(heatmap):
+            # A blank overlay would read as "no evidence anywhere"; say why there is no map instead.
+            right.info(
+                f"{no_map_words(method, target)}, so there is no map to show ({verdict_note(p_fake)}).",
+                icon=":material/visibility_off:",
+            )
+            if method == "Grad-CAM":
+                right.button(
+                    "Show integrated gradients",
+                    key="learn.try_ig",
+                    help="Per-pixel attributions, which do not go through the last block's ReLU.",
+                    on_click=lambda: st.session_state.update({"learn.method": "Integrated gradients"}),
+                )
+        else:
+            right.image(
+                explain.overlay(crop, heatmap, opacity=opacity),
+                width="stretch",
+                caption=f"{method}: where the evidence for {VERDICT_WORDS[target]} lies ({verdict_note(p_fake)}); "
+                "red = strongest",
+            )
 
 
 with experiments_tab:
@@ -446,7 +488,13 @@ with quiz_tab:
             verdict = verdict_for(p_fake, threshold)
             (st.success if guess == truth else st.error)(
                 f"You said **{guess}**; it is **{truth}**. {studio.plain(choice.label)} says P(fake) = {p_fake:.1%} "
-                f"({verdict}{', right' if verdict == truth else ', wrong'})."
+                f"({VERDICT_WORDS[verdict]}"
+                + (
+                    ": it could go either way"
+                    if verdict == "uncertain"
+                    else (", right" if verdict == truth else ", wrong")
+                )
+                + ")."
             )
             if st.button("Next face", key="learn.quiz_next", icon=":material/arrow_forward:"):
                 st.session_state["learn.quiz_pos"] += 1

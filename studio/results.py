@@ -12,11 +12,18 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from mesonet.analysis.reliability import catalog_entries
 from mesonet.analysis.results import crops_zip, face_number
-from mesonet.verdict import UNCERTAIN_MARGIN, VERDICT_COLORS, Verdict, verdict_color
+from mesonet.verdict import (
+    UNCERTAIN_MARGIN,
+    VERDICT_COLORS,
+    VERDICT_WORDS,
+    frames_to_decide,
+    verdict_color,
+    verdict_words,
+)
 from studio.text import plain
 
-VERDICT_WORDS: dict[Verdict, str] = {"fake": "FAKE", "real": "REAL", "no face": "NO FACE"}
 # One colour per model where several models share a chart (Compare): from the Okabe-Ito
 # colour-blind-safe palette, leaving out its red, green and pink, which mean fake and real here.
 MODEL_COLORS = ["#0072B2", "#E69F00", "#56B4E9", "#6C3BD1", "#555555", "#8C6D31"]
@@ -30,15 +37,32 @@ def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+def weights_words(model: str) -> str:
+    """Which weights decided and what they were trained on, for the card's caption."""
+    entries = catalog_entries(model)
+    if not entries:
+        return f"Weights **{plain(model)}** (custom: not in the catalog)"
+    if len(entries) == 1:
+        return f"Weights **{entries[0].title}** ({entries[0].name}), trained on {entries[0].trained_on}"
+    return f"Ensemble **{plain(model)}** of {len(entries)} weights: " + ", ".join(e.title for e in entries)
+
+
+def deciding_words(analysis) -> str:
+    """ "Decided by face 2, seen in 27/30 frames: 81.0% fake." (a video, or a photo with several faces)."""
+    summary = analysis.summary
+    seen = f", seen in {summary.frames_with_face}/{summary.frames_sampled} frames" if summary.frames_sampled > 1 else ""
+    lead = "Decided by" if summary.decides else "No face was seen enough to decide; the face seen most is"
+    return f"{lead} face {face_number(summary.track_id)}{seen}: {percent(summary.p_fake_mean)} fake."
+
+
 def verdict_card(analysis, *, seconds: float) -> None:
-    """The headline: verdict, P(fake), faces found, model and time."""
+    """The headline: one verdict, the face that decided, P(fake), the weights, and how far to trust it."""
     summary = analysis.summary
     is_video = analysis.extraction.kind == "video"
-    color = "#757575" if summary.verdict == "no face" else VERDICT_COLORS[summary.verdict]
     with st.container(border=True):
         left, right = st.columns([1, 2], vertical_alignment="center")
         left.markdown(
-            f"<div style='font-size:2.6rem;font-weight:700;color:{color};line-height:1.1'>"
+            f"<div style='font-size:2.6rem;font-weight:700;color:{VERDICT_COLORS[summary.verdict]};line-height:1.1'>"
             f"{VERDICT_WORDS[summary.verdict]}</div>"
             # The file's name is the uploader's: escaped, it cannot add markup to the card.
             f"<div style='color:#555'>verdict for {html.escape(str(analysis.path))}</div>",
@@ -48,24 +72,27 @@ def verdict_card(analysis, *, seconds: float) -> None:
         metrics[0].metric(
             "P(fake)",
             percent(summary.p_fake_mean),
-            help="Mean P(fake) over the frames with a face (the paper's video score)."
+            help="Mean P(fake) over the frames of the face that decided (the paper's video score)."
             if is_video
-            else "P(fake) of the face (of the largest face, or the most suspicious one).",
+            else "P(fake) of the face that decided (the most suspicious face).",
         )
         if is_video:
             metrics[1].metric(
                 "Frames voting fake",
                 percent(summary.vote_fake),
-                help="Share of frames whose P(fake) reaches the threshold (the authors' released code).",
+                help="Share of that face's frames whose P(fake) reaches the threshold (the authors' released code).",
             )
-            metrics[2].metric("Frames with a face", f"{summary.frames_with_face} / {summary.frames_sampled}")
+            metrics[2].metric("Frames with that face", f"{summary.frames_with_face} / {summary.frames_sampled}")
         else:
             metrics[1].metric("Faces found", str(len(analysis.faces)))
         metrics[-1].metric("Time", f"{seconds:.2f} s", help="Face extraction and scoring.")
+        if summary.verdict != "no face" and (is_video or len(analysis.tracks) > 1):
+            right.markdown(deciding_words(analysis))
         right.caption(
-            f"Model **{plain(analysis.model)}** · threshold {analysis.threshold:.2f}"
+            f"{weights_words(analysis.model)} · threshold {analysis.threshold:.0%}, uncertain within "
+            f"{UNCERTAIN_MARGIN:.0%} of it"
             + (
-                f" · verdict by {'mean P(fake)' if analysis.aggregate == 'mean' else 'majority of frames'}"
+                f" · video score: {'mean P(fake)' if analysis.aggregate == 'mean' else 'majority of frames'}"
                 if is_video
                 else ""
             )
@@ -76,40 +103,85 @@ def verdict_card(analysis, *, seconds: float) -> None:
             "or, for an image that is already a face crop, the face-crop switch.",
             icon=":material/face:",
         )
-    elif summary.is_uncertain:
+    if analysis.reliability:
         st.warning(
-            f"Uncertain: P(fake) is within {UNCERTAIN_MARGIN:.0%} of the threshold, so this verdict could "
-            "go either way. Compare models, or try weights trained on the other manipulation.",
-            icon=":material/help:",
+            "**How far to trust this verdict**\n\n" + "\n".join(f"- {plain(note)}" for note in analysis.reliability),
+            icon=":material/report:",
         )
+    if len(analysis.tracks) > 1:
+        face_table(analysis)
+
+
+def face_table(analysis) -> None:
+    """Every face with its own verdict and frame count, and whether it was seen enough to decide."""
+    import pandas as pd
+
+    rows = [
+        {
+            "face": face_number(track_id),
+            "verdict": verdict_words(track.p_fake_mean, analysis.threshold),
+            "frames seen": f"{track.frames_with_face} / {track.frames_sampled}",
+            "decides": counts_words(analysis, track_id),
+        }
+        for track_id, track in analysis.tracks.items()
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+def counts_words(analysis, track_id: int) -> str:
+    """Whether a face decides the video: "decided the verdict", "could decide" or why it cannot."""
+    track = analysis.tracks[track_id]
+    if not track.decides:
+        return f"no: seen in fewer than {frames_to_decide(track.frames_sampled)} frames"
+    return "decided the verdict" if track_id == analysis.summary.track_id else "could decide"
+
+
+def track_color(analysis, track_id: int) -> str:
+    """The colour of a face in charts with several faces: colours mean faces there, never verdicts."""
+    return MODEL_COLORS[list(analysis.tracks).index(track_id) % len(MODEL_COLORS)]
 
 
 def scores_figure(analysis):
-    """P(fake) against time, one trace per face track, with the threshold line."""
+    """P(fake) against time with the threshold line.
+
+    One colour meaning per chart: with one face, the points' colours are verdicts; with several,
+    colours are faces (each named with its verdict in the legend), and faces that do not decide
+    are dashed.
+    """
     import plotly.graph_objects as go
 
     figure = go.Figure()
     by_frame = analysis.faces_by_frame()
     times = [frame.time_s for frame in analysis.extraction.frames]
-    for track_id in analysis.tracks:
+    several = len(analysis.tracks) > 1
+    for track_id, track in analysis.tracks.items():
         # One entry per sampled frame, None where this face is missing, so the line breaks at gaps.
         faces = [
             next((f for f in by_frame.get(frame.frame_index, []) if f.track_id == track_id), None)
             for frame in analysis.extraction.frames
         ]
         name = f"face {face_number(track_id)}"
+        legend = f"{name}: {verdict_words(track.p_fake_mean, analysis.threshold)}" + (
+            "" if track.decides else " (too few frames to decide)"
+        )
+        colors = (
+            track_color(analysis, track_id)
+            if several
+            else [verdict_color(f.p_fake if f else None, analysis.threshold) for f in faces]
+        )
         figure.add_trace(
             go.Scatter(
                 x=times,
                 y=[f.p_fake if f else None for f in faces],
                 mode="lines+markers",
-                name=name,
+                name=legend,
                 customdata=[f.frame_index if f else None for f in faces],
-                marker={
-                    "size": 9,
-                    "color": [verdict_color(f.p_fake if f else None, analysis.threshold) for f in faces],
-                    "line": {"width": 1, "color": "white"},
+                line={
+                    "color": track_color(analysis, track_id) if several else "#9E9E9E",
+                    "dash": "solid" if track.decides else "dot",
                 },
+                # 12 px: big enough to tap on a phone.
+                marker={"size": 12, "color": colors, "line": {"width": 1, "color": "white"}},
                 hovertemplate="frame %{customdata}<br>%{x:.2f} s<br>P(fake) %{y:.1%}<extra>" + name + "</extra>",
             )
         )
@@ -127,12 +199,13 @@ def scores_figure(analysis):
         yaxis_tickformat=".0%",
         height=340,
         margin={"t": 30, "b": 40, "l": 60, "r": 20},
-        showlegend=len(analysis.tracks) > 1,
+        showlegend=several,
+        legend={"orientation": "h", "y": -0.25},
         clickmode="event+select",
     )
     # A clicked point grows; the others keep their colour and opacity (Plotly fades them by
     # default, which hid the red and green pattern).
-    figure.update_traces(selected={"marker": {"size": 18}}, unselected={"marker": {"opacity": 1.0}})
+    figure.update_traces(selected={"marker": {"size": 22}}, unselected={"marker": {"opacity": 1.0}})
     return figure
 
 

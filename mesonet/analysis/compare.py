@@ -13,7 +13,9 @@ import numpy as np
 
 from mesonet.analysis.pipeline import score_extraction
 from mesonet.analysis.results import Analysis, Extraction, face_number
-from mesonet.verdict import called_fake
+from mesonet.verdict import VERDICT_WORDS, verdict_for
+
+AGREEMENT_NOTE = "Agreement is not correctness: weights trained on one manipulation can all miss another together."
 
 
 @dataclass
@@ -54,13 +56,26 @@ class Comparison:
         scores = {label: [f.p_fake for f in a.faces] for label, a in self.analyses.items()}
         return pd.DataFrame(scores, index=index).sort_index()  # within a frame, by face number
 
-    def disagreements(self):
-        """The rows of `face_scores` that some models call fake and others real, each at its own threshold."""
+    def face_verdicts(self):
+        """The verdict of each face (rows as in `face_scores`) by each model (columns), each at its own threshold."""
         scores = self.face_scores()
-        is_fake = scores.apply(
-            lambda column: called_fake(column.to_numpy(np.float64), self.analyses[column.name].threshold)
+        return scores.apply(
+            lambda column: [verdict_for(p, self.analyses[column.name].threshold) for p in column.to_numpy(np.float64)]
         )
-        return scores[is_fake.any(axis=1) & ~is_fake.all(axis=1)]
+
+    def disagreements(self):
+        """The rows of `face_scores` that get different verdicts (fake, real, uncertain) from different models."""
+        scores = self.face_scores()
+        return scores[self.face_verdicts().nunique(axis=1) > 1]
+
+    def agreement_words(self) -> str:
+        """Whether the models agree, in one sentence that never takes agreement for correctness."""
+        scores, disagree = self.face_scores(), self.disagreements()
+        if len(disagree):
+            return f"The models give different verdicts on {len(disagree)} of {len(scores)} faces. {AGREEMENT_NOTE}"
+        verdicts = {a.summary.verdict for a in self.analyses.values()}
+        said = f", {VERDICT_WORDS[verdicts.pop()]}" if len(verdicts) == 1 else ""
+        return f"The models give the same verdict on all {len(scores)} faces{said}. {AGREEMENT_NOTE}"
 
     def to_dict(self) -> dict:
         """JSON-ready: the models' verdicts, and the faces they disagree on (frame, time, face number)."""

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mesonet.analysis.reliability import reliability_notes
 from mesonet.analysis.results import Analysis, ExtractedFrame, Extraction, FaceScore
 from mesonet.errors import CancelledError
 from mesonet.faces.detect import DETECTORS, FaceCrop, extract_faces, match_tracks
@@ -188,12 +189,22 @@ def score_extraction(
             frames_sampled=n_frames,
             threshold=threshold,
             aggregate=aggregate,
+            track_id=track_id,
         )
         for track_id in sorted({f.track_id for f in faces})
     }
     summary = video_summary(tracks, n_frames, threshold)
     return Analysis(
-        extraction.path, classifier.name, threshold, aggregate, extraction, faces, tracks, summary, {"score": elapsed}
+        extraction.path,
+        classifier.name,
+        threshold,
+        aggregate,
+        extraction,
+        faces,
+        tracks,
+        summary,
+        {"score": elapsed},
+        reliability_notes(extraction, faces, summary, classifier.name),
     )
 
 

@@ -24,7 +24,7 @@ from PIL import Image
 
 from mesonet.faces.detect import FaceCrop
 from mesonet.media.ffmpeg import VideoInfo
-from mesonet.verdict import Aggregate, Summary, Verdict, p_fake_of
+from mesonet.verdict import Aggregate, Summary, Verdict, p_fake_of, verdict_for
 
 
 def face_number(track_id: int) -> int:
@@ -172,7 +172,10 @@ class Analysis:
         extraction: the faces the scores come from (crops, boxes, landmarks).
         faces: one FaceScore per face found, in frame order.
         tracks: summary per face track id (0 is the first face seen).
-        summary: the video-level result (for one face, that face's track).
+        summary: the video-level result: the summary of the face track that decided
+            (`mesonet.verdict.video_summary`).
+        reliability: plain-words notes on how far to trust the verdict
+            (`mesonet.analysis.reliability`); empty when the input is inside the validated range.
     """
 
     path: str
@@ -184,6 +187,7 @@ class Analysis:
     tracks: dict[int, Summary]
     summary: Summary
     timings_s: dict[str, float] = field(default_factory=dict)
+    reliability: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
@@ -205,6 +209,7 @@ class Analysis:
                 "left",
                 "score_real",
                 "p_fake",
+                "verdict",
                 "aligned",
             ],
         )
@@ -233,6 +238,7 @@ class Analysis:
                         "left": None,
                         "score_real": None,
                         "p_fake": None,
+                        "verdict": "no face",
                         "aligned": None,
                     }
                 )
@@ -249,6 +255,7 @@ class Analysis:
                         "left": left,
                         "score_real": face.score_real,
                         "p_fake": face.p_fake,
+                        "verdict": verdict_for(face.p_fake, self.threshold),
                         "aligned": face.aligned,
                     }
                 )
@@ -270,11 +277,12 @@ class Analysis:
                     "box": list(f.box),
                     "score_real": f.score_real,
                     "p_fake": f.p_fake,
+                    "verdict": verdict_for(f.p_fake, self.threshold),
                     "aligned": f.aligned,
                 }
                 for f in found
             ]
-            main = faces[0] if faces else {"box": None, "score_real": None, "p_fake": None}
+            main = faces[0] if faces else {"box": None, "score_real": None, "p_fake": None, "verdict": "no face"}
             frames.append(
                 {
                     "index": frame.frame_index,
@@ -282,6 +290,7 @@ class Analysis:
                     "box": main["box"],
                     "score_real": main["score_real"],
                     "p_fake": main["p_fake"],
+                    "verdict": main["verdict"],
                     "faces": faces,
                 }
             )
@@ -293,7 +302,8 @@ class Analysis:
             **self.summary.to_dict(),
             "threshold": self.threshold,
             "aggregate": self.aggregate,
-            "tracks": {str(k): v.to_dict() for k, v in self.tracks.items()},
+            "reliability": self.reliability,
+            "tracks": {str(k): {**v.to_dict(), "decides": v.decides} for k, v in self.tracks.items()},
             "video": None
             if info is None
             else {

@@ -6,20 +6,29 @@ import csv
 import io
 import sys
 
-from mesonet.analysis.results import csv_safe_rows
+from mesonet.analysis.results import csv_safe_rows, face_number
+from mesonet.verdict import VERDICT_WORDS
 
 
 def summary_row(analysis) -> dict:
+    """One file's line: its verdict in the app's words, the face that decided and the weights."""
     summary = analysis.summary
     pct = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
+    decided_by = "-" if summary.track_id is None else f"face {face_number(summary.track_id)}"
     return {
         "file": analysis.path,
-        "verdict": summary.verdict,
+        "verdict": VERDICT_WORDS[summary.verdict],
         "p_fake": pct(summary.p_fake_mean),
         "vote_fake": pct(summary.vote_fake),
-        "faces": f"{summary.frames_with_face}/{summary.frames_sampled}",
+        "decided_by": decided_by,
+        "frames": f"{summary.frames_with_face}/{summary.frames_sampled}",
         "model": analysis.model,
     }
+
+
+def reliability_lines(analysis) -> list[str]:
+    """The reliability notes of one file, one "file: note" line each."""
+    return [f"{analysis.path}: {note}" for note in analysis.reliability]
 
 
 def format_table(rows: list[dict], columns: list[str]) -> str:

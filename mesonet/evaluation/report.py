@@ -13,6 +13,7 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
+from mesonet.analysis.reliability import weights_notes
 from mesonet.data.datasets import CLASS_NAMES, LABEL_FORGED, LABEL_REAL
 from mesonet.errors import MesonetError
 from mesonet.evaluation.evaluator import Evaluation, ItemScore, worst_mistakes
@@ -47,6 +48,9 @@ def report_html(evaluation: Evaluation, *, worst: int = 12, thumb_px: int = 128)
         f"<p>Dataset <code>{html.escape(evaluation.dataset['root'])}</code>; threshold: P(fake) &ge; "
         f"{evaluation.threshold:g} is called forged. P(fake) = 1 &minus; score_real, the network's raw "
         "output P(real). Forged is the positive class of the ROC curve.</p>",
+        "<h2>How far to trust these weights</h2><ul>"
+        + "".join(f"<li>{html.escape(note)}</li>" for note in weights_notes(evaluation.model))
+        + "</ul>",
     ]
     include_js: bool | str = True  # plotly.js once, in the first figure
     for title, items, metrics in (

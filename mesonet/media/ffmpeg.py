@@ -60,6 +60,7 @@ class VideoInfo:
             `iter_frames` already have it applied.
         codec: the video codec's short name, e.g. "h264".
         audio_codec: the first audio stream's codec's short name, e.g. "aac"; None without audio.
+        video_kbps: the video stream's bitrate in kbit/s as the container states it; 0 if unknown.
     """
 
     path: Path
@@ -71,6 +72,14 @@ class VideoInfo:
     rotation: int
     codec: str
     audio_codec: str | None = None
+    video_kbps: float = 0.0
+
+    @property
+    def bits_per_pixel(self) -> float | None:
+        """Video bits per pixel and frame, a measure of compression (FF++ c23 about 0.05, c40 about 0.004)."""
+        if self.video_kbps <= 0:
+            return None
+        return self.video_kbps * 1000 / (self.width * self.height * self.fps)
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -297,6 +306,7 @@ def _parse_probe(path: Path, log: str) -> VideoInfo:
         rotation=rotation,
         codec=codec,
         audio_codec=audio_codec,
+        video_kbps=_number_before(video_line, "kb/s"),
     )
 
 

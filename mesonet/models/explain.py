@@ -2,6 +2,10 @@
 
 All functions take uint8 RGB face crops of shape (H, W, 3) (any size; resized to 256x256 the
 way the networks were trained) and a `Classifier` from `mesonet.models.scoring`.
+
+A saliency map shows the evidence for one class, its `target`: "fake" maps the gradient of P(fake),
+"real" the gradient of P(real) (the network's own output). Explain a verdict with the class it gave
+(`saliency_target`). A map can be empty (`is_empty`): no region raises the target's probability.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from PIL import Image, ImageFilter
 from mesonet.faces.align import INPUT_SIZE
 from mesonet.models.networks import build_model, check_architecture, import_keras
 from mesonet.models.scoring import Classifier, preprocess_faces
-from mesonet.verdict import DEFAULT_THRESHOLD, p_fake_of
+from mesonet.verdict import DEFAULT_THRESHOLD, called_fake, p_fake_of
 
 Degradation = Literal["jpeg", "blur", "downscale", "noise"]
+Evidence = Literal["fake", "real"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,26 @@ def feature_grid(
     return np.asarray(image)
 
 
+def saliency_target(p_fake: float, threshold: float = DEFAULT_THRESHOLD) -> Evidence:
+    """The class whose evidence explains the verdict at this threshold: "fake" when P(fake) reaches
+    it, else "real". An uncertain verdict is explained by the side of the threshold it leans to."""
+    return "fake" if called_fake(float(p_fake), threshold) else "real"
+
+
+def is_empty(heatmap: np.ndarray) -> bool:
+    """Whether a saliency map shows nothing: no pixel raises the target's probability (then the map
+    is all zeros and must not be shown as an explanation)."""
+    return not bool(np.any(heatmap > 0))
+
+
+def _target_probability(score_real, target: Evidence):
+    if target == "fake":
+        return p_fake_of(score_real)
+    if target == "real":
+        return score_real
+    raise ValueError(f"Unknown saliency target {target!r}: expected 'fake' or 'real'.")
+
+
 def _normalize(heatmap: np.ndarray) -> np.ndarray:
     heatmap = np.maximum(heatmap, 0.0)
     top = float(heatmap.max())
@@ -136,11 +161,17 @@ def _resize_map(heatmap: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     return np.asarray(Image.fromarray(heatmap.astype(np.float32), mode="F").resize((size, size), Image.BILINEAR))
 
 
-def grad_cam(classifier: Classifier, crop: np.ndarray, *, layer: str | None = None) -> np.ndarray:
-    """Grad-CAM for P(fake) on a convolutional layer (default: the last convolutional block).
+def grad_cam(classifier: Classifier, crop: np.ndarray, *, target: Evidence, layer: str | None = None) -> np.ndarray:
+    """Grad-CAM for P(target) on a convolutional layer (default: the last convolutional block).
+
+    Args:
+        target: "fake" maps the evidence for fake (the gradient of P(fake)), "real" the evidence
+            for real (the gradient of P(real)).
 
     Returns:
-        float32 map of shape (256, 256) in [0, 1]: where the evidence for "fake" lies.
+        float32 map of shape (256, 256) in [0, 1]: where the evidence for `target` lies. All zeros
+        (`is_empty`) when every weighted activation is zero or negative: Grad-CAM's ReLU keeps only
+        the regions that raise P(target), and there may be none.
     """
     import tensorflow as tf
 
@@ -150,19 +181,25 @@ def grad_cam(classifier: Classifier, crop: np.ndarray, *, layer: str | None = No
     with tf.GradientTape() as tape:
         outputs = _feature_model(classifier)(x, training=False)
         feature = outputs[names.index(layer)]
-        p_fake = p_fake_of(outputs[-1][:, 0])
-    gradients = tape.gradient(p_fake, feature)[0]
+        probability = _target_probability(outputs[-1][:, 0], target)
+    gradients = tape.gradient(probability, feature)[0]
     weights = tf.reduce_mean(gradients, axis=(0, 1))
     cam = tf.reduce_sum(feature[0] * weights, axis=-1).numpy()
     return _normalize(_resize_map(_normalize(cam)))
 
 
-def integrated_gradients(classifier: Classifier, crop: np.ndarray, *, steps: int = 32) -> np.ndarray:
-    """Integrated gradients of P(fake) from a black image to the crop, per pixel.
+def integrated_gradients(classifier: Classifier, crop: np.ndarray, *, target: Evidence, steps: int = 32) -> np.ndarray:
+    """Integrated gradients of P(target) from a black image to the crop, per pixel.
+
+    Args:
+        target: "fake" maps the evidence for fake (P(fake)), "real" the evidence for real (P(real)).
+        steps: points on the path from black to the crop.
 
     Returns:
-        float32 map of shape (256, 256) in [0, 1] (absolute attributions summed over colours,
-        clipped at their 99th percentile so a few pixels do not wash out the rest).
+        float32 map of shape (256, 256) in [0, 1]: the attributions that push P(target) up (gradient
+        times input summed over colours, negative ones set to zero), clipped at their 99th
+        percentile so a few pixels do not wash out the rest. All zeros (`is_empty`) when no pixel
+        pushes P(target) up.
     """
     import tensorflow as tf
 
@@ -171,10 +208,11 @@ def integrated_gradients(classifier: Classifier, crop: np.ndarray, *, steps: int
     path = tf.constant(alphas * x[None])
     with tf.GradientTape() as tape:
         tape.watch(path)
-        p_fake = p_fake_of(classifier.model(path, training=False)[:, 0])
-    gradients = tape.gradient(p_fake, path).numpy().mean(axis=0)
-    attribution = np.abs(gradients * x).sum(axis=-1)
-    top = np.percentile(attribution, 99)
+        probability = _target_probability(classifier.model(path, training=False)[:, 0], target)
+    gradients = tape.gradient(probability, path).numpy().mean(axis=0)
+    # The positive part only: an absolute value would also paint the pixels that argue against the target.
+    attribution = np.maximum((gradients * x).sum(axis=-1), 0.0)
+    top = float(np.percentile(attribution, 99)) or float(attribution.max())  # under 1% of pixels may be positive
     return (
         np.clip(attribution / top, 0, 1).astype(np.float32)
         if top > 0
@@ -244,12 +282,18 @@ def degradation_curve(
     return [(float(level), p_fake_of(float(s))) for level, s in zip(levels, scores)]
 
 
-def write_explanation(classifier: Classifier, crop: np.ndarray, folder) -> dict:
+def write_explanation(
+    classifier: Classifier, crop: np.ndarray, folder, *, threshold: float = DEFAULT_THRESHOLD
+) -> dict:
     """Writes the crop, feature-map grids, saliency overlays and degradation curves as PNG files,
     and the curve values as JSON, into `folder`.
 
+    The saliency overlays show the evidence for the verdict at `threshold` (`saliency_target`); an
+    empty map is not written, since a blank overlay would read as an explanation.
+
     Returns:
-        What was written: {"p_fake": float, "files": [names], "curves": {kind: [[level, p_fake], ...]}}.
+        What was written: {"p_fake": float, "files": [names], "curves": {kind: [[level, p_fake], ...]},
+        "saliency": {"target": "fake" or "real", "empty": [methods with no map, e.g. "gradcam"]}}.
     """
     import json
     from pathlib import Path
@@ -271,13 +315,20 @@ def write_explanation(classifier: Classifier, crop: np.ndarray, folder) -> dict:
     save("crop.png", face)
     for name, activation in activations(classifier, crop).items():
         save(f"features_{name}.png", feature_grid(activation))
-    save("saliency_gradcam.png", overlay(crop, grad_cam(classifier, crop)))
-    save("saliency_integrated_gradients.png", overlay(crop, integrated_gradients(classifier, crop)))
+    p_fake = p_fake_of(float(classifier.score_real([crop])[0]))
+    target = saliency_target(p_fake, threshold)
+    empty = []
+    for method, saliency in (("gradcam", grad_cam), ("integrated_gradients", integrated_gradients)):
+        heatmap = saliency(classifier, crop, target=target)
+        if is_empty(heatmap):
+            empty.append(method)
+        else:
+            save(f"saliency_{method}.png", overlay(crop, heatmap))
     curves = {kind: degradation_curve(classifier, crop, kind) for kind in DEGRADATIONS}
     for kind, points in curves.items():
         figure, axes = plt.subplots(figsize=(5, 3.2), dpi=100)
         axes.plot([x for x, _ in points], [y for _, y in points], marker="o", color="#6C3BD1")
-        axes.axhline(DEFAULT_THRESHOLD, color="#888", linestyle="--", linewidth=1)
+        axes.axhline(threshold, color="#888", linestyle="--", linewidth=1)
         axes.set(
             xlabel=DEGRADATIONS[kind]["title"],
             ylabel="P(fake)",
@@ -290,12 +341,12 @@ def write_explanation(classifier: Classifier, crop: np.ndarray, folder) -> dict:
         figure.savefig(folder / f"degradation_{kind}.png")
         plt.close(figure)
         files.append(f"degradation_{kind}.png")
-    p_fake = p_fake_of(float(classifier.score_real([crop])[0]))
     summary = {
         "model": classifier.name,
         "p_fake": p_fake,
         "files": files,
         "curves": {kind: [[x, y] for x, y in points] for kind, points in curves.items()},
+        "saliency": {"target": target, "empty": empty},
     }
     (folder / "degradation.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

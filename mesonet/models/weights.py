@@ -42,6 +42,30 @@ _SOURCE = f"https://github.com/DariusAf/MesoNet/tree/{_SOURCE_COMMIT}/weights"
 _RAW_URL = f"https://raw.githubusercontent.com/DariusAf/MesoNet/{_SOURCE_COMMIT}/weights/{{}}"
 
 
+# The four manipulations of FaceForensics++, the forgeries a verdict can speak for.
+MANIPULATIONS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
+
+
+@dataclass(frozen=True)
+class ValidatedRange:
+    """The inputs a weights file was validated on; outside them a verdict gets a reliability note.
+
+    Attributes:
+        manipulations: the forgeries (of `MANIPULATIONS`) the weights were trained and validated on;
+            a "real" from them says nothing about the others.
+        min_bits_per_pixel: video bitrate per pixel and frame below which a video counts as heavily
+            compressed for these weights (FaceForensics++ c23 is about 0.05, c40 about 0.004).
+        min_face_px: face width in frame pixels below which a face counts as small: under half the
+            network's input, it is upscaled more than twice and its mesoscopic detail is blurred.
+        heavy_compression: what these weights do on heavier compression, measured, in plain words.
+    """
+
+    manipulations: tuple[str, ...]
+    min_bits_per_pixel: float
+    min_face_px: int
+    heavy_compression: str
+
+
 @dataclass(frozen=True)
 class WeightsEntry:
     """One pretrained weight file of the catalog.
@@ -70,6 +94,7 @@ class WeightsEntry:
         training_files_note: how those names look, in words, for that warning.
         known_failures: what these weights are known to get wrong, in plain words (the sidebar and the
             Weights page show it beside the weights).
+        validated: the inputs the weights were validated on (next to `threshold`); None when unknown.
     """
 
     name: str
@@ -89,6 +114,7 @@ class WeightsEntry:
     training_files: str | None = None
     training_files_note: str = ""
     known_failures: str = ""
+    validated: ValidatedRange | None = None
 
     @property
     def arch_title(self) -> str:
@@ -112,6 +138,21 @@ _KNOWN_FAILURES = {
     "NeuralTextures; calls Face2Face reenactment real.",
     _F2F: "Calls Deepfake face swaps real; on heavily compressed (c40) video it ranks Face2Face well but calls every "
     "clip real at 50%; near chance on FaceSwap and NeuralTextures.",
+}
+# Measured by the team on FaceForensics++ at c23, QP 32 and QP 40 (training/report_studio.py).
+_VALIDATED = {
+    _DF: ValidatedRange(
+        ("Deepfakes",),
+        0.01,
+        INPUT_SIZE // 2,
+        "MesoNet's DF weights miss about a third of Deepfakes at this compression",
+    ),
+    _F2F: ValidatedRange(
+        ("Face2Face",),
+        0.01,
+        INPUT_SIZE // 2,
+        "MesoNet's F2F weights call nearly every Face2Face clip real at this compression",
+    ),
 }
 # The authors' Deepfake dataset names its aligned crops df01234.jpg and real01234.jpg; the DF weights
 # were trained on its training part. The F2F weights' training files are not known by name.
@@ -138,6 +179,7 @@ def _released(name: str, arch: str, kind: tuple[str, str, str], filename: str, s
         training_files=training_files,
         training_files_note=training_files_note,
         known_failures=_KNOWN_FAILURES[kind],
+        validated=_VALIDATED[kind],
     )
 
 

@@ -31,7 +31,8 @@ def test_summarize_mean_median_vote_and_verdict():
     assert summary.p_fake_mean == pytest.approx(0.5375)
     assert summary.p_fake_median == pytest.approx(0.55)
     assert summary.vote_fake == pytest.approx(0.5)
-    assert summary.verdict == "fake"
+    assert summary.verdict == "uncertain"  # 0.5375 is within 0.05 of the threshold
+    assert summarize([0.1, 0.2, 0.9, 0.95], frames_sampled=5, threshold=0.45).verdict == "fake"
     assert (summary.frames_with_face, summary.frames_without_face) == (4, 1)
     assert summarize([0.1, 0.2, 0.9, 0.95], frames_sampled=4, threshold=0.6).verdict == "real"
     # The authors' vote: fake when at least half of the frames are.
@@ -140,17 +141,11 @@ def test_face_crop_images_score_like_predict(sample_images, classifier):
 
 def test_largest_face_mode_is_one_track_and_short_tracks_do_not_decide(shared_dir, classifier):
     """Regression: scene cuts split the largest face into tracks and a 3-frame track decided the video."""
-    from mesonet.verdict import video_summary
-
     clip = shared_dir / "data" / "videos" / "real" / "short_hamilton_clip.mp4"
     analysis = analyze_media(clip, classifier("meso4-df"))
     assert list(analysis.tracks) == [0]
     assert analysis.summary.frames_with_face == len(analysis.faces) >= 19
-    long_real = summarize([0.1] * 20, frames_sampled=30)
-    short_fake = summarize([0.9] * 3, frames_sampled=30)
-    long_fake = summarize([0.9] * 8, frames_sampled=30)
-    assert video_summary({0: long_real, 1: short_fake}, 30) == long_real
-    assert video_summary({0: long_real, 1: long_fake}, 30) == long_fake
+    assert analysis.summary.track_id == 0 and analysis.to_dict()["track"] == 0
 
 
 def test_concurrent_analyses_are_safe_and_independent(shared_dir, classifier):
