@@ -44,6 +44,10 @@ MAX_ZIP_RATIO_ENV = "MESONET_MAX_ZIP_RATIO"
 MAX_ZIP_DEPTH_ENV = "MESONET_MAX_ZIP_DEPTH"
 MAX_WEIGHTS_RATIO_ENV = "MESONET_MAX_WEIGHTS_RATIO"
 TEMP_MAX_AGE_H_ENV = "MESONET_TEMP_MAX_AGE_H"
+TRAIN_MAX_MINUTES_ENV = "MESONET_TRAIN_MAX_MINUTES"
+MAX_ANNOTATED_FRAMES_ENV = "MESONET_MAX_ANNOTATED_FRAMES"
+ANNOTATE_MAX_MINUTES_ENV = "MESONET_ANNOTATE_MAX_MINUTES"
+TRAIN_KEEP_RESULT_H_ENV = "MESONET_TRAIN_KEEP_RESULT_H"
 MAX_MEGAPIXELS_ENV = "MESONET_MAX_MEGAPIXELS"
 MAX_DECODE_S_ENV = "MESONET_MAX_DECODE_S"
 EXTRACTION_CACHE_MB_ENV = "MESONET_EXTRACTION_CACHE_MB"
@@ -73,6 +77,13 @@ DEFAULT_MAX_ZIP_DEPTH = 32
 # (mesonet.models.weight_files.reference_file_bytes): about 0.9 MB for Meso4, 1 MB for MesoInception4.
 DEFAULT_MAX_WEIGHTS_RATIO = 2.0
 DEFAULT_TEMP_MAX_AGE_H = 24.0
+# A classroom run is minutes long; an hour-long one would hold the server's only training slot.
+DEFAULT_TRAIN_MAX_MINUTES = 20.0
+DEFAULT_TRAIN_KEEP_RESULT_H = 1.0
+# Annotated videos and every-frame scoring: 10 minutes at 30 fps, and half an hour of work at most
+# (every-frame scoring runs at about 25 frames a second here, so 18,000 frames take about 12 minutes).
+DEFAULT_MAX_ANNOTATED_FRAMES = 18_000
+DEFAULT_ANNOTATE_MAX_MINUTES = 30.0
 # 24 MP: 24 MP cameras, phones' default 12 MP photos, 4K video (8.3 MP). The worst files at this size
 # (16-bit PNG, float TIFF, 24 MP video frames) keep `mesonet detect` under 1.5 GB peak RSS
 # (benchmarks/bench_memory.py); at 50 MP they reach 1.5-2.1 GB. Full-resolution 48-50 MP phone
@@ -166,6 +177,27 @@ def temp_max_age_s() -> float:
     """How old a leftover temporary folder (an unpacked ZIP, a training run) must be for the app's
     start-up to remove it, in seconds."""
     return _positive_number(TEMP_MAX_AGE_H_ENV, DEFAULT_TEMP_MAX_AGE_H) * 3600.0
+
+
+def train_max_seconds() -> float:
+    """The wall-clock cap of one training run started from the app (MESONET_TRAIN_MAX_MINUTES), in seconds."""
+    return _positive_number(TRAIN_MAX_MINUTES_ENV, DEFAULT_TRAIN_MAX_MINUTES) * 60.0
+
+
+def train_keep_result_s() -> float:
+    """How long a finished run's weights wait for their owner before another user's run may replace them
+    (MESONET_TRAIN_KEEP_RESULT_H), in seconds."""
+    return _positive_number(TRAIN_KEEP_RESULT_H_ENV, DEFAULT_TRAIN_KEEP_RESULT_H) * 3600.0
+
+
+def max_annotated_frames() -> int:
+    """The most frames an annotated video, or every-frame scoring, may cover (MESONET_MAX_ANNOTATED_FRAMES)."""
+    return int(_positive_number(MAX_ANNOTATED_FRAMES_ENV, DEFAULT_MAX_ANNOTATED_FRAMES))
+
+
+def annotate_max_s() -> float:
+    """The wall-clock budget of one annotated video, scoring included (MESONET_ANNOTATE_MAX_MINUTES), in seconds."""
+    return _positive_number(ANNOTATE_MAX_MINUTES_ENV, DEFAULT_ANNOTATE_MAX_MINUTES) * 60.0
 
 
 def max_pixels() -> int:

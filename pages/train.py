@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import pandas as pd
@@ -9,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import studio as ui
+from mesonet.config import train_max_seconds
 from mesonet.errors import MesonetError
 from mesonet.models.networks import ARCHITECTURE_TITLES, Variant
 from mesonet.models.weights import list_weights
@@ -72,8 +74,11 @@ def curves_figure(history: list[dict]) -> go.Figure:
 if added := st.session_state.pop("train.added", None):
     st.success(f"Added {added}: pick it in the sidebar's weights.", icon=":material/check_circle:")
 
-job: TrainingJob | None = training_runs().current
-busy = job is not None and job.running
+# Who this session is to the server's training slot: a run belongs to the session that started it.
+owner = st.session_state.setdefault("train.owner", secrets.token_urlsafe(16))
+busy_until = training_runs().busy_until()
+mine = training_runs().owned_by(owner)
+busy = (busy_until is not None and mine is None) or (mine is not None and mine.running)
 
 data = ui.dataset_input("train")
 columns = st.columns(4)
@@ -118,9 +123,16 @@ for message in invalid:
 start = st.button(
     "Start training", type="primary", icon=":material/play_arrow:", disabled=data is None or busy or bool(invalid)
 )
-if busy:
+if mine is not None and mine.running:
     st.info(
-        "A training run is in progress (below); a new one can start when it finishes or is stopped.",
+        "Your training run is in progress (below); a new one can start when it finishes or is stopped.",
+        icon=":material/hourglass_top:",
+    )
+elif busy:
+    st.info(
+        "Another user's training run holds the server's training slot (one run at a time). It frees by "
+        f"{time.strftime('%H:%M', time.localtime(busy_until))} at the latest "
+        f"(runs stop after {train_max_seconds() / 60:.0f} minutes).",
         icon=":material/hourglass_top:",
     )
 elif data is None:
@@ -138,17 +150,23 @@ if start:
         val_split=0.1,
     )
     try:
-        training_runs().start(data.open, config)
+        started = training_runs().start(data.open, config, owner=owner)
     except MesonetError as exc:
         ui.show_error(exc)
     else:
-        st.rerun()
+        if not started:
+            st.warning("Someone started a run a moment ago; try again when it ends.", icon=":material/hourglass_top:")
+        else:
+            st.rerun()
 
 
 @st.fragment(run_every=1.0)
 def live_view() -> None:
-    job: TrainingJob | None = training_runs().current
+    job: TrainingJob | None = training_runs().owned_by(owner)
     if job is None:
+        other = training_runs().current
+        if other is not None and other.running:
+            st.caption(f"Another user's run: step {other.steps_done} of {other.steps_total or '?'}.")
         return
     st.subheader(
         f"Run: {ARCHITECTURE_TITLES[job.config.arch]}"
@@ -165,7 +183,7 @@ def live_view() -> None:
             key="train.stop",
             help="Stops after the current step and keeps the best weights so far.",
         ):
-            job.stop()
+            training_runs().stop(owner)
     elif st.session_state.pop("train.watching", False):
         st.rerun(scope="app")  # the run just ended: Start and the notice above the fragment must update too
     elif job.error:
@@ -185,11 +203,12 @@ def live_view() -> None:
             job.result_path.read_bytes(),
             job.result_path.name,
             "application/octet-stream",
-            on_click="ignore",
+            on_click=job.mark_fetched,
             icon=":material/download:",
         )
         if columns[1].button("Use these weights in the app", icon=":material/add_circle:", key="train.use"):
             st.session_state["train.added"] = keep_weights(job)
+            job.mark_fetched()
             st.rerun(scope="app")  # the sidebar's picker must list the new weights
 
 

@@ -117,8 +117,8 @@ def live_stream_limit() -> ConcurrencyLimit:
 
 @st.cache_resource
 def training_runs() -> TrainingRuns:
-    """The server's training runs: one at a time, visible to every user."""
-    return TrainingRuns()
+    """The server's training runs: one at a time, each owned by the session that started it."""
+    return TrainingRuns(max_seconds=config.train_max_seconds(), keep_result_s=config.train_keep_result_s())
 
 
 @st.cache_resource

@@ -120,6 +120,27 @@ def frame_rate(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
+def check_length(source: Path, frames: int, fps: float) -> None:
+    """Refuses a video range longer than the server's cap (`config.max_annotated_frames`), before any work."""
+    cap = config.max_annotated_frames()
+    if frames > cap:
+        raise AnnotateError(
+            f"{source.name}: {frames:,} frames ({frames / fps / 60:.1f} minutes) is more than an annotated video "
+            f"may cover here ({cap:,} frames, {cap / fps / 60:.1f} minutes at its frame rate). Choose a shorter "
+            "range (start and end) and try again."
+        )
+
+
+def check_budget(source: Path, started: float) -> None:
+    """Stops work that has run longer than the server's budget (`config.annotate_max_s`)."""
+    budget = config.annotate_max_s()
+    if time.perf_counter() - started > budget:
+        raise AnnotateError(
+            f"{source.name}: the annotated video took longer than {budget / 60:.0f} minutes, this server's limit, "
+            "and was stopped. Choose a shorter range and try again."
+        )
+
+
 def annotate_video(
     source: str | Path,
     out: str | Path,
@@ -149,6 +170,7 @@ def annotate_video(
     source = Path(source)
     out = check_output_path(out, source=source)
     info = probe_video(source)
+    check_length(source, info.frame_count, info.fps)
     if annotations.frame_size is not None and annotations.frame_size != (info.width, info.height):
         width, height = annotations.frame_size
         raise AnnotateError(
@@ -251,9 +273,11 @@ def _pipe_frames(
     frame_bytes = painter.width * painter.height * 3
     canvas = Image.new("RGB", canvas_size)
     written = 0
+    started = time.perf_counter()
     while True:
         if cancel is not None and cancel.is_set():
             raise CancelledError(f"{source.name}: annotated video cancelled after {written} of {total} frames.")
+        check_budget(source, started)
         raw = decoder.stdout.read(frame_bytes)
         if len(raw) < frame_bytes:
             return written  # the end (a partial last frame is dropped)
@@ -409,9 +433,12 @@ def score_every_frame(
     source = Path(source)
     info = probe_video(source)
     first, stop = sampling_range(info, FrameSampling(start_s=start_s, end_s=end_s))
+    check_length(source, stop - first, info.fps)
+    started = time.perf_counter()
     frames: list[ScoredFrame] = []
     tracks: list = []
     for window_start in range(first, stop, window_frames):
+        check_budget(source, started)
         window_stop = min(stop, window_start + window_frames)
         sampling = FrameSampling(mode="all", start_s=window_start / info.fps, end_s=window_stop / info.fps)
         done = window_start - first

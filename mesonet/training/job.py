@@ -14,9 +14,11 @@ far are kept), and ends the process if it has not stopped within `STOP_GRACE_S`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import multiprocessing
 import queue
+import secrets
 import shutil
 import tempfile
 import threading
@@ -24,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mesonet.errors import CancelledError, MesonetError, exit_reason
+from mesonet.errors import CancelledError, MesonetError, TrainingError, exit_reason
 from mesonet.training.config import TrainConfig
 
 STOP_GRACE_S = 30.0  # a stopped run may finish its validation and checkpoint, but no longer
@@ -44,6 +46,7 @@ class TrainingJob:
         metadata: the weights' metadata (as written beside them), once finished.
         error: a one-line message when the run failed, else None.
         stopped: the run ended because `stop()` was called.
+        owner: who started the run; fetched: whether they have taken its weights.
         started, finished: wall-clock times (finished is None while running).
     """
 
@@ -54,6 +57,7 @@ class TrainingJob:
         config: TrainConfig,
         *,
         on_close: Callable[[], None] | None = None,
+        owner: str = "",
     ) -> None:
         """Prepares a run; `start()` launches it.
 
@@ -63,7 +67,10 @@ class TrainingJob:
                 `close()` deletes it.
             config: the training configuration.
             on_close: called by `close()`, e.g. to delete an unpacked upload.
+            owner: who started the run (a secret token of their session).
         """
+        self.owner = owner
+        self.fetched = False  # the owner has downloaded or used the weights
         self.config = config
         self.data_dir = Path(data_dir)
         self.out_dir = Path(out_dir)
@@ -108,6 +115,10 @@ class TrainingJob:
         if self.running and self._stop_requested_at is None:
             self._stop_requested_at = time.monotonic()
             self._cancel.set()
+
+    def mark_fetched(self) -> None:
+        """The owner has downloaded or used the weights: the slot may go to another user's run."""
+        self.fetched = True
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Waits until the run has finished; True if it has."""
@@ -211,12 +222,17 @@ def _run_in_child(data_dir: Path, out: Path, config: TrainConfig, events, cancel
 
 
 class TrainingRuns:
-    """The server's training runs: one at a time, shared by every user. Thread-safe.
+    """The server's training runs: one at a time, each owned by the user who started it. Thread-safe.
 
-    Starting a run replaces a finished one (deleting its folders); while one runs, `start` refuses.
+    Only the owner may stop a run or take its weights (`owned_by`); everyone else sees that the slot
+    is busy and until when. Every run is capped at `max_seconds` of wall-clock time. A finished run's
+    weights are kept for their owner until the owner has fetched them (`mark_fetched`) or
+    `keep_result_s` has passed; only then may another user's run replace it (deleting its folders).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_seconds: float, keep_result_s: float = 3600.0) -> None:
+        self.max_seconds = max_seconds
+        self.keep_result_s = keep_result_s
         self._lock = threading.Lock()
         self._job: TrainingJob | None = None
 
@@ -225,18 +241,34 @@ class TrainingRuns:
         """The running or last finished run, or None."""
         return self._job
 
-    def start(self, open_data: Callable[[], contextlib.AbstractContextManager[Path]], config: TrainConfig) -> bool:
-        """Starts a run on the folder `open_data()` gives (kept open while the run needs it).
+    def busy_until(self) -> float | None:
+        """When the slot frees at the latest (a Unix time), or None when a new run may start now."""
+        job = self._job
+        if job is None:
+            return None
+        if job.running:
+            return job.started + self.max_seconds + STOP_GRACE_S
+        if job.fetched:
+            return None
+        kept_until = (job.finished or 0.0) + self.keep_result_s
+        return kept_until if time.time() < kept_until else None
+
+    def start(
+        self, open_data: Callable[[], contextlib.AbstractContextManager[Path]], config: TrainConfig, *, owner: str
+    ) -> bool:
+        """Starts `owner`'s run on the folder `open_data()` gives (kept open while the run needs it).
 
         Returns:
-            False when another run is still going (someone started one a moment ago).
+            False when the slot is taken: a run is going, or another user's weights wait for them.
         """
         with self._lock:
             previous = self._job
-            if previous is not None and previous.running:
+            if previous is not None and (previous.running or (previous.owner != owner and self.busy_until())):
                 return False
             if previous is not None:
                 previous.close()
+            cap = min(config.time_limit_s or self.max_seconds, self.max_seconds)
+            config = dataclasses.replace(config, time_limit_s=cap)
             inputs = contextlib.ExitStack()
             try:
                 folder = inputs.enter_context(open_data())
@@ -244,5 +276,17 @@ class TrainingRuns:
                 inputs.close()
                 raise
             out_dir = Path(tempfile.mkdtemp(prefix=RUN_FOLDER_PREFIX))
-            self._job = TrainingJob(folder, out_dir, config, on_close=inputs.close).start()
+            self._job = TrainingJob(folder, out_dir, config, on_close=inputs.close, owner=owner).start()
             return True
+
+    def owned_by(self, owner: str) -> TrainingJob | None:
+        """The current run if `owner` started it, else None: what that user may stop, download or use."""
+        job = self._job
+        return job if job is not None and secrets.compare_digest(job.owner, owner) else None
+
+    def stop(self, owner: str) -> None:
+        """Stops `owner`'s run; another user's run is not theirs to stop."""
+        job = self.owned_by(owner)
+        if job is None:
+            raise TrainingError("Only the user who started this training run can stop it.")
+        job.stop()

@@ -173,13 +173,16 @@ def test_boxes_are_drawn_at_the_faces_in_the_verdict_colour(annotated, analysis,
 
 
 def test_the_threshold_picks_the_colour(analysis, clip: Path, tmp_path: Path) -> None:
-    """Threshold 0: every face is fake (red); the boxes follow the threshold, not the model's verdict."""
+    """The boxes follow the threshold given, not the model's verdict: just under the face's P(fake) it is
+    fake (red), just over it uncertain (amber), well over it real (green)."""
     annotations = Annotations.from_analysis(analysis)
-    out = annotate_video(clip, tmp_path / "red.mp4", Annotations(annotations.frames, 0.0, frame_size=(640, 360))).path
     face = analysis.faces[0]
     top, right, _, left = face.box
-    (_, _, rgb), *_ = iter_frames(out, [face.frame_index])
-    assert _near(rgb[top + 1, left + 4 : right - 4], VERDICT_COLORS["fake"]).mean() > 0.9
+    for name, threshold in (("fake", face.p_fake - 0.06), ("uncertain", face.p_fake + 0.01), ("real", 0.99)):
+        drawn = Annotations(annotations.frames, threshold, frame_size=(640, 360))
+        out = annotate_video(clip, tmp_path / f"{name}.mp4", drawn).path
+        (_, _, rgb), *_ = iter_frames(out, [face.frame_index])
+        assert _near(rgb[top + 1, left + 4 : right - 4], VERDICT_COLORS[name]).mean() > 0.9, name
 
 
 @pytest.mark.parametrize(("name", "codec"), [("sine_aac.mp4", "aac"), ("sine_opus.mkv", "opus")])
@@ -343,3 +346,27 @@ def test_detect_annotate_stopped_mid_way_leaves_no_file(clips: dict[str, Path], 
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == exit_code and "Traceback" not in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_video_longer_than_the_servers_cap_is_refused_before_any_work(
+    clip, analysis, classifier, tmp_path, monkeypatch
+):
+    """Issue 24, finding 5: a 20 MB upload probed as 1.4 million frames would have held the slot for hours."""
+    frames = probe_video(clip).frame_count
+    monkeypatch.setenv("MESONET_MAX_ANNOTATED_FRAMES", str(frames - 1))
+    started = time.perf_counter()
+    with pytest.raises(AnnotateError, match=rf"{frames} frames .* more than an annotated video may cover"):
+        annotate_video(clip, tmp_path / "long.mp4", Annotations.from_analysis(analysis))
+    with pytest.raises(AnnotateError, match="Choose a shorter range"):
+        score_every_frame(clip, classifier("meso4-df"), threshold=0.5)
+    assert time.perf_counter() - started < 5 and leftovers(tmp_path) == []
+    # A range within the cap is fine.
+    scored = score_every_frame(clip, classifier("meso4-df"), threshold=0.5, end_s=0.5)
+    assert scored.frames
+
+
+def test_work_beyond_the_servers_time_budget_is_stopped(clip, analysis, tmp_path, monkeypatch):
+    monkeypatch.setenv("MESONET_ANNOTATE_MAX_MINUTES", "0.00001")
+    with pytest.raises(AnnotateError, match="took longer than 0 minutes, this server's limit"):
+        annotate_video(clip, tmp_path / "slow.mp4", Annotations.from_analysis(analysis))
+    assert leftovers(tmp_path) == []

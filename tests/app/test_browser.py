@@ -30,6 +30,7 @@ from playwright.async_api import expect as expect_async
 from playwright.sync_api import expect
 
 from mesonet.serving.app_server import start_streamlit, stop_streamlit
+from mesonet.verdict import VERDICT_WORDS
 from tests.helpers import (
     ANALYSIS_MS,
     CHROMIUM,
@@ -63,7 +64,6 @@ EXCEPTION = '[data-testid="stException"]'
 ALERT = '[data-testid="stAlert"]'
 # The progress text of an analysis that waits for one of the server's worker processes.
 WAITING = re.compile(r"^Waiting for a free worker: (yours is next|\d+ analys[ie]s ahead of yours)$")
-VERDICT_WORD = {"real": "REAL", "fake": "FAKE", "no face": "NO FACE"}
 # Colour, opacity and size of every chart marker.
 MARKERS_JS = """els => els.map(e => ({fill: getComputedStyle(e).fill, opacity: getComputedStyle(e).opacity,
     width: e.getBoundingClientRect().width}))"""
@@ -105,7 +105,7 @@ def test_video_verdict_matches_core_and_chart_click_shows_that_frame(page, share
     expect(points).to_have_count(len(analysis.faces), timeout=ANALYSIS_MS)
     expect(page.get_by_text(re.compile(r"^Found \d+ face\(s\) in \d+ frame\(s\)"))).to_be_visible()
 
-    assert word == VERDICT_WORD[analysis.verdict]
+    assert word == VERDICT_WORDS[analysis.verdict]
     assert p_fake == f"{analysis.summary.p_fake_mean:.1%}"
     time_metric = page.locator('[data-testid="stMetric"]:has-text("Time") [data-testid="stMetricValue"]')
     time_before_click = time_metric.inner_text()
@@ -158,7 +158,7 @@ def test_bad_file_shows_an_error_box_then_a_photo_works(page, shared_dir, expect
     analysis = expected(photo)
     page.set_input_files(FILE_INPUT, photo)
     word, p_fake = wait_for_verdict(page, photo.name)
-    assert word == VERDICT_WORD[analysis.verdict]
+    assert word == VERDICT_WORDS[analysis.verdict]
     assert p_fake == f"{analysis.summary.p_fake_mean:.1%}"
     expect(error).to_have_count(0)
     assert page.locator(EXCEPTION).count() == 0
@@ -264,7 +264,7 @@ def test_six_concurrent_sessions_each_see_their_own_result(server, shared_dir, e
     server.check_alive()
 
     for path, analysis, (word, p_fake, header, _) in zip(files, analyses, results, strict=True):
-        assert (word, p_fake) == (VERDICT_WORD[analysis.verdict], f"{analysis.summary.p_fake_mean:.1%}"), path.name
+        assert (word, p_fake) == (VERDICT_WORDS[analysis.verdict], f"{analysis.summary.p_fake_mean:.1%}"), path.name
         most_suspicious = max(analysis.faces, key=lambda f: f.p_fake)
         assert header.startswith(f"Frame {most_suspicious.frame_index} at "), (path.name, header)
     assert any(waited for *_, waited in results), "six analyses on fewer workers: someone should have waited"
@@ -304,7 +304,7 @@ def test_a_worker_killed_mid_analysis_fails_that_analysis_only(page, server, sha
     photo = shared_dir / "data" / "photos" / "biden.jpg"
     page.set_input_files(FILE_INPUT, photo)
     word, p_fake = wait_for_verdict(page, photo.name, timeout=FIRST_ANALYSIS_MS)
-    assert (word, p_fake) == (VERDICT_WORD[expected(photo).verdict], f"{expected(photo).summary.p_fake_mean:.1%}")
+    assert (word, p_fake) == (VERDICT_WORDS[expected(photo).verdict], f"{expected(photo).summary.p_fake_mean:.1%}")
     assert set(_worker_pids(server)).isdisjoint(before)
 
 
@@ -363,16 +363,25 @@ def test_training_runs_beside_the_server_stops_and_other_users_are_still_served(
         photo = shared_dir / "data" / "photos" / "obama.jpg"
         other.set_input_files(FILE_INPUT, photo)
         word, _ = wait_for_verdict(other, photo.name, timeout=FIRST_ANALYSIS_MS)
-        assert word == VERDICT_WORD[expected(photo).verdict]
-        # ... and sees the run too: it belongs to the server, not to the session that started it.
+        assert word == VERDICT_WORDS[expected(photo).verdict]
+        # ... and sees that the slot is busy, but cannot stop, download or replace the run (issue 24, finding 2).
         other.goto(f"{url}/train")
-        other.get_by_role("button", name="Stop").wait_for(timeout=FIRST_ANALYSIS_MS)
+        other.get_by_text("Another user's training run holds the server's training slot").wait_for(
+            timeout=FIRST_ANALYSIS_MS
+        )
+        other.get_by_text(re.compile(r"^Another user's run: step \d+ of 2000")).wait_for()
+        assert other.get_by_role("button", name="Stop").count() == 0
+        expect(other.get_by_role("button", name="Start training")).to_be_disabled()
 
         teacher.get_by_role("button", name="Stop").click()
         teacher.get_by_text(re.compile(r"^Stopped after \d+ steps")).wait_for(timeout=ANALYSIS_MS)
         teacher.get_by_role("button", name="Use these weights in the app").wait_for()
         assert teacher.locator(EXCEPTION).count() == 0
         teacher.screenshot(path=str(screenshots / "train_stopped.png"), full_page=True)
+        # The stopped run's weights wait for their owner: the other user gets no download.
+        other.reload()
+        other.get_by_text("Another user's training run holds").wait_for(timeout=ANALYSIS_MS)
+        assert other.get_by_role("button", name=re.compile("Download the weights")).count() == 0
         assert process.poll() is None, "the server died"
         other.context.close()
         context.close()

@@ -7,6 +7,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from mesonet.models.weights import read_metadata
 from mesonet.training.config import TrainConfig
 from mesonet.training.job import TrainingJob
@@ -60,3 +62,32 @@ def test_a_crashing_child_fails_its_run_with_a_message_and_the_next_run_works(ti
 
     after = _job(tiny_dataset, tmp_path, "after", epochs=1).start()
     assert after.wait(timeout_s=300) and after.error is None and after.result_path.is_file()
+
+
+def test_a_run_belongs_to_its_owner_and_is_capped_in_time(tiny_dataset, tmp_path):
+    """Issue 24, finding 2: another session stopped, downloaded and replaced a user's run."""
+    import contextlib
+
+    from mesonet.errors import TrainingError
+    from mesonet.training.job import TrainingRuns
+
+    runs = TrainingRuns(max_seconds=5.0, keep_result_s=3600.0)
+    data = lambda: contextlib.nullcontext(tiny_dataset)  # noqa: E731
+    config = TrainConfig(**{**TINY, "epochs": 10_000})
+    assert runs.start(data, config, owner="alice")
+    job = runs.current
+    assert job.config.time_limit_s == 5.0  # the server's cap, whatever the user asked for
+    assert runs.owned_by("bob") is None and runs.owned_by("alice") is job
+    with pytest.raises(TrainingError, match="Only the user who started"):
+        runs.stop("bob")
+    assert not runs.start(data, config, owner="bob")  # the slot is busy
+    assert job.wait(timeout_s=120) and job.error is None and not job.stopped  # ended by the cap
+    assert job.result_path.is_file()
+    assert not runs.start(data, config, owner="bob")  # alice's weights wait for her
+    job.mark_fetched()
+    assert runs.busy_until() is None
+    assert runs.start(data, config, owner="bob") and runs.owned_by("bob") is runs.current
+    runs.stop("bob")
+    assert runs.current.wait(timeout_s=120)
+    assert not job.out_dir.exists()  # alice's fetched run was cleaned up when bob's replaced it
+    runs.current.close()
