@@ -14,6 +14,7 @@ def app_pages() -> list[st.Page]:
         st.Page("pages/live_camera.py", title="Live camera", icon=":material/videocam:"),
         st.Page("pages/compare.py", title="Compare models", icon=":material/compare:"),
         st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
+        st.Page("pages/class_round.py", title="Class round", icon=":material/groups:"),
         st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/weights.py", title="Weights", icon=":material/database:"),

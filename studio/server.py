@@ -5,6 +5,7 @@
 - `cached_classifier`: loaded models, the least recently used evicted first;
 - `annotated_video_limit`, `live_stream_limit`: how many annotated videos and scored cameras run at once;
 - `training_runs`: the server's one training run at a time;
+- `classrooms`: the open class rounds (join codes, faces, votes), shared by the teacher and students;
 - `swept_temp_folders`: leftovers of earlier servers (unpacked ZIPs, training folders), removed once.
 
 Everything here is `st.cache_resource`: never mutate what it returns except through its own methods.
@@ -22,6 +23,7 @@ import numpy as np
 import streamlit as st
 
 from mesonet import config
+from mesonet.serving.classroom import Classrooms
 from mesonet.serving.limits import ConcurrencyLimit
 from mesonet.training.job import TrainingRuns
 
@@ -113,6 +115,11 @@ def annotated_video_limit() -> ConcurrencyLimit:
 def live_stream_limit() -> ConcurrencyLimit:
     """The scoring places every session's camera shares (MESONET_LIVE_STREAMS of them)."""
     return ConcurrencyLimit(config.live_stream_limit())
+
+
+@st.cache_resource
+def classrooms() -> Classrooms:
+    return Classrooms()
 
 
 @st.cache_resource

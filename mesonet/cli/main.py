@@ -16,13 +16,13 @@ from mesonet.analysis.results import csv_safe_frame
 from mesonet.cli.annotate import add_annotate_options, annotate_analysis, check_annotate_options
 from mesonet.cli.engines import add_engine_options, detect_files, evaluate_folder, threshold_for
 from mesonet.cli.output import ProgressBar as _ProgressBar
-from mesonet.cli.output import format_csv, format_table
+from mesonet.cli.output import format_csv, format_table, reliability_lines
 from mesonet.cli.output import summary_row as _summary_row
 from mesonet.errors import MesonetError
 from mesonet.faces.detect import DETECTORS
 from mesonet.models.networks import ARCHITECTURES
 from mesonet.models.weights import DEFAULT_WEIGHTS, ENSEMBLE_RULE, ENSEMBLES, catalog_status, list_weights
-from mesonet.verdict import DEFAULT_THRESHOLD
+from mesonet.verdict import DEFAULT_THRESHOLD, VERDICT_WORDS
 
 EXIT_OK, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -162,6 +162,21 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--face-crop", action="store_true", help="IMAGE is already an aligned face crop")
     explain.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG and JSON files")
     explain.set_defaults(run=_explain)
+
+    faceswap = commands.add_parser(
+        "faceswap",
+        help="put the face of a photo onto the face in another photo or a video (the face-swap lesson)",
+        description="A classic face swap: 68 landmarks, a triangle mesh, one affine warp per triangle, colour "
+        "matching and Poisson blending. SOURCE is a photo of one face seen from the front; TARGET a photo or a "
+        "video. Every output carries a visible label saying it was made here.",
+    )
+    faceswap.add_argument("source", metavar="SOURCE", help="a photo of the face to paste")
+    faceswap.add_argument("target", metavar="TARGET", help="a photo or a video whose face is replaced")
+    faceswap.add_argument(
+        "--out", required=True, metavar="OUT", help="OUT.png or OUT.jpg for a photo TARGET, OUT.mp4 for a video"
+    )
+    faceswap.add_argument("--max-seconds", type=float, metavar="S", help="swap only a video's first S seconds")
+    faceswap.set_defaults(run=_faceswap)
     _add_dataset_commands(commands)
     return parser
 
@@ -234,6 +249,57 @@ def _add_dataset_commands(commands) -> None:
         help="weights file, ending .weights.h5 (default: <arch>_trained.weights.h5); metadata goes beside it",
     )
     train.set_defaults(run=_train)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve the app to a class on this machine's network",
+        description="Start the app for every device on this network and print the addresses to open. With "
+        "--https it serves HTTPS with a self-signed certificate made once for this machine, so that students' "
+        "browsers let the Live camera page use their cameras (they accept the certificate once).",
+    )
+    serve.add_argument("--port", type=_positive_int, default=8501, help="default: 8501")
+    serve.add_argument("--https", action="store_true", help="serve HTTPS with a self-signed certificate")
+    serve.add_argument("--address", default="0.0.0.0", help="the interface to listen on (default: 0.0.0.0, every one)")
+    serve.set_defaults(run=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import signal
+    import tempfile
+
+    from mesonet.serving.app_server import start_streamlit, stop_streamlit
+    from mesonet.serving.tls import certificate, lan_addresses
+
+    tls = certificate() if args.https else None
+    log = Path(tempfile.mkdtemp(prefix="mesonet-serve-")) / "server.log"
+    try:
+        process, local_url, _ = start_streamlit(log, timeout_s=120, address=args.address, port=args.port, tls=tls)
+    except RuntimeError as exc:
+        _error(str(exc))
+        return EXIT_INPUT_ERROR
+    scheme = "https" if tls else "http"
+    hosts = ["127.0.0.1"] if args.address in ("127.0.0.1", "localhost") else lan_addresses()
+    urls = [f"{scheme}://{host}:{args.port}" for host in hosts] or [local_url]
+    print(f"MesoNet Studio is running (log: {log}). Open on this machine: {local_url}")
+    for url in urls:
+        print(f"  on this network: {url}   (a class round: {url}/class_round)")
+    if tls:
+        print("The certificate is self-signed: each browser asks once to accept it (Advanced, then Proceed).")
+    _print_qr(f"{urls[0]}/class_round")
+    print("Press Ctrl+C to stop.", flush=True)
+    # A stop request (SIGTERM, e.g. from a service manager) stops the app server too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        return process.wait()
+    finally:
+        stop_streamlit(process)
+
+
+def _print_qr(text: str) -> None:
+    """A QR code of `text` in the terminal, for phones to scan off the teacher's screen."""
+    import segno
+
+    segno.make(text, error="m").terminal(compact=True)
 
 
 def _add_model_options(parser: argparse.ArgumentParser, *, ensembles: bool = True) -> None:
@@ -327,7 +393,15 @@ def _predict(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         print(format_csv(rows), end="")
     elif rows:
-        shown = [{**r, "score_real": f"{r['score_real']:.5f}", "p_fake": f"{r['p_fake']:.1%}"} for r in rows]
+        shown = [
+            {
+                **r,
+                "score_real": f"{r['score_real']:.5f}",
+                "p_fake": f"{r['p_fake']:.1%}",
+                "label": VERDICT_WORDS[r["label"]],
+            }
+            for r in rows
+        ]
         print(format_table(shown, ["path", "model", "p_fake", "label", "score_real"]))
         print("p_fake = P(fake) = 1 - score_real; score_real is the network's raw output, P(real).")
     return EXIT_INPUT_ERROR if len(rows) < len(results) else EXIT_OK
@@ -375,7 +449,10 @@ def _detect(args: argparse.Namespace) -> int:
     rows = [_summary_row(a) for a in analyses]
     table_out = sys.stderr if args.json == "-" else sys.stdout
     if rows:
-        print(format_table(rows, ["file", "verdict", "p_fake", "vote_fake", "faces", "model"]), file=table_out)
+        print(format_table(rows, list(rows[0])), file=table_out)
+    for analysis in analyses:
+        for line in reliability_lines(analysis):
+            print(line, file=table_out)
     if annotated:
         print(annotated, file=table_out)
     if args.json:
@@ -415,8 +492,8 @@ def _compare(args: argparse.Namespace) -> int:
         {
             "model": row["model"],
             "threshold": f"{row['threshold']:.2f}",
-            "verdict": row["verdict"],
-            "p_fake_mean": "-" if row["p_fake_mean"] is None else f"{row['p_fake_mean']:.3f}",
+            "verdict": VERDICT_WORDS[row["verdict"]],
+            "p_fake_mean": "-" if row["p_fake_mean"] is None else f"{row['p_fake_mean']:.1%}",
             "faces_in_frames": f"{row['frames_with_face']}/{row['frames_sampled']}",
         }
         for row in comparison.verdict_rows()
@@ -426,12 +503,7 @@ def _compare(args: argparse.Namespace) -> int:
     if not comparison.first.faces:
         print(f"{Path(args.file).name}: no face found, so there is nothing to compare.", file=out)
         return EXIT_OK
-    disagree = comparison.disagreements()
-    print(
-        f"The models disagree on {len(disagree)} of {len(comparison.face_scores())} faces. Agreement is not "
-        "correctness: weights trained on one manipulation can all miss another.",
-        file=out,
-    )
+    print(comparison.agreement_words(), file=out)
     return EXIT_OK
 
 
@@ -460,6 +532,32 @@ def _explain(args: argparse.Namespace) -> int:
     )
     for name in summary["files"] + ["degradation.json"]:
         print(f"  {name}")
+    return EXIT_OK
+
+
+def _faceswap(args: argparse.Namespace) -> int:
+    from mesonet.errors import FaceSwapError
+    from mesonet.faces.swap import check_swap_output, save_swap_image, swap_faces, swap_video
+    from mesonet.media.images import check_media, is_video, load_image
+    from mesonet.media.video import VIDEO_EXTENSIONS
+
+    source, target = Path(args.source), Path(args.target)
+    if args.max_seconds is not None and not args.max_seconds > 0:
+        raise FaceSwapError(f"--max-seconds must be more than 0, got {args.max_seconds}.")
+    if source.suffix.lower() in VIDEO_EXTENSIONS:
+        raise FaceSwapError(f"{source.name}: is a video; the face to paste comes from a photo (JPEG, PNG, ...).")
+    # Headers and paths first: a wrong file or output name is refused before any face is looked for.
+    check_media(target)
+    out = check_swap_output(args.out, target)
+    photo = load_image(source)
+    if is_video(target):
+        swap_video(
+            photo, target, out, max_seconds=args.max_seconds, progress=_ProgressBar("faceswap"), source_name=source.name
+        )
+    else:
+        result = swap_faces(photo, load_image(target), source_name=source.name, target_name=target.name)
+        save_swap_image(result.result, out)
+    print(out)
     return EXIT_OK
 
 

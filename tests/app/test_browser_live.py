@@ -14,7 +14,10 @@ Screenshots go to artifacts/screenshots/ (git-ignored).
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -253,3 +256,41 @@ def test_a_page_neither_on_localhost_nor_on_https_gets_no_camera(playwright, ser
     finally:
         browser.close()
         server.check_alive()
+
+
+def test_mesonet_serve_https_gives_a_laptop_on_the_network_a_camera(playwright, camera_clip, tmp_path):
+    """Issue 22: `mesonet serve --https` answers over HTTPS with its self-signed certificate, and a
+    browser that reaches it by a host name (not localhost) that accepted the certificate gets a camera."""
+    from mesonet.serving.app_server import free_port, healthy
+
+    port = free_port()
+    output = (tmp_path / "serve.log").open("w")
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "mesonet", "serve", "--https", "--port", str(port)],
+        env={**os.environ, "MESONET_CACHE_DIR": str(tmp_path / "cache")},
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: healthy(f"https://127.0.0.1:{port}") or serve.poll() is not None, 120, "the HTTPS server")
+        assert serve.poll() is None, (tmp_path / "serve.log").read_text()
+        assert (tmp_path / "cache" / "tls" / "cert.pem").exists()
+        wait_for(lambda: "/class_round" in (tmp_path / "serve.log").read_text(), 30, "the printed addresses")
+        flags = [FAKE_UI, FAKE_CAMERA, f"--use-file-for-fake-video-capture={camera_clip}"]
+        flags += ["--host-resolver-rules=MAP classroom.test 127.0.0.1", "--ignore-certificate-errors"]
+        browser, page = live_page(playwright, None, *flags, address=f"https://classroom.test:{port}", height=1000)
+        try:
+            assert page.evaluate("window.isSecureContext") is True
+            expect(page.get_by_text("Press START and allow the camera")).to_be_visible(timeout=FIRST_SCORES_S * 1000)
+            page.frame_locator(CAMERA_FRAME).get_by_role("button", name="START").click()
+            wait_for(lambda: metric(page, "Faces in view") == "1", FIRST_SCORES_S, "the camera's face, scored")
+            page.screenshot(path=str(SCREENSHOTS / "live_camera_https.png"), full_page=True)
+        finally:
+            browser.close()
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
+        output.close()
+    log = (tmp_path / "serve.log").read_text()
+    assert f"https://127.0.0.1:{port}" in log and "self-signed" in log
+    assert not healthy(f"https://127.0.0.1:{port}")  # stopping `mesonet serve` stopped the app server
