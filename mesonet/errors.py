@@ -66,6 +66,11 @@ class AnnotateError(MesonetError):
     """An annotated video that cannot be made: a wrong output path, or the encoder failed (`analysis.annotate`)."""
 
 
+class FaceSwapError(MesonetError):
+    """A face swap that cannot be made: no single frontal face in a photo, a wrong output path, or the
+    encoder failed (see `mesonet.faces.swap`)."""
+
+
 class EngineError(MesonetError):
     """The distributed engine cannot run: Ray is not installed, the cluster cannot be reached, or a
     Ray task failed (see `mesonet.serving.ray_engine`)."""

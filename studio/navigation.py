@@ -15,6 +15,7 @@ def app_pages() -> list[st.Page]:
         st.Page("pages/compare.py", title="Compare models", icon=":material/compare:"),
         st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
         st.Page("pages/class_round.py", title="Class round", icon=":material/groups:"),
+        st.Page("pages/make_deepfake.py", title="Make a deepfake", icon=":material/face_retouching_natural:"),
         st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/weights.py", title="Weights", icon=":material/database:"),

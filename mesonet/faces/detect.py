@@ -63,7 +63,7 @@ DETECT_MAX_SIDE = 640
 _NEAR_FACE_PX = 110.0
 # When landmarks give a crop side far from the detector's box size, the landmarks are wrong
 # (e.g. a face half out of the frame): use the margin crop instead. Typical ratio: 1.1-1.5.
-_SIDE_TO_BOX_RANGE = (0.6, 3.0)
+SIDE_TO_BOX_RANGE = (0.6, 3.0)
 
 
 @dataclass(eq=False)
@@ -293,7 +293,7 @@ def crop_face(frame: np.ndarray, box: Box, *, size: int = INPUT_SIZE) -> FaceCro
     box_side = max(box[2] - box[0], box[1] - box[3])
     points = face_landmarks_68(frame, box)
     geometry = alignment_geometry(points)
-    low, high = _SIDE_TO_BOX_RANGE
+    low, high = SIDE_TO_BOX_RANGE
     if low * box_side <= geometry.side_px <= high * box_side:
         crop = warp_square(frame, geometry, size)
         return FaceCrop(crop, box, points, geometry.angle_deg, geometry.center, geometry.side_px, True)
