@@ -25,7 +25,7 @@ st.dataframe(
                 "architecture": e.arch_title,
                 "trained on": e.trained_on,
                 "parameters": f"{e.trainable_params:,}",
-                "known failures": e.known_failures,
+                "threshold": e.threshold,
                 "status": statuses[e.name],
                 "licence": e.license,
                 "source": e.source,
@@ -38,10 +38,22 @@ st.dataframe(
     column_config={"source": st.column_config.LinkColumn("source", display_text="authors' repository")},
 )
 
+# Long sentences: one block per entry, where they wrap (a table column would cut them off).
+st.subheader("What each file is good and bad at")
 for entry in entries:
-    if (card := model_card(entry.name)) is not None:
-        with st.expander(f"Model card: {entry.name}", icon=":material/description:"):
-            st.markdown(card)
+    with st.container(border=True):
+        st.markdown(f"**{entry.title}** ({entry.name}): trained on {entry.trained_on}.")
+        if entry.validated is not None:
+            v = entry.validated
+            st.markdown(
+                f"Validated on: {', '.join(v.manipulations)}; video compression down to {v.min_bits_per_pixel} bits "
+                f"per pixel; faces from {v.min_face_px} pixels wide. Outside that range a verdict carries a note."
+            )
+        if entry.known_failures:
+            st.markdown(f"**Known failures**: {entry.known_failures}")
+        if (card := model_card(entry.name)) is not None:
+            with st.expander(f"Model card: {entry.name}", icon=":material/description:"):
+                st.markdown(card)
 
 missing = [name for name, status in statuses.items() if status != "present"]
 if missing:

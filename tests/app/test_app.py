@@ -10,9 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import captions_of, download_content, open_app, plotly_arrays, upload
+from tests.helpers import GOLDEN, captions_of, download_content, open_app, plotly_arrays, upload
 
 pytestmark = pytest.mark.usefixtures("record_downloads")
+
+
+def opened_tab(at) -> str:
+    """The tab the browser shows first: st.tabs' `default`, sent as the container's default_tab_index."""
+    (container,) = at.get("tab_container")
+    return [tab.label for tab in at.tabs][container.proto.tab_container.default_tab_index]
 
 
 def test_analyse_shows_an_empty_state_first():
@@ -48,7 +54,7 @@ def test_analyse_video_chart_gallery_downloads_and_switching_weights(video, clas
     expected = analyze_media(video, classifier("meso4-df"))
     verdict_word = expected.verdict.upper()
     assert any(f">{verdict_word}<" in m.value for m in at.markdown)
-    assert next(m for m in at.metric if m.label == "Frames with a face").value == "30 / 30"
+    assert next(m for m in at.metric if m.label == "Frames with that face").value == "30 / 30"
 
     charts = at.get("plotly_chart")
     spec = json.loads(charts[0].proto.spec)
@@ -77,6 +83,7 @@ def test_analyse_video_chart_gallery_downloads_and_switching_weights(video, clas
     # Any frame's face can be sent to the Learn page's saliency view.
     at.button(key="analyse.explain").click().run()
     assert at.title[0].value == "Learn how MesoNet sees"
+    assert opened_tab(at) == "Saliency"  # issue 20: it opened on Architecture
     assert at.button_group(key="learn.saliency.source").value == "Sent from Analyse"
 
 
@@ -126,7 +133,7 @@ def test_compare_page_scores_every_catalog_model_and_the_ensemble(video):
         "MesoInception4 · Face2Face",
     ]
     assert list(table["model"]) == [*titles, "Ensemble: released (4 weights)"]
-    assert all(table["frames with a face"] == "30 / 30")
+    assert all(table["frames with that face"] == "30 / 30")
     assert list(table["threshold"]) == [entry.threshold for entry in list_weights()] + [0.5]
     assert f"**Ensemble rule**: {ENSEMBLE_RULE}." in [c.value for c in at.caption]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -149,6 +156,11 @@ def test_weights_page_lists_catalog_and_checks_custom_files(shared_dir, tmp_path
     catalog = at.dataframe[0].value
     assert list(catalog["status"]) == ["present"] * len(list_weights())  # shipped in weights/
     assert list(catalog["parameters"]) == [f"{entry.trainable_params:,}" for entry in list_weights()]
+    # Each file's known failures and validated range, in full (a table column cut them off).
+    texts = " ".join(m.value for m in at.markdown)
+    for entry in list_weights():
+        assert f"**Known failures**: {entry.known_failures}" in texts
+        assert f"Validated on: {', '.join(entry.validated.manipulations)};" in texts
 
     bad = tmp_path / "broken.h5"
     bad.write_bytes(b"not hdf5")
@@ -172,7 +184,9 @@ def test_learn_page_table_maps_curve_and_quiz():
     assert "27,977 trainable parameters" in at.subheader[0].value
     captions = [c for image in at.get("image") for c in image.captions]
     assert any("Every channel of block1_conv" in c for c in captions)
-    assert any(c.startswith("Grad-CAM for P(fake)") for c in captions)
+    assert any(c.startswith("Grad-CAM: where the evidence for ") for c in captions) or any(
+        i.value.startswith("Grad-CAM found no region") for i in at.info
+    )
 
     at.radio(key="learn.kind").set_value("blur").run()
     before = next(c for c in captions_of(at) if c.startswith("P(fake)") and c.endswith(" at 0"))
@@ -189,6 +203,65 @@ def test_learn_page_table_maps_curve_and_quiz():
     at.button(key="learn.quiz_next").click().run()
     at.button(key="learn.quiz_guess_real").click().run()
     assert at.metric[-1].value.endswith("/ 2")
+
+
+@pytest.mark.parametrize(
+    ("weights", "threshold", "face", "method", "caption"),
+    [
+        (
+            "meso4-df",
+            None,
+            "df00204",
+            "Grad-CAM",
+            "Grad-CAM: where the evidence for FAKE lies (verdict FAKE, P(fake) 95.9%, weights meso4-df)",
+        ),
+        (
+            "meso4-df",
+            None,
+            "real00772",
+            "Integrated gradients",
+            "Integrated gradients: where the evidence for REAL lies (verdict REAL, P(fake) 0.2%, weights meso4-df)",
+        ),
+        (
+            "meso4-f2f",
+            0.38,
+            "df01254",
+            "Integrated gradients",
+            "Integrated gradients: where the evidence for REAL lies "
+            "(verdict UNCERTAIN, leans real, P(fake) 35.9%, weights meso4-f2f)",
+        ),
+    ],
+)
+def test_learn_saliency_explains_the_verdict_given(weights, threshold, face, method, caption):
+    """Issue 20: every map was captioned "red = strongest evidence for fake", on faces scored 0.2% fake too."""
+    assert f"{1 - GOLDEN[weights][face]:.1%}" in caption
+    at = open_app("pages/learn.py")
+    at.radio(key="model.weights").set_value(weights).run()
+    if threshold is not None:
+        at.slider(key="decision.threshold").set_value(threshold).run()
+    at.selectbox(key="learn.saliency.sample").set_value(f"authors-{face}").run()
+    at.radio(key="learn.method").set_value(method).run()
+    assert not at.exception and not at.error
+    assert any(c.startswith(caption) for c in captions_of(at))
+
+
+def test_learn_opens_once_on_the_tab_a_face_was_sent_to(sample_images):
+    """Issue 20: "Explain this face" opened the Learn page on its Architecture tab, not on the face's saliency."""
+    from mesonet.media.images import load_image
+
+    at = open_app("pages/learn.py")
+    assert opened_tab(at) == "Architecture"
+    # As the Analyse and class round pages send a face: from another page.
+    at.switch_page("pages/analyse.py").run()
+    at.session_state["learn.crop"] = load_image(sample_images["df00204"])
+    at.session_state["learn.open_tab"] = "Saliency"
+    at.switch_page("pages/learn.py").run()
+    assert not at.exception and opened_tab(at) == "Saliency"
+    assert at.button_group(key="learn.saliency.source").value == "Sent from Analyse"
+    assert "learn.open_tab" not in at.session_state
+    # Later runs send the usual default; a browser keeps the tab it shows (st.tabs without state tracking).
+    at.run()
+    assert opened_tab(at) == "Architecture"
 
 
 def test_evaluate_page_with_a_small_zip(small_dataset_zip, shared_dir, classifier):
@@ -266,3 +339,20 @@ def test_a_script_run_no_longer_resets_keras_under_running_work():
     at.run()
     # clear_session() replaces Keras' global state, so its name counters would start again at 1.
     assert keras.backend.get_uid("mesonet_probe") == before + 1
+
+
+def test_make_a_deepfake_walks_the_steps_and_sends_the_result_to_analyse():
+    at = open_app("pages/make_deepfake.py")
+    assert not at.exception and not at.error
+    captions = captions_of(at)
+    for step in ("1. 68 landmarks on the source face.", "4. The mask: the face inside the landmarks' outline."):
+        assert step in captions
+    assert any(c.startswith("2. A triangle mesh over the target's landmarks (") for c in captions)
+    assert any("Swap only faces whose owners agree" in i.value for i in at.info)
+    assert any(re.search(r">(FAKE|REAL|UNCERTAIN) · P\(fake\) \d+\.\d%<", m.value) for m in at.markdown)
+    at.slider(key="swap.quality").set_value(20).run()
+    assert not at.exception
+    assert "The swapped face at quality 20" in captions_of(at)
+    at.button(key="swap.analyse").click().run()
+    assert not at.exception and at.title[0].value == "Analyse a photo or a video"
+    assert any("verdict for deepfake.png" in m.value for m in at.markdown)
