@@ -37,12 +37,16 @@ EXPERTS = {
 }
 
 
-def expert_data(expert: str, faces: Path, mesonet_df: Path) -> tuple[FaceArrays, FaceArrays, dict]:
-    """(training faces, validation faces, a summary for the metadata) of one expert."""
+def expert_data(
+    expert: str, faces: Path, mesonet_df: Path, *, crops: bool = True
+) -> tuple[FaceArrays, FaceArrays, dict]:
+    """(training faces, validation faces, a summary for the metadata) of one expert; `crops=False` leaves
+    out the re-framed FF++ crops (so that the videos and the authors' faces are half of every batch each)."""
     recipe = EXPERTS[expert]
     train_parts = video_arrays(video_faces(faces, recipe["methods"], validation=False))
     val_parts = video_arrays(video_faces(faces, recipe["methods"], validation=True))
-    train_parts += crop_arrays(faces, "ffpp_crops", recipe["ffpp"])
+    if crops:
+        train_parts += crop_arrays(faces, "ffpp_crops", recipe["ffpp"])
     if recipe["mesonet"]:
         mesonet_train, mesonet_val = mesonet_arrays(mesonet_df, faces / "mesonet_df.npz")
         train_parts.append(mesonet_train)
@@ -70,16 +74,18 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps-per-epoch", type=int, default=250)
+    parser.add_argument("--init", help="starting weights instead of the recipe's (a catalog name or a weight file)")
+    parser.add_argument("--no-crops", action="store_true", help="leave out the re-framed FF++ crops")
     args = parser.parse_args()
 
     started = time.monotonic()
-    train, val, summary = expert_data(args.expert, args.faces, args.mesonet_df)
+    train, val, summary = expert_data(args.expert, args.faces, args.mesonet_df, crops=not args.no_crops)
     print(f"data ready in {time.monotonic() - started:.0f} s: {len(train)} training and {len(val)} validation faces")
     for name, count in summary["train"].items():
         print(f"  train {name}: {count}")
     config = TrainConfig(
         arch="meso4",
-        init=EXPERTS[args.expert]["init"],
+        init=args.init or EXPERTS[args.expert]["init"],
         epochs=1000,
         batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch,
