@@ -31,9 +31,9 @@ from mesonet.models.networks import ARCHITECTURE_TITLES
 from mesonet.models.weights import (
     CATALOG,
     DEFAULT_WEIGHTS,
+    check_in_child,
     get_weights,
     list_weights,
-    load_model_with_weights,
     metadata_threshold,
     model_card,
     read_metadata,
@@ -125,7 +125,7 @@ def store_custom_weights(name: str, data: bytes, arch: str) -> Path:
     path = folder / base
     try:
         path.write_bytes(data)
-        load_model_with_weights(arch, path)
+        check_in_child(arch, path)  # in a child process with a memory cap: never this server's memory
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

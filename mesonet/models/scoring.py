@@ -167,10 +167,12 @@ def load_classifier(model: str, *, weights_file: str | Path | None = None, downl
         WeightsError: unknown name, weights missing offline, corrupted or mismatched file.
     """
     from mesonet.downloads import sha256_of
-    from mesonet.models.weights import load_model_with_weights, weights_path
+    from mesonet.models.weights import check_in_child, load_model_with_weights, weights_path
 
     arch, name, threshold = describe_classifier(model, weights_file=weights_file)
     path = Path(weights_file) if weights_file is not None else weights_path(name, download=download)
+    if weights_file is not None:
+        check_in_child(arch, path)  # a user's file: loaded in a child with a memory cap first
     key = (arch, name, sha256_of(path))
     with _cache_lock:
         if key not in classifier_cache:

@@ -399,33 +399,13 @@ def load_model_with_weights(arch: str, weights_file: str | Path, *, variant: Var
             so a file made to exhaust the server's memory is refused at once, in one line.
     """
     from mesonet.models.networks import build_model
-    from mesonet.models.weight_files import check_weight_file
 
     arch = check_architecture(arch)
     path = Path(weights_file)
-    expected = f"{ARCHITECTURE_TITLES[arch]} weights"
-    if not path.is_file():
-        raise WeightsError(f"Weight file {path} does not exist. Give the path of a {expected} file.")
-    if path.stat().st_size == 0:
-        raise WeightsError(f"{path.name} is empty (0 bytes). Expected a {expected} file (.h5 or .keras).")
-    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".weights.h5") else path.suffix.lower()
-    if suffix not in CUSTOM_WEIGHT_SUFFIXES:
-        raise WeightsError(
-            f"{path.name}: unsupported file type {suffix or '(none)'}; expected {expected} "
-            f"as {', '.join(CUSTOM_WEIGHT_SUFFIXES)}."
-        )
-
-    if variant is None:
-        variant = Variant.from_dict(read_metadata(path).get("variant", {}))
+    suffix, variant = check_before_keras(arch, path, variant=variant)
     if suffix == ".keras":
         return _load_keras_model(path, arch, variant)
-
-    if not _is_hdf5(path):
-        raise WeightsError(
-            f"{path.name} is not an HDF5 file, so it cannot hold {expected}. "
-            f"Give a .h5 file saved from {ARCHITECTURE_TITLES[arch]}."
-        )
-    check_weight_file(path, arch, variant=variant)  # before Keras reads (and allocates) anything
+    expected = f"{ARCHITECTURE_TITLES[arch]} weights"
     model = build_model(arch, variant=variant)
     try:
         # By layer order, never by_name: with the released files' auto-generated names,
@@ -441,6 +421,147 @@ def load_model_with_weights(arch: str, weights_file: str | Path, *, variant: Var
     return model
 
 
+def check_before_keras(arch: str, path: Path, *, variant: Variant | None = None) -> tuple[str, Variant]:
+    """Every check of a weight file that needs no Keras (milliseconds): it exists, its type, its size and
+    contents against the architecture (`mesonet.models.weight_files.check_weight_file`).
+
+    Returns:
+        (the file's suffix, the head variant: `variant`, else the one its metadata names).
+    """
+    from mesonet.models.weight_files import check_weight_file
+
+    expected = f"{ARCHITECTURE_TITLES[arch]} weights"
+    if not path.is_file():
+        raise WeightsError(f"Weight file {path} does not exist. Give the path of a {expected} file.")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path.name} is empty (0 bytes). Expected a {expected} file (.h5 or .keras).")
+    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".weights.h5") else path.suffix.lower()
+    if suffix not in CUSTOM_WEIGHT_SUFFIXES:
+        raise WeightsError(
+            f"{path.name}: unsupported file type {suffix or '(none)'}; expected {expected} "
+            f"as {', '.join(CUSTOM_WEIGHT_SUFFIXES)}."
+        )
+    if variant is None:
+        variant = Variant.from_dict(read_metadata(path).get("variant", {}))
+    if suffix == ".keras":
+        if not zipfile.is_zipfile(path):
+            raise WeightsError(
+                f"{path.name} is not a Keras model archive. Expected a .keras file saved from a "
+                f"{ARCHITECTURE_TITLES[arch]} model."
+            )
+    elif not _is_hdf5(path):
+        raise WeightsError(
+            f"{path.name} is not an HDF5 file, so it cannot hold {expected}. "
+            f"Give a .h5 file saved from {ARCHITECTURE_TITLES[arch]}."
+        )
+    check_weight_file(path, arch, variant=variant)  # before Keras reads (and allocates) anything
+    return suffix, variant
+
+
+# A user's weight file is loaded once in a child process first (`check_in_child`): Keras reads whole
+# datasets and builds whole layers before it compares shapes, so a hostile file that passed the
+# static checks would take the memory of the process that loads it. A Meso4 load peaks at about
+# 0.7 GB (TensorFlow included); the child is ended above 1.5 GB or after 120 s.
+CHILD_CHECK_MAX_RSS_BYTES = 1536 * 2**20
+CHILD_CHECK_TIMEOUT_S = 120.0
+_CHILD_ADDRESS_SPACE_BYTES = 6 * 2**30  # a backstop in the child itself (TensorFlow reserves about 2 GB)
+_checked_in_child: set[tuple[str, str]] = set()
+
+
+def check_in_child(arch: str, weights_file: str | Path, *, variant: Variant | None = None) -> None:
+    """Loads a user's weight file in a child process with a memory cap and a timeout; raises WeightsError
+    (one line, nothing printed) when it does not load there. A file that loaded once is remembered by
+    its SHA-256, so loading it again in this process skips the child.
+    """
+    import multiprocessing
+    import time
+
+    from mesonet.errors import exit_reason
+
+    path = Path(weights_file)
+    arch = check_architecture(arch)
+    key = (arch, sha256_of(path)) if path.is_file() else None
+    if key in _checked_in_child:
+        return
+    check_before_keras(arch, path, variant=variant)  # a hostile file is refused here, in milliseconds
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_load_in_child, args=(arch, str(path), variant, send), name="mesonet-weights-check", daemon=True
+    )
+    child.start()
+    send.close()
+    deadline = time.monotonic() + CHILD_CHECK_TIMEOUT_S
+    message = None
+    try:
+        while message is None:
+            if receive.poll(0.02):
+                try:
+                    message = receive.recv()
+                except EOFError:  # the child ended without a word (it could not even start)
+                    child.join(timeout=10)
+                    raise WeightsError(
+                        f"{path.name} could not be checked: the process loading it {exit_reason(child.exitcode)}."
+                    ) from None
+            elif not child.is_alive():
+                raise WeightsError(
+                    f"{path.name} could not be checked: the process loading it {exit_reason(child.exitcode)}."
+                )
+            elif _resident_bytes(child.pid) > CHILD_CHECK_MAX_RSS_BYTES:
+                raise WeightsError(
+                    f"{path.name}: loading it took more than {CHILD_CHECK_MAX_RSS_BYTES / 2**30:.1f} GB of memory, far "
+                    f"more than {ARCHITECTURE_TITLES[arch]} weights need; it was refused."
+                )
+            elif time.monotonic() > deadline:
+                raise WeightsError(
+                    f"{path.name}: loading it took longer than {CHILD_CHECK_TIMEOUT_S:.0f} s; it was refused."
+                )
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join(timeout=10)
+        receive.close()
+    if message:
+        raise WeightsError(message)
+    _checked_in_child.add(key)
+
+
+def _resident_bytes(pid: int) -> int:
+    """The resident memory of a process (Linux /proc; 0 where there is none, leaving the child's own cap)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _load_in_child(arch: str, path: str, variant: Variant | None, send) -> None:
+    """The child's work: load the file; send "" when it loaded, else the one-line reason."""
+    import os
+    import resource
+
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)  # Keras' warnings are not the user's message: the one line sent back is
+    resource.setrlimit(resource.RLIMIT_AS, (_CHILD_ADDRESS_SPACE_BYTES, _CHILD_ADDRESS_SPACE_BYTES))
+    try:
+        load_model_with_weights(arch, path, variant=variant)
+        send.send("")
+    except WeightsError as exc:
+        send.send(str(exc))
+    except MemoryError:
+        send.send(
+            f"{Path(path).name}: loading it needs more memory than {ARCHITECTURE_TITLES[arch]} weights ever do; "
+            "it was refused."
+        )
+    except Exception as exc:  # whatever Keras raises for a file it cannot read
+        send.send(
+            f"{Path(path).name} could not be loaded as {ARCHITECTURE_TITLES[arch]} weights ({type(exc).__name__})."
+        )
+
+
 def _is_hdf5(path: Path) -> bool:
     with open(path, "rb") as f:
         return f.read(8) == b"\x89HDF\r\n\x1a\n"
@@ -448,12 +569,8 @@ def _is_hdf5(path: Path) -> bool:
 
 def _load_keras_model(path: Path, arch: str, variant: Variant):
     from mesonet.models.networks import import_keras
-    from mesonet.models.weight_files import check_weight_file
 
     expected = f"{ARCHITECTURE_TITLES[arch]} model"
-    if not zipfile.is_zipfile(path):
-        raise WeightsError(f"{path.name} is not a Keras model archive. Expected a .keras file saved from a {expected}.")
-    check_weight_file(path, arch, variant=variant)  # its config and weights, before Keras builds anything
     keras = import_keras()
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=True)

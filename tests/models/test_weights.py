@@ -458,3 +458,35 @@ def test_training_overlap_flags_files_named_like_the_df_training_set(shared_dir)
     assert training_overlap("meso4-df", names) == [*train, "faces/real/real00012.JPG"]
     assert training_overlap("mesoinception4-df", names) == training_overlap("meso4-df", names)
     assert training_overlap("meso4-f2f", names) == []  # the catalog does not know the F2F training files
+
+
+def test_a_users_weight_file_is_loaded_first_in_a_child_with_a_memory_cap_and_a_timeout(tmp_path, monkeypatch, capfd):
+    """Issue 24, finding 1: Keras reads a whole dataset before it compares shapes, inside the server."""
+    import shutil
+    import time
+
+    from mesonet.config import PROJECT_WEIGHTS_DIR
+    from mesonet.models import weights
+
+    good = shutil.copy(PROJECT_WEIGHTS_DIR / "Meso4_DF.h5", tmp_path / "mine.h5")
+    weights.check_in_child("meso4", good)
+    start = time.perf_counter()
+    weights.check_in_child("meso4", good)  # remembered by its SHA-256: no second child
+    assert time.perf_counter() - start < 1.0
+
+    other = shutil.copy(PROJECT_WEIGHTS_DIR / "Meso4_F2F.h5", tmp_path / "other.h5")
+    monkeypatch.setattr(weights, "CHILD_CHECK_MAX_RSS_BYTES", 50 * 2**20)  # TensorFlow alone is bigger
+    with pytest.raises(WeightsError, match=r"other\.h5: loading it took more than .* GB of memory"):
+        weights.check_in_child("meso4", other)
+    monkeypatch.setattr(weights, "CHILD_CHECK_MAX_RSS_BYTES", 1536 * 2**20)
+    monkeypatch.setattr(weights, "CHILD_CHECK_TIMEOUT_S", 0.3)
+    with pytest.raises(WeightsError, match=r"other\.h5: loading it took longer than 0 s"):
+        weights.check_in_child("meso4", other)
+    monkeypatch.setattr(weights, "CHILD_CHECK_TIMEOUT_S", 120.0)
+    inception = shutil.copy(PROJECT_WEIGHTS_DIR / "MesoInception_DF.h5", tmp_path / "inception.h5")
+    capfd.readouterr()
+    start = time.perf_counter()
+    with pytest.raises(WeightsError, match="inception.h5") as refused:
+        weights.check_in_child("meso4", inception)  # the wrong architecture: refused before any child
+    assert time.perf_counter() - start < 2.0
+    assert "\n" not in str(refused.value) and capfd.readouterr().err == ""  # no Keras warning printed
