@@ -138,6 +138,7 @@ def labelled_png(image: np.ndarray) -> bytes:
 def send_to_analyse(data: bytes, name: str) -> None:
     """The labelled result on the Analyse page: verdict card, chart, and Explain for Grad-CAM."""
     media = MediaInput(name, data, studio.sha256_bytes(data))
+    st.session_state["swap.made"] = media.sha256  # a class round adds it as a known fake
     settings = ExtractionSettings()
     extraction, _ = studio.extraction_for(media, settings)
     studio.remember_analysed(media, settings, extraction)

@@ -157,7 +157,12 @@ def _sample_input(key: str) -> MediaInput | None:
     st.caption(f"{sample.description} Source: {sample.source}. Truth: **{sample.label}**.")
     with shown_errors(stop=False):
         with st.spinner(f"Preparing {sample.title}..."):
-            data = sample_path(name).read_bytes()
+            if sample.made_by_swap:
+                from mesonet.faces.swap import sample_deepfake  # made on first use (OpenCV, dlib)
+
+                data = sample_deepfake().read_bytes()
+            else:
+                data = sample_path(name).read_bytes()
         return MediaInput(Path(sample.relpath).name, data, sha256_bytes(data), sample.is_face_crop)
     return None
 

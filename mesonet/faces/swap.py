@@ -67,7 +67,8 @@ from mesonet.errors import CancelledError, FaceSwapError
 from mesonet.faces.align import Box, alignment_geometry, check_frame
 from mesonet.faces.detect import SIDE_TO_BOX_RANGE, detect_faces, face_landmarks_68
 from mesonet.media.ffmpeg import probe_video
-from mesonet.media.images import is_video
+from mesonet.media.images import is_video, load_image
+from mesonet.media.samples import get_sample, sample_path
 from mesonet.media.video import iter_frames
 
 Progress = Callable[[int, int], None]
@@ -758,3 +759,18 @@ def swap_video(
         partial.unlink(missing_ok=True)  # never a half-written file, whatever stopped the work
         raise
     return out
+
+
+# The sample deepfake: the authors' real crop real00240 (Apache-2.0) on the astronaut clip (public domain).
+SAMPLE_SOURCE = "authors-real00240"
+SAMPLE_NAME = "astronaut-deepfake"
+
+
+def sample_deepfake(progress: Progress | None = None) -> Path:
+    """The sample deepfake clip, made once into the samples cache (about 75 frames: 20-40 s on 2 cores)."""
+    out = config.samples_cache_dir() / get_sample(SAMPLE_NAME).relpath
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    source = load_image(sample_path(SAMPLE_SOURCE))
+    return swap_video(source, sample_path("astronaut-clip"), out, progress=progress, source_name="real00240")

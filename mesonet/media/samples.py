@@ -36,6 +36,8 @@ class Sample:
         kind: "image" or "video".
         label: "real" or "fake": what the file really is.
         is_face_crop: an aligned face crop already (score it directly) rather than a scene.
+        made_by_swap: made on first use by the face-swap lesson (`mesonet.faces.swap.sample_deepfake`),
+            which sits above this module: `sample_path` only finds it once made.
         relpath: where the file sits inside a samples folder (see `mesonet.config.samples_dirs`).
         sha256: the published file's hash (None for files made here).
     """
@@ -49,6 +51,7 @@ class Sample:
     relpath: str
     is_face_crop: bool = False
     sha256: str | None = None
+    made_by_swap: bool = False
 
     @property
     def url(self) -> str | None:
@@ -96,6 +99,18 @@ CATALOG: dict[str, Sample] = {
             _NASA,
             "astronaut_clip.mp4",
         ),
+        Sample(
+            "astronaut-deepfake",
+            "Astronaut clip, face-swapped (a deepfake made here)",
+            "video",
+            "fake",
+            "The astronaut clip with the face of the authors' real crop real00240 swapped in by the face-swap "
+            "lesson (landmarks, triangle mesh, warps, Poisson blending); made locally on first use, labelled as "
+            "made here.",
+            f"{_NASA}; face from {_AUTHORS_SOURCE}",
+            "astronaut_deepfake_clip.mp4",
+            made_by_swap=True,
+        ),
         _authors("df00204", "fake", "ab1e881cd875b295e0c33e46ca464bd34ab5bf8e7629e0d0621a84159020832d"),
         _authors("df01254", "fake", "825cfdefc02c917df65cae3b91883d3fa0eb080cedc87e9619866a603543ce17"),
         _authors("real00240", "real", "cde8c693fbc0dd5366e64013c571cfd5da7a2927eab2b204b2fb0af18e122644"),
@@ -127,6 +142,11 @@ def sample_path(name: str, *, download: bool = True, progress: Progress | None =
         return _astronaut_png()
     if name == "astronaut-clip":
         return _astronaut_clip(config.samples_cache_dir() / sample.relpath)
+    if sample.made_by_swap:
+        made = config.samples_cache_dir() / sample.relpath
+        if not made.is_file():
+            raise SampleError(f"Sample {sample.title} is made on first use: open it from the app or the Analyse page.")
+        return made
     for folder in config.samples_dirs():
         path = folder / sample.relpath
         if path.is_file() and sha256_of(path) == sample.sha256:

@@ -346,3 +346,21 @@ def test_cli_errors_are_one_line(case: str, expected: str, tmp_path: Path) -> No
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mesonet: error: ") and expected in lines[0], result.stderr
     assert not (tmp_path / out).exists()
+
+
+def test_the_sample_deepfake_is_made_once_and_then_found_as_a_sample(tmp_path: Path, monkeypatch) -> None:
+    """Issue 23: a fake to show, offline: the authors' real crop real00240 on the astronaut clip."""
+    from mesonet.errors import SampleError
+    from mesonet.faces.swap import sample_deepfake
+    from mesonet.media.samples import get_sample
+
+    monkeypatch.setenv("MESONET_CACHE_DIR", str(tmp_path))
+    assert get_sample("astronaut-deepfake").label == "fake"
+    with pytest.raises(SampleError, match="made on first use"):
+        sample_path("astronaut-deepfake")
+    made = sample_deepfake()
+    assert sample_path("astronaut-deepfake") == made and made.parent == tmp_path / "samples"
+    facts = probe(made)
+    assert (facts["codec"], facts["pix_fmt"]) == ("h264", "yuv420p")
+    stamp = made.stat().st_mtime_ns
+    assert sample_deepfake() == made and made.stat().st_mtime_ns == stamp  # made once
