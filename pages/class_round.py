@@ -54,7 +54,9 @@ def as_crop(image: np.ndarray) -> np.ndarray:
 
 
 def join_url(code: str) -> str:
-    return f"{st.context.url.split('?')[0]}?code={code}"
+    """This page's address with the code; the path alone when the server does not know its address."""
+    page = (st.context.url or "/class_round").split("?")[0]
+    return f"{page}?code={code}"
 
 
 def qr_png(text: str) -> bytes:
@@ -96,7 +98,9 @@ def start_or_join() -> None:
 
 
 def add_faces(round_: ClassRound, teacher: str) -> None:
-    """The round's faces: the authors' crops, the teacher's uploads, the faces of their last analysis."""
+    """The round's faces: the authors' crops, the teacher's uploads, a labelled dataset on the server, the
+    faces of the teacher's last analysis (a swap made on Make a deepfake and analysed comes this way)."""
+    from mesonet.data.datasets import LABEL_REAL, sample_per_class, scan_dataset
     from mesonet.media.images import load_image
     from mesonet.media.samples import list_samples, sample_path
 
@@ -120,6 +124,19 @@ def add_faces(round_: ClassRound, teacher: str) -> None:
                     image = load_image(upload.getvalue(), name=upload.name)
                     round_.add_face(teacher, as_crop(image), None if truth == "unknown" else truth, upload.name)
                 st.rerun()
+        if datasets := studio.server_datasets():
+            left, right = st.columns([3, 1], vertical_alignment="bottom")
+            name = left.selectbox("A labelled dataset on the server", list(datasets), key="class.dataset")
+            per_class = right.number_input("Faces per class", 1, 20, 4, key="class.per_class")
+            if st.button(f"Add {per_class} real and {per_class} fake faces from {name}", key="class.add_dataset"):
+                with studio.shown_errors(stop=False):
+                    picked = sample_per_class(
+                        scan_dataset(datasets[name], allow_videos=False), per_class, seed=len(round_.faces)
+                    )
+                    for file in picked.files:
+                        truth = "real" if file.label == LABEL_REAL else "fake"
+                        round_.add_face(teacher, as_crop(load_image(file.path)), truth, f"{name}/{file.path.name}")
+                    st.rerun()
         analysed = studio.last_analysed()
         if analysed is not None:
             crops_by_track = {}
@@ -130,9 +147,11 @@ def add_faces(round_: ClassRound, teacher: str) -> None:
                 f"Add the {len(crops_by_track)} face(s) of {analysed.media.name}, analysed on the Analyse page",
                 key="class.add_analysed",
             ):
+                # A swap made on Make a deepfake is a known fake; any other file's truth is not known.
+                truth = "fake" if analysed.media.sha256 == st.session_state.get("swap.made") else None
                 with studio.shown_errors(stop=False):
                     for crop in crops_by_track.values():
-                        round_.add_face(teacher, crop, None, analysed.media.name)
+                        round_.add_face(teacher, crop, truth, analysed.media.name)
                 st.rerun()
         if round_.faces:
             st.image([face.crop for face in round_.faces], width=72)

@@ -216,3 +216,31 @@ def test_evaluate_makes_up_no_overlap_when_the_catalog_does_not_know_the_trainin
     next(b for b in at.button if b.label == "Evaluate").click().run()
     assert not at.exception and not at.error and not at.warning
     assert all(value.endswith("%") for value in at.dataframe[0].value.iloc[0][["forged", "real", "total"]])
+
+
+def test_a_class_round_takes_faces_from_a_server_dataset_and_a_swap_as_a_known_fake(shared_dir, tmp_path, monkeypatch):
+    """Issue 22: a round's faces from MESONET_DATASETS_DIR (with their labels) and from Make a deepfake (fake)."""
+    from mesonet.serving.classroom import ClassRound
+    from studio.server import classrooms
+
+    faces = tmp_path / "datasets" / "class_faces"
+    for folder in ("df", "real"):
+        (faces / folder).mkdir(parents=True)
+        for source in sorted((shared_dir / "data" / "mesonet_df" / "train" / folder).glob("*.jpg"))[:5]:
+            (faces / folder / source.name).symlink_to(source)
+    monkeypatch.setenv("MESONET_DATASETS_DIR", str(faces.parent))
+
+    swap = open_app("pages/make_deepfake.py")
+    swap.button(key="swap.analyse").click().run()
+    assert any("verdict for deepfake.png" in m.value for m in swap.markdown)
+    swap.switch_page("pages/class_round.py").run()
+    swap.button(key="class.start").click().run()
+    code, _ = swap.session_state["class.teacher"]
+    round_: ClassRound = classrooms().get(code)
+    swap.number_input(key="class.per_class").set_value(2).run()
+    next(b for b in swap.button if b.key == "class.add_dataset").click().run()
+    assert not swap.exception and not swap.error
+    assert sorted(face.truth for face in round_.faces) == ["fake", "fake", "real", "real"]
+    swap.button(key="class.add_analysed").click().run()
+    assert round_.faces[-1].truth == "fake" and round_.faces[-1].source == "deepfake.png"
+    classrooms().close(code, round_.teacher_token)
