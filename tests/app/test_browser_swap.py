@@ -32,22 +32,28 @@ def test_a_face_from_the_camera_swapped_onto_the_astronaut_then_analysed(
         expect(page.get_by_role("heading", name="Make a deepfake", exact=True)).to_be_visible()
         expect(page.get_by_text("Swap only faces whose owners agree")).to_be_visible()
         page.get_by_role("radio", name="Camera").click()
+        # The fake camera's first frames can be black: take the photo once the clip plays.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('video')].some(v => v.readyState >= 2 && v.currentTime > 1)",
+            timeout=60_000,
+        )
         page.get_by_role("button", name="Take Photo").click()
         expect(page.get_by_text("6. Blended in (Poisson blending): the deepfake")).to_be_visible(timeout=WAIT_MS)
         for step in ("1. 68 landmarks on the source face.", "4. The mask: the face inside the landmarks' outline."):
-            expect(page.get_by_text(step)).to_be_visible()
+            expect(page.get_by_text(step)).to_be_visible(timeout=WAIT_MS)
         expect(
             page.get_by_text(re.compile(r"^2\. A triangle mesh over the target's landmarks \(\d+ triangles\)\.$"))
         ).to_be_visible()
         expect(page.get_by_text("6. Blended in (Poisson blending): the deepfake")).to_be_visible()
-        expect(page.get_by_text(re.compile(r"^(FAKE|REAL|UNCERTAIN) · P\(fake\) \d+\.\d%$"))).to_be_visible()
+        verdict = page.get_by_text(re.compile(r"^(FAKE|REAL|UNCERTAIN) · P\(fake\) \d+\.\d%$"))
+        expect(verdict).to_be_visible(timeout=WAIT_MS)  # the first verdict loads TensorFlow
         assert page.locator('[data-testid="stException"]').count() == 0
         full_screenshot(page, screenshots / "make_deepfake_camera.png")
 
         page.get_by_role("button", name="Analyse it").click()
-        expect(page.get_by_role("heading", name="Analyse a photo or a video")).to_be_visible()
-        expect(page.get_by_text("verdict for deepfake.png")).to_be_visible()
-        expect(page.get_by_role("button", name=re.compile("Explain this face"))).to_be_visible()
+        expect(page.get_by_role("heading", name="Analyse a photo or a video")).to_be_visible(timeout=WAIT_MS)
+        expect(page.get_by_text("verdict for deepfake.png")).to_be_visible(timeout=WAIT_MS)
+        expect(page.get_by_role("button", name=re.compile("Explain this face"))).to_be_visible(timeout=WAIT_MS)
         full_screenshot(page, screenshots / "make_deepfake_analysed.png")
     finally:
         browser.close()

@@ -474,13 +474,17 @@ def test_a_users_weight_file_is_loaded_first_in_a_child_with_a_memory_cap_and_a_
     weights.check_in_child("meso4", good)  # remembered by its SHA-256: no second child
     assert time.perf_counter() - start < 1.0
 
-    other = shutil.copy(PROJECT_WEIGHTS_DIR / "Meso4_F2F.h5", tmp_path / "other.h5")
+    # A file no other test loaded (a fresh random Meso4): a file that loaded once is remembered by its hash.
+    from mesonet.models.networks import build_model
+
+    other = tmp_path / "other.weights.h5"
+    build_model("meso4").save_weights(other)
     monkeypatch.setattr(weights, "CHILD_CHECK_MAX_RSS_BYTES", 50 * 2**20)  # TensorFlow alone is bigger
-    with pytest.raises(WeightsError, match=r"other\.h5: loading it took more than .* GB of memory"):
+    with pytest.raises(WeightsError, match=r"other\.weights\.h5: loading it took more than .* GB of memory"):
         weights.check_in_child("meso4", other)
     monkeypatch.setattr(weights, "CHILD_CHECK_MAX_RSS_BYTES", 1536 * 2**20)
     monkeypatch.setattr(weights, "CHILD_CHECK_TIMEOUT_S", 0.3)
-    with pytest.raises(WeightsError, match=r"other\.h5: loading it took longer than 0 s"):
+    with pytest.raises(WeightsError, match=r"other\.weights\.h5: loading it took longer than 0 s"):
         weights.check_in_child("meso4", other)
     monkeypatch.setattr(weights, "CHILD_CHECK_TIMEOUT_S", 120.0)
     inception = shutil.copy(PROJECT_WEIGHTS_DIR / "MesoInception_DF.h5", tmp_path / "inception.h5")
