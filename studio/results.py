@@ -121,14 +121,14 @@ def face_table(analysis) -> None:
             "face": face_number(track_id),
             "verdict": verdict_words(track.p_fake_mean, analysis.threshold),
             "frames seen": f"{track.frames_with_face} / {track.frames_sampled}",
-            "decides": counts_words(analysis, track_id),
+            "decides": decides_words(analysis, track_id),
         }
         for track_id, track in analysis.tracks.items()
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
-def counts_words(analysis, track_id: int) -> str:
+def decides_words(analysis, track_id: int) -> str:
     """Whether a face decides the video: "decided the verdict", "could decide" or why it cannot."""
     track = analysis.tracks[track_id]
     if not track.decides:

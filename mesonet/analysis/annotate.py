@@ -43,7 +43,7 @@ from PIL import Image
 from mesonet import config
 from mesonet.analysis.draw import Annotations, FramePainter, ScoredFrame
 from mesonet.errors import AnnotateError, CancelledError, MediaError
-from mesonet.media.ffmpeg import VIDEO_HINT, VideoInfo, ffmpeg_input, ffmpeg_reason, probe_video
+from mesonet.media.ffmpeg import BROWSER_H264, VIDEO_HINT, VideoInfo, ffmpeg_input, ffmpeg_reason, probe_video
 from mesonet.media.video import FrameSampling, sampling_range
 
 if TYPE_CHECKING:
@@ -60,8 +60,6 @@ _BROWSER_AUDIO = ("aac", "mp3")
 # A decode that ends before this share of the probed frames means a damaged file.
 _MIN_DECODED_SHARE = 0.9
 _TRUNCATED = "partial file"
-_ENCODER_QUALITY = ["-preset", "veryfast", "-crf", "23"]
-_BT709 = "range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709"
 
 
 @dataclass(frozen=True)
@@ -345,11 +343,9 @@ def encoder_command(
         *audio_input,
         "-map",
         "0:v:0",
-        # RGB to BT.709 limited-range YUV, tagged so, as browsers expect of HD video.
-        *["-vf", f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,setparams={_BT709}"],
-        *["-c:v", "libx264", *_ENCODER_QUALITY, "-pix_fmt", "yuv420p"],
+        *BROWSER_H264,
         *audio_output,
-        *["-movflags", "+faststart", "-f", "mp4", "-y", f"file:{partial}"],
+        *["-f", "mp4", "-y", f"file:{partial}"],
     ]
 
 

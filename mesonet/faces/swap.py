@@ -66,7 +66,7 @@ from mesonet import config
 from mesonet.errors import CancelledError, FaceSwapError
 from mesonet.faces.align import Box, alignment_geometry, check_frame
 from mesonet.faces.detect import SIDE_TO_BOX_RANGE, detect_faces, face_landmarks_68
-from mesonet.media.ffmpeg import probe_video
+from mesonet.media.ffmpeg import BROWSER_H264, probe_video
 from mesonet.media.images import is_video, load_image
 from mesonet.media.samples import get_sample, sample_path
 from mesonet.media.video import iter_frames
@@ -89,9 +89,6 @@ FEATHER_SHARE = 0.03
 # Video: the face detector runs on one frame in this many; in between, each frame's box comes from
 # the previous frame's landmarks (and the detector runs again at once when they are lost).
 REDETECT_EVERY = 10
-# H.264 as the annotated videos are encoded: plays in every browser, starts before it has loaded.
-_ENCODER_OPTIONS = ["-preset", "veryfast", "-crf", "23"]
-_BT709 = "range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709"
 # Colour correction never scales a colour channel's spread by more than this factor, either way.
 _MAX_STD_RATIO = 2.0
 _MESH_RGB = (0, 230, 255)
@@ -706,10 +703,8 @@ def swap_video(
     except OSError as exc:
         raise FaceSwapError(f"{out.parent}: cannot write the swapped video there ({exc.strerror}).") from exc
     output_params = [
-        # RGB to BT.709 limited-range YUV, tagged so, as browsers expect of HD video.
-        *["-vf", f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,setparams={_BT709}"],
-        *_ENCODER_OPTIONS,
-        *["-metadata", f"comment={MADE_HERE}", "-movflags", "+faststart", "-f", "mp4"],
+        *BROWSER_H264,
+        *["-metadata", f"comment={MADE_HERE}", "-f", "mp4"],
     ]
     writer = imageio_ffmpeg.write_frames(
         f"file:{partial}",

@@ -44,6 +44,19 @@ _MANIFEST_SIGNATURES = (
 )
 
 
+# The encoding every MP4 the project writes uses: H.264 in BT.709 limited-range yuv420p, tagged so
+# (browsers expect it of HD video), with the index before the data so it plays before it has loaded.
+BROWSER_H264 = [
+    *[
+        "-vf",
+        "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
+        "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709",
+    ],
+    *["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"],
+    *["-movflags", "+faststart"],
+]
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What a video file holds, as far as the first video stream is concerned.
