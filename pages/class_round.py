@@ -79,7 +79,9 @@ def start_or_join() -> None:
         if st.button("Join", type="primary", key="class.join", icon=":material/login:"):
             with studio.shown_errors(stop=False):
                 round_ = classrooms().get(code)
-                st.session_state[STUDENT_KEY] = (round_.code, round_.join(nickname))
+                seat = round_.join(nickname)
+                st.session_state[STUDENT_KEY] = (round_.code, seat)
+                st.query_params.update(code=round_.code, seat=seat)  # a reload keeps the seat and its votes
                 st.rerun()
     with right.container(border=True):
         st.subheader("Teach a round")
@@ -92,6 +94,27 @@ def start_or_join() -> None:
                 round_ = classrooms().start()
                 st.session_state[TEACHER_KEY] = (round_.code, round_.teacher_token)
                 st.rerun()
+        with st.expander("Take back a round you teach (after a reload)", icon=":material/key:"):
+            code = st.text_input("Round code", max_chars=12, key="class.back_code")
+            key = st.text_input("Teacher key", max_chars=12, key="class.back_key", type="password")
+            if st.button("Take it back", key="class.take_back", disabled=not (code and key)):
+                with studio.shown_errors(stop=False):
+                    round_ = classrooms().get(code)
+                    st.session_state[TEACHER_KEY] = (round_.code, round_.take_back(key))
+                    st.rerun()
+
+
+def rejoin_from_url() -> None:
+    """A student whose page reloaded sits in the same seat again: the join put the seat in the address."""
+    code, seat = st.query_params.get("code"), st.query_params.get("seat")
+    if not (code and seat):
+        return
+    try:
+        round_ = classrooms().get(code)
+    except ClassroomError:
+        return  # the round is over; the join form says so when they try the code
+    if round_.nickname_of(seat):
+        st.session_state[STUDENT_KEY] = (round_.code, seat)
 
 
 # The teacher's views ----------------------------------------------------------------------------
@@ -102,15 +125,15 @@ def add_faces(round_: ClassRound, teacher: str) -> None:
     faces of the teacher's last analysis (a swap made on Make a deepfake and analysed comes this way)."""
     from mesonet.data.datasets import LABEL_REAL, sample_per_class, scan_dataset
     from mesonet.media.images import load_image
-    from mesonet.media.samples import list_samples, sample_path
 
     with st.expander(f"Faces of this round ({len(round_.faces)})", expanded=not round_.faces):
         st.caption("Students see only the face, never its file name or its source.")
-        crops = [s for s in list_samples() if s.is_face_crop]
-        if st.button(f"Add the authors' {len(crops)} sample crops", key="class.add_samples"):
+        if st.button(
+            "Add the sample faces: the authors' four crops and the sample deepfake's face", key="class.add_samples"
+        ):
             with studio.shown_errors(stop=False):
-                for sample in crops:
-                    round_.add_face(teacher, load_image(sample_path(sample.name)), sample.label, sample.title)
+                for crop, truth, title in studio.sample_faces():
+                    round_.add_face(teacher, crop, truth, title)
                 st.rerun()  # the count in the expander's label
         uploads = st.file_uploader(
             "Your own faces (photos or crops)", type=studio.IMAGE_TYPES, accept_multiple_files=True, key="class.upload"
@@ -225,6 +248,13 @@ def teacher_view(code: str, teacher: str) -> None:
         big(f"Code {round_.code}", size=3.5)
         st.markdown(f"Students open **{studio.plain(join_url(round_.code))}** or this page and type the code.")
     top[1].image(qr_png(join_url(round_.code)), width=220)
+    with st.expander("If this page reloads", icon=":material/key:"):
+        key = round_.teacher_key
+        st.markdown(
+            f"Take the round back on this page with the code **{round_.code}** and the teacher key "
+            f"**{key[:4]}-{key[4:]}** (under *Take back a round you teach*). Keep the key to yourself: it "
+            "controls the round."
+        )
 
     if round_.phase == "ended":
         summary(round_, teacher)
@@ -353,12 +383,15 @@ def cast_vote(round_: ClassRound, student: str, index: int, answer: str) -> None
 
 # The page ---------------------------------------------------------------------------------------
 
+if TEACHER_KEY not in st.session_state and STUDENT_KEY not in st.session_state:
+    rejoin_from_url()
 if TEACHER_KEY in st.session_state:
     teacher_view(*st.session_state[TEACHER_KEY])
 elif STUDENT_KEY in st.session_state:
     student_view(*st.session_state[STUDENT_KEY])
     if st.button("Leave this round", key="class.leave"):
         st.session_state.pop(STUDENT_KEY)
+        st.query_params.pop("seat", None)
         st.rerun()
 else:
     start_or_join()

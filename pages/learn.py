@@ -24,7 +24,6 @@ with st.sidebar:
     )
 arch = choice.arch
 st.title("Learn how MesoNet sees")
-st.caption(studio.LABEL_NOTE)
 with studio.shown_errors():
     classifier = studio.classifier_for(choice)
 
@@ -426,15 +425,17 @@ def quiz_setup() -> None:
     if start:
         with studio.shown_errors():  # a bad file is named now, before the class sees the quiz
             faces = [(load_image(f.getvalue(), name=f.name), truth) for f, truth in files]
-        start_quiz(faces)
+        start_quiz(faces, own=True)
         st.rerun()
 
 
-def start_quiz(faces: list[tuple[np.ndarray | str, str]]) -> None:
-    """A new round over `faces`: (image, or a sample's name; "real" or "fake"), in a random order."""
+def start_quiz(faces: list[tuple[np.ndarray, str]], *, own: bool) -> None:
+    """A new round over `faces`: (aligned crop or photo, "real" or "fake"), in a random order; `own` when
+    the class gave them."""
     st.session_state.update(
         {
             "learn.quiz_faces": faces,
+            "learn.quiz_is_own": own,
             "learn.quiz_order": np.random.default_rng().permutation(len(faces)).tolist(),
             "learn.quiz_pos": 0,
             "learn.quiz_right": 0,
@@ -445,32 +446,32 @@ def start_quiz(faces: list[tuple[np.ndarray | str, str]]) -> None:
     )
 
 
-with quiz_tab:
-    from mesonet.media.images import load_image
-    from mesonet.media.samples import list_samples, sample_path
+def start_sample_quiz() -> None:
+    start_quiz([(face, truth) for face, truth, _ in studio.sample_faces()], own=False)
 
+
+with quiz_tab:
     st.write(
         "Real or fake? Guess, then see the truth and what the network says. The quiz uses the authors' sample "
-        "crops, or your own labelled faces."
+        "crops and the face of the sample deepfake made on Make a deepfake, or your own labelled faces."
     )
     if st.session_state.get("learn.quiz_setup"):
         quiz_setup()
         st.stop()  # the quiz tab is the page's last: nothing else is left to draw
     if "learn.quiz_faces" not in st.session_state:
-        start_quiz([(s.name, s.label) for s in list_samples() if s.is_face_crop])
-    own = not isinstance(st.session_state["learn.quiz_faces"][0][0], str)  # samples go by name
+        with studio.shown_errors():
+            start_sample_quiz()
     buttons = st.columns(2)
     if buttons[0].button("Use your own labelled faces", key="learn.quiz_own", icon=":material/upload:"):
         st.session_state["learn.quiz_setup"] = True
         st.rerun()
-    if own and buttons[1].button("Back to the sample faces", key="learn.quiz_samples"):
-        start_quiz([(s.name, s.label) for s in list_samples() if s.is_face_crop])
+    if st.session_state["learn.quiz_is_own"] and buttons[1].button(
+        "Back to the sample faces", key="learn.quiz_samples"
+    ):
+        start_sample_quiz()
     faces = st.session_state["learn.quiz_faces"]
     position = st.session_state["learn.quiz_pos"] % len(faces)
     face, truth = faces[st.session_state["learn.quiz_order"][position]]
-    if isinstance(face, str):
-        with studio.shown_errors():
-            face = load_image(sample_path(face))
     left, right = st.columns([1, 2])
     left.image(face, caption=f"Face {position + 1} of {len(faces)}", width="stretch")
     with right:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from mesonet import config
@@ -128,7 +129,8 @@ def _upload_input(key: str, on_removed: Callable[[], None] | None) -> MediaInput
     )
     if upload is None:
         return None
-    is_crop = st.toggle(
+    is_image = Path(upload.name).suffix.lower() in IMAGE_EXTENSIONS
+    is_crop = is_image and st.toggle(
         "This image is already an aligned face crop (skip face detection)",
         key=f"{key}.is_crop",
         help="Like the authors' dataset: the whole image is the face, resized to 256x256.",
@@ -165,6 +167,18 @@ def _sample_input(key: str) -> MediaInput | None:
                 data = sample_path(name).read_bytes()
         return MediaInput(Path(sample.relpath).name, data, sha256_bytes(data), sample.is_face_crop)
     return None
+
+
+@st.cache_data(show_spinner="Preparing the sample faces...", max_entries=1)
+def sample_faces() -> list[tuple[np.ndarray, str, str]]:
+    """The quizzes' built-in faces, as (aligned crop, "real" or "fake", title): the authors' four crops and
+    the face of the sample deepfake (made here, on first use)."""
+    from mesonet.faces.swap import sample_deepfake_face
+    from mesonet.media.images import load_image
+    from mesonet.media.samples import list_samples, sample_path
+
+    faces = [(load_image(sample_path(s.name)), s.label, s.title) for s in list_samples() if s.is_face_crop]
+    return [*faces, (sample_deepfake_face(), "fake", "The sample deepfake's face (made here)")]
 
 
 def extraction_settings(key: str) -> ExtractionSettings:

@@ -218,12 +218,15 @@ def download_content(at: AppTest, file_name: str) -> bytes:
     raise AssertionError(f"no download button saves {file_name}")
 
 
-def open_app(page: str | None = None) -> AppTest:
-    """The app after its first run, on `page` ("pages/compare.py", ...) or the Analyse page."""
+def open_app(page: str | None = None, *, query: dict[str, str] | None = None) -> AppTest:
+    """The app after its first run, on `page` ("pages/compare.py", ...) or the Analyse page; `query` is
+    the address's query string on that page (as a reload of a page with one sends it)."""
     at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
     at.run()
     if page:
-        at.switch_page(page).run()
+        at.switch_page(page)
+        at.query_params.update(query or {})
+        at.run()
     assert not at.exception
     return at
 

@@ -15,6 +15,8 @@ Public API:
     check_swap_output(out, target) -> Path   an output path of the right kind, before any work
     save_swap_image(image, out) -> Path      PNG or JPEG, with a "made here" text chunk or comment
     swap_video(source, target_video, out, *, max_seconds, progress, cancel, source_name) -> Path
+    sample_deepfake(progress) -> Path        the sample deepfake clip, made once
+    sample_deepfake_face() -> np.ndarray     its face as an aligned crop, for the quizzes
 
 The steps of `swap_with_landmarks`, in the order the lesson shows them:
 1. Delaunay triangulation of the TARGET's 68 landmarks (cv2.Subdiv2D); the triangles are kept as
@@ -65,7 +67,7 @@ from PIL.PngImagePlugin import PngInfo
 from mesonet import config
 from mesonet.errors import CancelledError, FaceSwapError
 from mesonet.faces.align import Box, alignment_geometry, check_frame
-from mesonet.faces.detect import SIDE_TO_BOX_RANGE, detect_faces, face_landmarks_68
+from mesonet.faces.detect import SIDE_TO_BOX_RANGE, detect_faces, extract_faces, face_landmarks_68
 from mesonet.media.ffmpeg import BROWSER_H264, probe_video
 from mesonet.media.images import is_video, load_image
 from mesonet.media.samples import get_sample, sample_path
@@ -759,6 +761,7 @@ def swap_video(
 # The sample deepfake: the authors' real crop real00240 (Apache-2.0) on the astronaut clip (public domain).
 SAMPLE_SOURCE = "authors-real00240"
 SAMPLE_NAME = "astronaut-deepfake"
+SAMPLE_FACE_FILE = "astronaut_deepfake_face.png"
 
 
 def sample_deepfake(progress: Progress | None = None) -> Path:
@@ -769,3 +772,20 @@ def sample_deepfake(progress: Progress | None = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     source = load_image(sample_path(SAMPLE_SOURCE))
     return swap_video(source, sample_path("astronaut-clip"), out, progress=progress, source_name="real00240")
+
+
+def sample_deepfake_face() -> np.ndarray:
+    """The sample deepfake's face as an aligned 256x256 crop: the same swap (real00240 onto the astronaut)
+    made on the photo the clip pans over, so the quizzes have a fake made here without decoding the clip.
+    Made once into the samples cache (about 1 s)."""
+    out = config.samples_cache_dir() / SAMPLE_FACE_FILE
+    if out.is_file():
+        return load_image(out)
+    source, target = load_image(sample_path(SAMPLE_SOURCE)), load_image(sample_path("astronaut-photo"))
+    swapped = swap_faces(source, target, source_name="real00240", target_name="the astronaut photo").result
+    crop = extract_faces(swapped)[0].crop
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{uuid.uuid4().hex}.png")  # two sessions may make it at once
+    Image.fromarray(crop).save(partial)
+    partial.replace(out)
+    return crop

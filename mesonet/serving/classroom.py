@@ -12,7 +12,10 @@ Rules (issue 22):
 - a nickname is stripped of control characters and cut to `NICKNAME_MAX` characters (the page
   escapes it as well); a taken nickname gets a number;
 - one vote per student per face: a vote after the countdown or a second vote is ignored, and
-  counted as ignored, so the teacher sees how many there were.
+  counted as ignored, so the teacher sees how many there were;
+- a teacher whose page reloaded takes the round back with its code and its teacher key
+  (`TEACHER_KEY_LENGTH` characters, shown to the teacher only); after `MAX_TAKE_BACK_TRIES` wrong
+  keys the round refuses every key, so guessing it is hopeless.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ MAX_ROUNDS = 20
 MAX_FACES = 100
 NICKNAME_MAX = 24
 ROUND_IDLE_S = 3 * 3600
+TEACHER_KEY_LENGTH = 8  # 32^8 = 2^40 keys
+MAX_TAKE_BACK_TRIES = 10
 Answer = Literal["real", "fake"]
 Phase = Literal["lobby", "voting", "closed", "revealed", "ended"]
 ANSWERS: tuple[Answer, ...] = ("real", "fake")
@@ -78,6 +83,10 @@ def clean_nickname(raw: str) -> str:
     return name
 
 
+def random_code(length: int) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
 def normalise_code(raw: str) -> str:
     """The code as stored: upper case, without spaces or dashes ("ab3-k7p" -> "AB3K7P")."""
     return "".join(ch for ch in str(raw).upper() if ch.isalnum())
@@ -90,6 +99,8 @@ class ClassRound:
     code: str
     teacher_token: str
     clock: Callable[[], float] = time.monotonic
+    teacher_key: str = field(default_factory=lambda: random_code(TEACHER_KEY_LENGTH))
+    wrong_keys: int = 0
     faces: list[RoundFace] = field(default_factory=list)
     students: dict[str, str] = field(default_factory=dict)  # student token -> nickname
     votes: dict[int, dict[str, Answer]] = field(default_factory=dict)  # face index -> student token -> vote
@@ -111,6 +122,18 @@ class ClassRound:
     def check_teacher(self, token: str) -> None:
         if not secrets.compare_digest(token, self.teacher_token):
             raise ClassroomError("Only the teacher who started this round can do that.")
+
+    def take_back(self, key: str) -> str:
+        """The teacher token, for the teacher key (after a page reload lost the teacher's session)."""
+        with self._lock:
+            if self.wrong_keys >= MAX_TAKE_BACK_TRIES:
+                raise ClassroomError(
+                    "This round took too many wrong teacher keys and no longer takes any; start a new round."
+                )
+            if not secrets.compare_digest(normalise_code(key), self.teacher_key):
+                self.wrong_keys += 1
+                raise ClassroomError("That is not this round's teacher key. It is shown under the teacher's controls.")
+            return self.teacher_token
 
     # The teacher's actions ------------------------------------------------------------------
 
@@ -291,9 +314,9 @@ class Classrooms:
             self._sweep()
             if len(self._rounds) >= MAX_ROUNDS:
                 raise ClassroomError(f"{MAX_ROUNDS} class rounds are open on this server; end one first.")
-            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            code = random_code(CODE_LENGTH)
             while code in self._rounds:
-                code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+                code = random_code(CODE_LENGTH)
             round_ = ClassRound(code, secrets.token_urlsafe(24), self.clock)
             self._rounds[code] = round_
             return round_

@@ -170,7 +170,7 @@ def test_quiz_hides_the_uploader_and_file_names_while_playing(sample_images):
     at.button(key="learn.quiz_guess_fake").click().run()
     assert "it is **" in (at.success or at.error)[0].value and "df00204" not in (at.success or at.error)[0].value
     at.button(key="learn.quiz_samples").click().run()
-    assert "Face 1 of 4" in captions_of(at)
+    assert "Face 1 of 5" in captions_of(at)  # the four crops and the sample deepfake's face
 
 
 def test_feature_maps_open_on_the_most_active_channel_and_name_the_silent_ones(sample_images):
@@ -244,3 +244,43 @@ def test_a_class_round_takes_faces_from_a_server_dataset_and_a_swap_as_a_known_f
     swap.button(key="class.add_analysed").click().run()
     assert round_.faces[-1].truth == "fake" and round_.faces[-1].source == "deepfake.png"
     classrooms().close(code, round_.teacher_token)
+
+
+def test_a_reload_loses_neither_the_teacher_nor_a_student(sample_images):
+    """Issue 22: a teacher whose page reloaded had lost the round; a student lost their seat and votes."""
+    from mesonet.serving.classroom import ClassRound
+    from studio.server import classrooms
+
+    teacher = open_app("pages/class_round.py")
+    teacher.button(key="class.start").click().run()
+    code, token = teacher.session_state["class.teacher"]
+    round_: ClassRound = classrooms().get(code)
+    key = round_.teacher_key
+    assert any(f"**{key[:4]}-{key[4:]}**" in m.value for m in teacher.markdown)  # shown to the teacher
+    teacher.button(key="class.add_samples").click().run()
+
+    student = open_app("pages/class_round.py")
+    student.text_input(key="class.code").input(code)
+    student.text_input(key="class.nickname").input("Ada").run()
+    student.button(key="class.join").click().run()
+    seat = student.session_state["class.student"][1]
+    assert student.query_params["seat"] == seat
+    round_.show_next(token)
+    assert round_.vote(seat, 0, "fake") == "counted"
+
+    reloaded_student = open_app("pages/class_round.py", query={"code": code, "seat": seat})  # same address, new session
+    assert reloaded_student.session_state["class.student"] == (code, seat)
+    assert any("You are **Ada**" in c.value for c in reloaded_student.caption)
+    assert round_.vote(seat, 0, "real") == "repeat"  # still one seat, one vote
+
+    reloaded_teacher = open_app("pages/class_round.py")
+    assert "class.teacher" not in reloaded_teacher.session_state
+    reloaded_teacher.text_input(key="class.back_code").input(code.lower())
+    reloaded_teacher.text_input(key="class.back_key").input("WRONG-KEY").run()
+    reloaded_teacher.button(key="class.take_back").click().run()
+    assert "not this round's teacher key" in reloaded_teacher.error[0].value
+    reloaded_teacher.text_input(key="class.back_key").input(f"{key[:4]}-{key[4:]}").run()
+    reloaded_teacher.button(key="class.take_back").click().run()
+    assert reloaded_teacher.session_state["class.teacher"] == (code, token)
+    assert not reloaded_teacher.error and reloaded_teacher.button(key="class.reveal")
+    classrooms().close(code, token)

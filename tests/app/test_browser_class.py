@@ -36,8 +36,8 @@ def test_a_round_with_a_teacher_and_three_students(browser, server, screenshots)
         teacher.get_by_role("button", name="Start a class round").click()
         code_text = teacher.get_by_text(re.compile(r"^Code [A-Z2-9]{6}$")).inner_text()
         code = code_text.split()[1]
-        teacher.get_by_role("button", name="Add the authors' 4 sample crops").click()
-        expect(teacher.get_by_text("Faces of this round (4)")).to_be_visible()
+        teacher.get_by_role("button", name=re.compile("^Add the sample faces")).click()
+        expect(teacher.get_by_text("Faces of this round (5)")).to_be_visible()  # with the sample deepfake's face
 
         for n, nickname in enumerate(["Ada", "<b>Bob</b>", "Cy"]):
             phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True} if n == 0 else {}

@@ -29,6 +29,7 @@ from mesonet.faces.swap import (
     find_swap_face,
     label_box,
     mark_made_here,
+    sample_deepfake_face,
     save_swap_image,
     swap_faces,
     swap_video,
@@ -218,6 +219,21 @@ def test_a_profile_view_is_refused_by_its_landmarks(swapped: SwapResult) -> None
 
 
 # ---- output files -----------------------------------------------------------------------------------
+
+
+def test_the_sample_deepfake_face_is_an_aligned_crop_of_the_swap_made_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MESONET_CACHE_DIR", str(tmp_path))
+    crop = sample_deepfake_face()
+    assert crop.shape == (256, 256, 3) and crop.dtype == np.uint8
+    assert extract_faces(crop, upsample=1)  # a face, framed as the networks read it
+    astronaut = extract_faces(load_image(sample_path("astronaut-photo")))[0].crop
+    assert np.abs(crop.astype(int) - astronaut).mean() > 5  # not the astronaut's own face
+    made = next(tmp_path.rglob("astronaut_deepfake_face.png"))
+    first_made = made.stat().st_mtime_ns
+    assert np.array_equal(sample_deepfake_face(), crop)  # read back (PNG is lossless), not made again
+    assert made.stat().st_mtime_ns == first_made
 
 
 def test_saved_photos_say_where_they_were_made(swapped: SwapResult, tmp_path: Path) -> None:

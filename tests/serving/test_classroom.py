@@ -13,8 +13,10 @@ from mesonet.serving.classroom import (
     CODE_ALPHABET,
     CODE_LENGTH,
     MAX_STUDENTS,
+    MAX_TAKE_BACK_TRIES,
     NICKNAME_MAX,
     ROUND_IDLE_S,
+    TEACHER_KEY_LENGTH,
     ClassroomError,
     Classrooms,
     clean_nickname,
@@ -64,6 +66,21 @@ def test_a_round_expires_when_idle_and_is_forgotten_when_closed(rooms, clock):
     rooms.close(used.code, used.teacher_token)
     with pytest.raises(ClassroomError):
         rooms.get(used.code)
+
+
+def test_the_teacher_takes_a_round_back_with_its_key_and_guessing_is_shut_off(rooms):
+    round_, other = rooms.start(), rooms.start()
+    key = round_.teacher_key
+    assert len(key) == TEACHER_KEY_LENGTH and set(key) <= set(CODE_ALPHABET) and key != other.teacher_key
+    assert round_.take_back(f" {key[:4].lower()}-{key[4:]} ") == round_.teacher_token  # as a person types it
+    with pytest.raises(ClassroomError, match="not this round's teacher key"):
+        round_.take_back(other.teacher_key)
+    for _ in range(MAX_TAKE_BACK_TRIES - 1):
+        with pytest.raises(ClassroomError, match="not this round's teacher key"):
+            round_.take_back("WRONGKEY")
+    with pytest.raises(ClassroomError, match="no longer takes any"):
+        round_.take_back(key)  # the right key, too late: the round is closed to guessing
+    assert other.take_back(other.teacher_key) == other.teacher_token  # other rounds are not affected
 
 
 def test_nicknames_are_cleaned_bounded_and_unique(rooms):
