@@ -1,12 +1,14 @@
 """Server-wide limits on heavy work that runs outside the worker pool (live cameras, annotated videos).
 
 Public API:
-    ConcurrencyLimit(limit)    .try_enter() -> bool   .leave()   .taken   .limit
+    ConcurrencyLimit(limit)    .try_enter() -> bool   .leave()   .taken   .limit   .wanted_within(seconds) -> bool
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 
 
 class ConcurrencyLimit:
@@ -21,15 +23,22 @@ class ConcurrencyLimit:
             raise ValueError(f"limit must be 1 or more, got {limit}.")
         self.limit = limit
         self._taken = 0
+        self._refused_at = -math.inf
         self._lock = threading.Lock()
 
     def try_enter(self) -> bool:
         """Takes a slot if one is free; returns whether it did."""
         with self._lock:
             if self._taken >= self.limit:
+                self._refused_at = time.monotonic()
                 return False
             self._taken += 1
             return True
+
+    def wanted_within(self, seconds: float) -> bool:
+        """Whether someone was refused a slot in the last `seconds` (a holder that can, then gives its turn up)."""
+        with self._lock:
+            return time.monotonic() - self._refused_at <= seconds
 
     def leave(self) -> None:
         with self._lock:

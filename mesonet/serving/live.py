@@ -6,7 +6,7 @@ Public API:
     LiveStats                 frames received, scored and dropped, and the scored frames per second
     LiveScorer(classifier, *, detect_every, detect_max_side, follow, max_faces)
         .score_frame(frame, *, frame_index, time_s) -> LiveFrame   .warm_up()  .reset()
-    LiveStream(scorer, *, slots, history_s, fps_window_s)
+    LiveStream(scorer, *, slots, history_s, fps_window_s, idle_s, turn_s)
         .offer(frame)  .latest()  .history()  .stats()  .restart()  .stop()
 
 Coordinates as in mesonet.faces.detect: frames are uint8 RGB arrays of shape (H, W, 3), boxes are
@@ -52,6 +52,12 @@ DEFAULT_DETECT_EVERY = 5
 # frame (a face at arm's length from a laptop camera) in a quarter of the full-size time.
 DEFAULT_DETECT_MAX_SIDE = 320
 DEFAULT_MAX_FACES = 4
+# Cameras beyond the server's scoring slots take turns: 30 s scored, then the slot goes to a waiting
+# camera; the one that gave it up waits 2 s before asking again, so the waiting one gets it (it asks
+# with every frame, 15-30 times a second, and counts as waiting for a second after each refusal).
+DEFAULT_TURN_S = 30.0
+TURN_REST_S = 2.0
+_WANTED_WITHIN_S = 1.0
 # A face that was lost (missed by a detection, or by the landmarks) is remembered this long, so
 # that it gets its number back when it is found again.
 _FORGET_AFTER_S = 2.0
@@ -353,6 +359,9 @@ class LiveStream:
         slots: the server's ConcurrencyLimit, or None for no limit. While every slot is taken, frames
             are dropped unscored and `stats().waiting_for_slot` says so; scoring starts with
             the first frame after a slot is free.
+        turn_s: a stream that has held its slot this long gives it up as soon as another stream
+            was refused one, and rests `TURN_REST_S` before it tries again, so that cameras take
+            turns rather than one keeping the others unscored for as long as it stays on.
         history_s: how many seconds of results `history()` keeps.
         fps_window_s: the scored frames per second are measured over this many seconds.
     """
@@ -365,6 +374,7 @@ class LiveStream:
         history_s: float = 10.0,
         fps_window_s: float = 3.0,
         idle_s: float = 10.0,
+        turn_s: float = DEFAULT_TURN_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.scorer = scorer
@@ -372,9 +382,12 @@ class LiveStream:
         self.history_s = history_s
         self.fps_window_s = fps_window_s
         self.idle_s = idle_s
+        self.turn_s = turn_s
         self._clock = clock
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._slot_since = 0.0
+        self._resting_until = -math.inf  # after giving its turn up (kept across restarts: no queue jumping)
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -408,11 +421,14 @@ class LiveStream:
             self._received += 1
             self._last_frame_at = now
             if self._thread is None:
-                self._waiting_for_slot = self.slots is not None and not self.slots.try_enter()
+                self._waiting_for_slot = self.slots is not None and (
+                    now < self._resting_until or not self.slots.try_enter()
+                )
                 if self._waiting_for_slot:
                     self._pending = None
                     self._dropped += 1
                     return
+                self._slot_since = now
                 self._thread = threading.Thread(target=self._work, name="mesonet-live", daemon=True)
                 self._thread.start()
             self._condition.notify()
@@ -497,3 +513,15 @@ class LiveStream:
                     self._history.popleft()
                 while self._done_at and self._done_at[-1] - self._done_at[0] > max(self.fps_window_s, 1.0):
                     self._done_at.popleft()
+                if self._turn_is_over():
+                    self._thread = None  # the next frame after the rest asks for a slot again
+                    self._resting_until = self._clock() + TURN_REST_S
+                    return
+
+    def _turn_is_over(self) -> bool:
+        """Whether this stream has had its turn and another one is waiting for the slot (lock held)."""
+        return (
+            self.slots is not None
+            and self._clock() - self._slot_since >= self.turn_s
+            and self.slots.wanted_within(_WANTED_WITHIN_S)
+        )

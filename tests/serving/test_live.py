@@ -258,6 +258,38 @@ def test_a_stream_beyond_the_servers_slots_waits_unscored_and_is_scored_once_one
         slots.leave()
 
 
+def test_cameras_beyond_the_slots_take_turns(frames, classifier):
+    """Issue 24, finding 3: one camera held the only slot for as long as it stayed on."""
+    slots = ConcurrencyLimit(1)
+    cameras = [LiveStream(LiveScorer(classifier("meso4-df")), slots=slots, turn_s=0.6) for _ in range(2)]
+    scored_by = []  # which camera held the slot, sampled as the frames come
+    try:
+        for n in range(120):  # two cameras at 20 frames a second for 6 s
+            for camera in cameras:
+                camera.offer(frames[n % len(frames)])
+            scored_by.append(tuple(not c.stats().waiting_for_slot for c in cameras))
+            time.sleep(0.05)
+        assert all(c.stats().scored > 5 for c in cameras)
+        handovers = sum(1 for a, b in zip(scored_by, scored_by[1:]) if a != b)
+        assert handovers >= 3  # turn after turn, not once (without turns: none, the second camera is never scored)
+    finally:
+        for camera in cameras:
+            camera.stop()
+    assert slots.taken == 0
+
+
+def test_a_camera_alone_keeps_its_slot_past_its_turn(frames, classifier):
+    slots = ConcurrencyLimit(1)
+    camera = LiveStream(LiveScorer(classifier("meso4-df")), slots=slots, turn_s=0.2)
+    try:
+        for n in range(20):
+            camera.offer(frames[n])
+            time.sleep(0.05)
+        assert not camera.stats().waiting_for_slot and camera.stats().scored >= 10  # nobody waits: no rest
+    finally:
+        camera.stop()
+
+
 def test_live_stream_limit_comes_from_the_environment(monkeypatch):
     monkeypatch.delenv(config.LIVE_STREAMS_ENV, raising=False)
     assert config.live_stream_limit() == max(1, config.cpu_count() // 2)
