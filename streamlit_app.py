@@ -9,7 +9,7 @@ import streamlit as st
 
 import studio
 
-st.set_page_config(page_title="MesoNet Studio", page_icon=":material/face_retouching_off:", layout="wide")
+st.set_page_config(page_title="MesoNet Studio", page_icon=studio.app_icon(), layout="wide")
 studio.swept_temp_folders()
 pages = studio.app_pages()
 # The menu is drawn by studio.menu() rather than by Streamlit: because the page files live in a

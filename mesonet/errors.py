@@ -18,6 +18,10 @@ class WeightsError(MesonetError):
     """Weights that cannot be found, downloaded, verified or loaded."""
 
 
+class ArchitectureMismatch(WeightsError):
+    """A sound weight file of another network than the one it was checked against."""
+
+
 class MediaError(MesonetError):
     """A file that cannot be read as an image or a video."""
 

@@ -132,6 +132,7 @@ class Summary:
         return {
             "verdict": self.verdict,
             "track": self.track_id,
+            "face": None if self.track_id is None else self.track_id + 1,  # as the app and the crops' names say
             "p_fake": self.p_fake_mean,
             "p_fake_median": self.p_fake_median,
             "vote_fake": self.vote_fake,

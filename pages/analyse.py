@@ -12,7 +12,8 @@ from mesonet.analysis.results import face_number
 from mesonet.verdict import UNCERTAIN_MARGIN
 from studio import annotated_video, results
 
-choice = studio.page_setup()
+run_started = time.perf_counter()  # the user's wait: from the file's arrival on the server to the verdict
+studio.page_setup(model_picker=False)  # the classifier is drawn on this page, under the file
 st.session_state.setdefault("analyse.selected_frame", None)
 
 st.title("Analyse a photo or a video")
@@ -20,15 +21,15 @@ st.write(
     "Upload a photo or a video, take a picture, or pick a sample. MesoNet Studio finds and aligns the faces "
     "as the authors did, scores each one, and gives a verdict for the whole file."
 )
-st.caption(studio.LABEL_NOTE)
 
 studio.worker_pool()  # the server's workers start (loading dlib) while the user picks a file
 # Coming back from another page shows the file analysed last (the uploader itself forgets it).
 analysed = studio.last_analysed()
 media = studio.media_input("analyse", kept=analysed.media if analysed else None, on_removed=studio.forget_analysed)
 settings = studio.extraction_settings("analyse")
-with st.sidebar:
-    st.subheader("Decision")
+# On the page, not in the sidebar: a phone shows it right above the verdict without opening the sidebar.
+with st.expander(f"Classifier and threshold: {studio.kept_weights_label()}", icon=":material/neurology:"):
+    choice = studio.weights_picker(st.container())
     threshold = studio.threshold_slider(
         start=choice.threshold, help="A frame, and the video's mean, count as fake at or above it."
     )
@@ -38,6 +39,7 @@ with st.sidebar:
         key="analyse.aggregate",
         format_func={"mean": "mean P(fake) (paper)", "vote": "majority of frames (authors' code)"}.get,
         persist_state="session",
+        horizontal=True,
     )
 
 if media is None:
@@ -54,7 +56,9 @@ with studio.shown_errors():
     start = time.perf_counter()
     analysis = score_extraction(extraction, classifier, threshold=threshold, aggregate=aggregate)
     analysis.path = media.name
-    elapsed = extract_s + time.perf_counter() - start
+    # Faces from the server's cache count what they took when made: a quick answer must not tell a user
+    # that someone else analysed the same file.
+    elapsed = max(time.perf_counter() - run_started, extract_s + time.perf_counter() - start)
 
 studio.remember_analysed(media, settings, extraction)  # for coming back, and for Compare and Learn
 results.verdict_card(analysis, seconds=elapsed)

@@ -23,7 +23,7 @@ st.write(
     "The same faces through every pretrained network (and your own weights, if you added any on the "
     "Weights page). The faces are extracted once; each model only rescores them."
 )
-st.caption(studio.LABEL_NOTE + " " + studio.WEIGHTS_NOTE)
+st.caption(studio.WEIGHTS_NOTE)
 
 with st.sidebar:
     st.subheader("Decision")
@@ -189,6 +189,7 @@ if not disagree.empty:
                 width=results.GALLERY_SIDE_PX,
             )
 
+st.caption(studio.LABEL_NOTE)
 st.download_button(
     "Scores per face and model (CSV)",
     csv_safe_frame(scores.reset_index()).to_csv(index=False),

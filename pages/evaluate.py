@@ -25,7 +25,6 @@ st.write(
     "Score every face of a dataset with the chosen model and get the paper's table (accuracy on forged, real "
     "and all faces), ROC AUC, equal error rate, the confusion matrix and the worst mistakes."
 )
-st.caption(studio.LABEL_NOTE)
 
 data = studio.dataset_input("evaluate")
 columns = st.columns(3)
@@ -177,6 +176,7 @@ else:
             caption=studio.plain(f"{item.class_folder}/{Path(item.path).name}") + f": P(fake) {item.p_fake:.0%}",
         )
 
+st.caption(studio.LABEL_NOTE)
 buttons = st.columns(3)
 stem = f"{Path(name).stem}_{model_label}"
 for button, (label, key, suffix, mime, icon) in zip(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 
@@ -21,7 +22,7 @@ from studio.server import training_runs
 STEPS_RANGE = (5, 2000)
 BATCH_RANGE = (4, 128)
 
-choice = ui.page_setup()
+ui.page_setup(model_picker=False)  # one architecture picker on this page: the run's, below
 st.title("Train or fine-tune")
 st.write(
     "A short run for the classroom: the paper's recipe (mean squared error on the sigmoid, Adam at 1e-3 divided "
@@ -31,11 +32,22 @@ st.write(
 )
 
 
+def steps_per_point(steps: int) -> int:
+    """Steps between two points of the curves (an "epoch" of the run): about 30 points, at least 5 steps apart
+    (each point validates)."""
+    return max(5, math.ceil(steps / 30))
+
+
+FEW_VALIDATION_FACES = 50  # below this, one face moves validation accuracy by more than 2 points
+
+
 def keep_weights(job: TrainingJob) -> str:
     """Copies the run's weights where custom weights live and adds them to this user's picker."""
-    stored = ui.store_custom_weights(job.result_path.name, job.result_path.read_bytes(), job.config.arch)
+    stored, _ = ui.store_custom_weights(job.result_path.name, job.result_path.read_bytes(), job.config.arch)
     label = f"trained {job.config.arch} ({time.strftime('%H:%M', time.localtime(job.finished))})"
     ui.add_custom_weights(label, job.config.arch, stored)
+    # The sidebar's choice from now on (its picker is not drawn on this page, so it can be set here).
+    st.session_state.update({"model.arch": job.config.arch, "model.weights": label})
     return label
 
 
@@ -72,10 +84,11 @@ def curves_figure(history: list[dict]) -> go.Figure:
 
 
 if added := st.session_state.pop("train.added", None):
-    st.success(f"Added {added}: pick it in the sidebar's weights.", icon=":material/check_circle:")
+    st.success(f"Added {added}: every page now scores with it (the sidebar's weights).", icon=":material/check_circle:")
 
-# Who this session is to the server's training slot: a run belongs to the session that started it.
-owner = st.session_state.setdefault("train.owner", secrets.token_urlsafe(16))
+# Who this session is to the server's training slot: a run belongs to the session that started it. The
+# address carries it once a run starts, so that a reload finds the run (and its weights) again.
+owner = st.session_state.setdefault("train.owner", st.query_params.get("run") or secrets.token_urlsafe(16))
 busy_until = training_runs().busy_until()
 mine = training_runs().owned_by(owner)
 busy = (busy_until is not None and mine is None) or (mine is not None and mine.running)
@@ -87,7 +100,7 @@ arch = columns[0].radio(
     list(ARCHITECTURE_TITLES),
     format_func=ARCHITECTURE_TITLES.get,
     key="train.arch",
-    index=list(ARCHITECTURE_TITLES).index(choice.arch),
+    index=list(ARCHITECTURE_TITLES).index(st.session_state.get("model.arch", "meso4")),
 )
 init = columns[1].selectbox(
     "Start from",
@@ -143,9 +156,9 @@ if start:
         arch=arch,
         variant=Variant(),
         init=None if init == "random" else init,
-        epochs=max(1, int(steps) // 20),
+        epochs=math.ceil(int(steps) / steps_per_point(int(steps))),
         batch_size=int(batch_size),
-        steps_per_epoch=min(20, int(steps)),
+        steps_per_epoch=steps_per_point(int(steps)),
         max_steps=int(steps),
         val_split=0.1,
     )
@@ -157,6 +170,7 @@ if start:
         if not started:
             st.warning("Someone started a run a moment ago; try again when it ends.", icon=":material/hourglass_top:")
         else:
+            st.query_params["run"] = owner
             st.rerun()
 
 
@@ -175,7 +189,7 @@ def live_view() -> None:
     if job.running:
         st.session_state["train.watching"] = True
         fraction = job.steps_done / job.steps_total if job.steps_total else 0.0
-        status = f"Step {job.steps_done} of {job.steps_total}" if job.steps_total else "Starting the training process"
+        status = f"Step {job.steps_done} of {job.steps_total}" if job.steps_done else job.stage
         st.progress(fraction, text=f"{status} · {time.time() - job.started:.0f} s")
         if st.button(
             "Stop",
@@ -193,6 +207,14 @@ def live_view() -> None:
         st.success(
             f"{how} after {job.steps_done} steps in {job.finished - job.started:.0f} s: best weights saved.",
             icon=":material/check_circle:",
+        )
+    if job.data is not None and 0 < job.data["n_val"] < FEW_VALIDATION_FACES:
+        n_val = job.data["n_val"]
+        st.warning(
+            f"Validation holds {n_val} faces only: each face moves its accuracy by {100 / n_val:.0f} points, so the "
+            f"validation curve says little. Use a dataset of {10 * FEW_VALIDATION_FACES} faces or more (a tenth "
+            "of them validates).",
+            icon=":material/warning:",
         )
     if job.history:
         st.plotly_chart(curves_figure(job.history), key="train.curves")

@@ -22,6 +22,7 @@ st.dataframe(
         [
             {
                 "name": e.name,
+                "SHA-256": e.sha256,  # second: visible without scrolling (issue 21)
                 "architecture": e.arch_title,
                 "trained on": e.trained_on,
                 "parameters": f"{e.trainable_params:,}",
@@ -29,7 +30,6 @@ st.dataframe(
                 "status": statuses[e.name],
                 "licence": e.license,
                 "source": e.source,
-                "SHA-256": e.sha256,
             }
             for e in entries
         ]
@@ -74,27 +74,31 @@ else:
 st.subheader("Your own weights")
 st.write(
     "Upload weights saved from a Meso4 or MesoInception4 (`.h5`, `.weights.h5`) or a whole `.keras` "
-    "model. The file is checked against the architecture you pick; once accepted it can be picked in the "
-    "sidebar on every page, for this session. `.keras` files load in safe mode: files carrying code are "
+    "model. The architecture is read from the file; once accepted, the file is the sidebar's choice, and can be "
+    "picked there on every page, for this session. `.keras` files load in safe mode: files carrying code are "
     "refused."
 )
+# Outside the form, so that it keeps its value after a submit (the form clears its uploader).
+arch = st.radio(
+    "Architecture of the file",
+    ["detect", *ARCHITECTURE_TITLES],
+    format_func={"detect": "Read it from the file", **ARCHITECTURE_TITLES}.get,
+    horizontal=True,
+    key="weights.arch",
+)
 with st.form("weights.upload_form", clear_on_submit=True):
-    arch = st.radio(
-        "Architecture of the file",
-        list(ARCHITECTURE_TITLES),
-        format_func=ARCHITECTURE_TITLES.get,
-        horizontal=True,
-        key="weights.arch",
-    )
     upload = st.file_uploader("Weight file", type=["h5", "keras"], key="weights.uploader")
     submitted = st.form_submit_button("Check and add", icon=":material/upload:")
 
 if submitted and upload is not None:
     with studio.shown_errors(stop=False):
-        stored = studio.store_custom_weights(upload.name, upload.getvalue(), arch)
-        studio.add_custom_weights(f"{stored.name} ({ARCHITECTURE_TITLES[arch]})", arch, stored)
+        stored, found = studio.store_custom_weights(upload.name, upload.getvalue(), None if arch == "detect" else arch)
+        label = f"{stored.name} ({ARCHITECTURE_TITLES[found]})"
+        studio.add_custom_weights(label, found, stored)
+        # The sidebar's picker (drawn last, below) shows the new file at once, whatever it showed before.
+        st.session_state.update({"model.arch": found, "model.weights": label})
         st.success(
-            f"Accepted {studio.plain(stored.name)} as {ARCHITECTURE_TITLES[arch]} weights. Pick it in the sidebar.",
+            f"Accepted {studio.plain(stored.name)} as {ARCHITECTURE_TITLES[found]} weights; the sidebar now uses it.",
             icon=":material/check_circle:",
         )
 elif submitted:

@@ -27,11 +27,12 @@ from studio.inputs import (
     dataset_input,
     extraction_settings,
     media_input,
+    sample_faces,
     server_datasets,
     sha256_bytes,
     threshold_slider,
 )
-from studio.navigation import app_pages, ensure_router, menu
+from studio.navigation import app_icon, app_pages, ensure_router, menu
 from studio.picker import (
     CUSTOM_KEY,
     ModelChoice,
@@ -39,6 +40,7 @@ from studio.picker import (
     classifier_for,
     custom_weights_dir,
     ensemble_for,
+    kept_weights_label,
     model_choices,
     store_custom_weights,
     weights_picker,
@@ -58,6 +60,7 @@ __all__ = [
     "DatasetChoice",
     "ModelChoice",
     "add_custom_weights",
+    "app_icon",
     "app_pages",
     "cached_classifier",
     "classifier_for",
@@ -68,6 +71,7 @@ __all__ = [
     "extraction_settings",
     "forget_analysed",
     "get_extraction",
+    "kept_weights_label",
     "last_analysed",
     "media_input",
     "menu",
@@ -75,6 +79,7 @@ __all__ = [
     "page_setup",
     "plain",
     "remember_analysed",
+    "sample_faces",
     "server_datasets",
     "sha256_bytes",
     "store_custom_weights",

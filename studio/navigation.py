@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import streamlit as st
+from PIL import Image, ImageDraw
+
+
+@functools.cache
+def app_icon() -> Image.Image:
+    """The browser tab's icon, drawn here: a Material icon name would make every page fetch it from
+    fonts.gstatic.com, which fails offline and tells Google who uses the app (issue 21)."""
+    size = 64
+    icon = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(icon)
+    draw.rounded_rectangle((0, 0, size - 1, size - 1), radius=14, fill="#6C3BD1")  # the theme's primary colour
+    # A face outline cut by a diagonal: "a face, questioned".
+    draw.ellipse((16, 10, 48, 54), outline="white", width=5)
+    draw.line((12, 52, 52, 12), fill="white", width=5)
+    return icon
 
 
 def app_pages() -> list[st.Page]:

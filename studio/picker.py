@@ -22,6 +22,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -32,6 +33,7 @@ from mesonet.models.weights import (
     CATALOG,
     DEFAULT_WEIGHTS,
     check_in_child,
+    detect_architecture,
     get_weights,
     list_weights,
     metadata_threshold,
@@ -41,6 +43,9 @@ from mesonet.models.weights import (
 from mesonet.verdict import DEFAULT_THRESHOLD
 from studio.server import cached_classifier
 from studio.text import WEIGHTS_NOTE, plain
+
+if TYPE_CHECKING:
+    from streamlit.delta_generator import DeltaGenerator
 
 CUSTOM_KEY = "weights.custom"  # {label: {"arch": str, "path": str, "sha256": str}}: this user's accepted files
 _FOLDERS_KEY = "weights.custom_folders"  # the _SessionFolders owning this session's upload folders
@@ -102,17 +107,17 @@ def _remove_folders(folders: list[Path]) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def store_custom_weights(name: str, data: bytes, arch: str) -> Path:
+def store_custom_weights(name: str, data: bytes, arch: str | None = None) -> tuple[Path, str]:
     """Writes an uploaded weight file into a private folder of its own and checks it against `arch`.
 
     Args:
         name: the file's name as uploaded; path parts are dropped ("../x.h5" is stored as "x.h5").
         data: its bytes.
-        arch: "meso4" or "mesoinception4".
+        arch: "meso4" or "mesoinception4"; None reads it from the file (`detect_architecture`).
 
     Returns:
-        The checked file, named like the upload (so messages name the user's file); its folder
-        belongs to this session.
+        (the checked file, named like the upload so that messages name the user's file, in a folder
+        that belongs to this session; its architecture).
 
     Raises:
         WeightsError: the file does not load into `arch` (nothing is kept).
@@ -125,6 +130,7 @@ def store_custom_weights(name: str, data: bytes, arch: str) -> Path:
     path = folder / base
     try:
         path.write_bytes(data)
+        arch = arch or detect_architecture(path)
         check_in_child(arch, path)  # in a child process with a memory cap: never this server's memory
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -132,7 +138,7 @@ def store_custom_weights(name: str, data: bytes, arch: str) -> Path:
     if _FOLDERS_KEY not in st.session_state:
         st.session_state[_FOLDERS_KEY] = _SessionFolders()
     st.session_state[_FOLDERS_KEY].folders.append(folder)
-    return path
+    return path, arch
 
 
 def remove_expired_weights(now: float | None = None) -> None:
@@ -146,8 +152,9 @@ def remove_expired_weights(now: float | None = None) -> None:
             pass  # removed meanwhile by another session
 
 
-def weights_picker() -> ModelChoice:
-    """Architecture and weights in the sidebar, shared by every page for this user.
+def weights_picker(where: DeltaGenerator | None = None) -> ModelChoice:
+    """Architecture and weights, shared by every page for this user; in the sidebar unless `where` is
+    given (Analyse puts them on the page, where a phone shows them without opening the sidebar).
 
     Both choices are kept across pages, also across pages that do not draw the picker. Changing
     the architecture keeps the weights' manipulation (DF stays DF, F2F stays F2F), as the
@@ -155,7 +162,7 @@ def weights_picker() -> ModelChoice:
     """
     st.session_state.setdefault("model.arch", get_weights(DEFAULT_WEIGHTS).arch)
     previous = st.session_state.get("model.weights")
-    with st.sidebar:
+    with where if where is not None else st.sidebar:
         st.subheader("Classifier")
         arch = st.radio(
             "Architecture",
@@ -174,6 +181,12 @@ def weights_picker() -> ModelChoice:
         _weights_card(choice)
         st.caption(WEIGHTS_NOTE)
     return choice
+
+
+def kept_weights_label() -> str:
+    """This user's weights, e.g. "Meso4 · Deepfake", before the picker is drawn (for a heading that names them)."""
+    label = st.session_state.get("model.weights", DEFAULT_WEIGHTS)
+    return CATALOG[label].title if label in CATALOG else f"your file {plain(label)}"
 
 
 def _weights_card(choice: ModelChoice) -> None:

@@ -22,7 +22,7 @@ from mesonet.verdict import (
     verdict_color,
     verdict_words,
 )
-from studio.text import plain
+from studio.text import LABEL_NOTE, plain
 
 # One colour per model where several models share a chart (Compare): from the Okabe-Ito
 # colour-blind-safe palette, leaving out its red, green and pink, which mean fake and real here.
@@ -85,7 +85,12 @@ def verdict_card(analysis, *, seconds: float) -> None:
             metrics[2].metric("Frames with that face", f"{summary.frames_with_face} / {summary.frames_sampled}")
         else:
             metrics[1].metric("Faces found", str(len(analysis.faces)))
-        metrics[-1].metric("Time", f"{seconds:.2f} s", help="Face extraction and scoring.")
+        metrics[-1].metric(
+            "Time",
+            f"{seconds:.2f} s",
+            help="From the file reaching the server to this verdict: waiting for a free worker, finding the faces, "
+            "loading the weights and scoring. The upload itself comes before.",
+        )
         if summary.verdict != "no face" and (is_video or len(analysis.tracks) > 1):
             right.markdown(deciding_words(analysis))
         right.caption(
@@ -295,13 +300,20 @@ def bordered_crop(crop: np.ndarray, color: str) -> np.ndarray:
     return out
 
 
+def spread(items: list, count: int) -> list:
+    """`count` of `items` evenly spaced from the first to the last, in order (all of them when fewer)."""
+    if len(items) <= count:
+        return items
+    return [items[round(n * (len(items) - 1) / (count - 1))] for n in range(count)]
+
+
 def gallery(analysis, key: str) -> None:
     """Every aligned crop in frame order (by face number within a frame), with its time or face
     number and P(fake); the border shows its verdict.
 
     The crops flow in rows that wrap to the screen's width (three side by side on a phone, where
-    Streamlit's columns would stack them one per row), and only the first `GALLERY_FIRST` are
-    shown until the user asks for all of them.
+    Streamlit's columns would stack them one per row), and only `GALLERY_FIRST` of them, spread
+    evenly over the whole clip, are shown until the user asks for all of them.
     """
     crops = [
         (frame, face_crop, score)
@@ -310,7 +322,7 @@ def gallery(analysis, key: str) -> None:
     ]
     show_all = st.session_state.get(f"{key}.all") == analysis.extraction.path
     with st.container(horizontal=True, key=key):
-        for frame, face_crop, score in crops if show_all else crops[:GALLERY_FIRST]:
+        for frame, face_crop, score in crops if show_all else spread(crops, GALLERY_FIRST):
             when = (
                 f"{frame.time_s:.2f} s"
                 if analysis.extraction.kind == "video"
@@ -336,6 +348,7 @@ def gallery(analysis, key: str) -> None:
 def downloads(analysis, key: str) -> None:
     """CSV, JSON and the face crops (ZIP) of one analysis."""
     stem = Path(analysis.path).stem
+    st.caption(LABEL_NOTE)  # where the raw numbers leave the app
     columns = st.columns(3)
     columns[0].download_button(
         "Per-frame results (CSV)",

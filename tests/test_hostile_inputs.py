@@ -229,3 +229,15 @@ def test_only_the_listed_image_formats_are_decoded(tmp_path: Path) -> None:
     Image.new("RGB", (8, 8)).save(tmp_path / "icon.gif")
     with pytest.raises(MediaError, match="icon.jpg: not an image Pillow can read"):
         load_image((tmp_path / "icon.gif").read_bytes(), name="icon.jpg")
+
+
+def test_cli_detect_calls_a_text_file_a_text_file(tmp_path: Path) -> None:
+    """Issue 21: a text file got a message about playlists, and the command line was told to "upload"."""
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("meeting notes, not a video\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "mesonet", "detect", str(notes)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2
+    assert "notes.mp4: is a text file, not a video. Use a video file (MP4" in done.stderr
+    assert "playlist" not in done.stderr and "Upload" not in done.stderr

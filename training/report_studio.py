@@ -38,7 +38,7 @@ from mesonet.verdict import called_fake, p_fake_of
 
 RELEASED = ("meso4-df", "meso4-f2f", "mesoinception4-df", "mesoinception4-f2f")
 MANIPULATIONS = ("deepfakes", "face2face", "faceswap")
-TRAINED_FOR = {"df": ("deepfakes",), "f2f": ("face2face",)}
+TRAINED_FOR = {"df": ("deepfakes",), "f2f": ("face2face",), "swap": ("face2face", "faceswap")}
 CLIPS = {
     "real 183 (c40)": ("real/ff_youtube_183.mp4", False),
     "real actors (c40)": ("real/ff_actors_01_kitchen_pan.mp4", False),

@@ -7,6 +7,8 @@ Experts (each starts from the released file that already knows its manipulation)
           first run trained on them and lost 0.15 of accuracy on the authors' faces (issue 18).
     f2f   from meso4-f2f; Face2Face of the FF++ videos at the three compressions, and the re-framed FF++
           Face2Face and NeuralTextures crops (reenactment: the identity stays, the expression moves).
+    swap  as f2f, with FaceSwap (videos and crops) added: the released DF weights rank FaceSwap below
+          chance, so the ensemble needs a member that has seen it (best started from the f2f expert).
 
 Every source is drawn equally, within it real and forged equally (`balance`), with cheap augmentation
 per step (mesonet.training.inputs). The best weights by validation ROC AUC are kept; validation is
@@ -34,6 +36,12 @@ from mesonet.training.train import format_epoch, train_on_faces
 EXPERTS = {
     "df": dict(init="meso4-df", methods=("deepfakes",), ffpp=("real", "deepfakes"), mesonet=True),
     "f2f": dict(init="meso4-f2f", methods=("face2face",), ffpp=("real", "face2face", "neuraltextures"), mesonet=False),
+    "swap": dict(
+        init="meso4-f2f",
+        methods=("face2face", "faceswap"),
+        ffpp=("real", "face2face", "faceswap", "neuraltextures"),
+        mesonet=False,
+    ),
 }
 
 

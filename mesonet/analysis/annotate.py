@@ -7,8 +7,9 @@
   (a video track that starts later than the audio starts as late in the copy). Frames are
   evenly spaced at the rate ffmpeg reports: a variable-frame-rate video keeps its length, and
   its frames their timing to within the rate's variation.
-- Each face's box and label in the verdict's colour (`mesonet.analysis.draw`), and under the
-  video a strip of P(fake) along the video, revealed up to the current frame.
+- Each face's box and label in the verdict's colour (`mesonet.analysis.draw`), and above the
+  video a strip of P(fake) along the video, revealed up to the current frame (above: a paused
+  player's controls cover the picture's bottom).
 - Which boxes a frame shows: those of the nearest analysed frame (by time), within the time
   range the analysis covered; `score_every_frame` analyses every frame instead.
 - H.264, yuv420p, BT.709, `+faststart` (the index before the data): plays in every browser, and
@@ -266,7 +267,7 @@ def _pipe_frames(
 ) -> int:
     """Reads each decoded frame, paints it and sends it to the encoder; returns the frames sent.
 
-    One canvas is reused: each frame covers the video's rows and the strip covers the rest.
+    One canvas is reused: the strip covers its rows at the top and each frame the video's rows below.
     """
     frame_bytes = painter.width * painter.height * 3
     canvas = Image.new("RGB", canvas_size)
@@ -279,7 +280,9 @@ def _pipe_frames(
         raw = decoder.stdout.read(frame_bytes)
         if len(raw) < frame_bytes:
             return written  # the end (a partial last frame is dropped)
-        canvas.paste(Image.frombuffer("RGB", (painter.width, painter.height), raw, "raw", "RGB", 0, 1))
+        canvas.paste(
+            Image.frombuffer("RGB", (painter.width, painter.height), raw, "raw", "RGB", 0, 1), (0, painter.video_top)
+        )
         painter.paint(canvas, written)
         try:
             encoder.stdin.write(canvas.tobytes())

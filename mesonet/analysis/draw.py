@@ -23,7 +23,7 @@ from mesonet.media.ffmpeg import VideoInfo
 from mesonet.media.video import FrameSampling, sampling_range
 from mesonet.verdict import verdict_color
 
-# The strip's own colours: a dark panel under the video, grey guides and text, a white cursor.
+# The strip's own colours: a dark panel above the video, grey guides and text, a white cursor.
 _STRIP_BACKGROUND = (24, 24, 27)
 _STRIP_GUIDE = (120, 120, 128)
 _STRIP_TEXT = (205, 205, 212)
@@ -124,7 +124,7 @@ def strip_height(video_height: int) -> int:
 
 
 class TimelineStrip:
-    """The strip under the video: P(fake) along the whole video, revealed up to the current frame.
+    """The strip above the video: P(fake) along the whole video, revealed up to the current frame.
 
     Column x of the strip stands for the frames around time (x + 0.5) / width of the video. Its
     bar rises to that moment's P(fake) (the most suspicious face's, when there are several), in
@@ -221,12 +221,14 @@ class FramePainter:
         self.strip = TimelineStrip(
             self.width, strip_height(self.height), p_fake, self.threshold, info.frame_count / info.fps
         )
+        # The strip goes above the picture: below it, a paused player's controls would cover it.
+        self.video_top = self.strip.height
 
     def nearest(self, frames: np.ndarray) -> np.ndarray:
         return nearest_frames(self.indices, frames, first=self.first, stop=self.stop)
 
     def paint(self, image: Image.Image, frame_index: int) -> None:
-        """Draws on `image` (the video frame above the strip's rows) for frame `frame_index`."""
+        """Draws on `image` (the strip's rows, then the video frame from row `video_top`) for frame `frame_index`."""
         position = int(self.nearest(np.array([frame_index]))[0])
         for face in self.frames[position].faces if position >= 0 else ():
             top, right, bottom, left = face.box
@@ -237,7 +239,6 @@ class FramePainter:
                 else f"P(fake) {face.p_fake:.0%}"
             )
             color = verdict_color(face.p_fake, self.threshold)
-            draw_face(
-                image, (top * sy, right * sx, bottom * sy, left * sx), label, color, font=self.font, line=self.line
-            )
-        self.strip.paste(image, top=self.height, time_s=frame_index / self.fps)
+            box = (top * sy + self.video_top, right * sx, bottom * sy + self.video_top, left * sx)
+            draw_face(image, box, label, color, font=self.font, line=self.line)
+        self.strip.paste(image, top=0, time_s=frame_index / self.fps)

@@ -5,8 +5,9 @@
 face crops as files (one PNG per face and frame, named the same everywhere); and CSV cells made
 safe to open in a spreadsheet (`csv_safe`).
 
-Faces are numbered from 1 for people (face 1 is the first face track seen), in file names as in
-the app's captions; the track ids inside results (`track_id`, JSON "track") stay 0-based.
+Faces are numbered from 1 for people (face 1 is the first face track seen), in file names, in the
+app's captions, and as "face" in the CSV and JSON; the track ids (`track_id`, JSON "track") stay
+0-based beside them.
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ class Analysis:
             columns=[
                 "frame_index",
                 "time_s",
+                "face",
                 "track_id",
                 "top",
                 "right",
@@ -231,6 +233,7 @@ class Analysis:
                     {
                         "frame_index": frame.frame_index,
                         "time_s": frame.time_s,
+                        "face": None,
                         "track_id": None,
                         "top": None,
                         "right": None,
@@ -248,6 +251,7 @@ class Analysis:
                     {
                         "frame_index": face.frame_index,
                         "time_s": face.time_s,
+                        "face": face_number(face.track_id),
                         "track_id": face.track_id,
                         "top": top,
                         "right": right,
@@ -273,6 +277,7 @@ class Analysis:
             found = by_frame.get(frame.frame_index, [])
             faces = [
                 {
+                    "face": face_number(f.track_id),
                     "track": f.track_id,
                     "box": list(f.box),
                     "score_real": f.score_real,

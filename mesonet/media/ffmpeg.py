@@ -157,9 +157,11 @@ def _refuse_text_file(path: Path) -> None:
         if not all(ch.isprintable() or ch in "\t\r\n" for ch in text):
             return
         kind = "a text file"
+    if kind == "a text file":
+        raise MediaError(f"{path.name}: is a text file, not a video. Use a video file (MP4, MOV, AVI, MKV or WebM).")
     raise MediaError(
         f"{path.name}: is {kind}, not a video file; playlists and manifests are not read. "
-        "Upload the video file itself (MP4, MOV, AVI, MKV or WebM)."
+        "Use the video file itself (MP4, MOV, AVI, MKV or WebM)."
     )
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from mesonet import config
-from mesonet.errors import WeightsError, first_line
+from mesonet.errors import ArchitectureMismatch, WeightsError, first_line
 from mesonet.models.networks import ARCHITECTURE_TITLES, LayerSpec, Variant, layer_specs, weight_specs
 
 # Arrays of optimizer state per trainable weight: Adam keeps 2 (3 with amsgrad), SGD with momentum 1.
@@ -92,7 +92,7 @@ def check_weight_file(path: str | Path, arch: str, *, variant: Variant | None = 
     size = path.stat().st_size
     limit = max_file_bytes(arch, variant=variant)
     if size > limit:
-        raise WeightsError(
+        raise ArchitectureMismatch(
             f"{path.name} takes {_mb(size)}; a {title} weight file takes at most {_mb(limit)}. Is this a {title} "
             f"weight file? ({config.MAX_WEIGHTS_RATIO_ENV} sets the limit.)"
         )
@@ -231,7 +231,7 @@ def _compare_arrays(
     else:
         shape = next(iter(missing))
         detail = f"it has {len(arrays)} of {title}'s {sum(expected.values())} arrays (none of shape {shape})"
-    raise WeightsError(
+    raise ArchitectureMismatch(
         f"{label} does not hold {title} weights: {detail}. Is this a {title} weight file? Check the architecture "
         "you picked."
     )
@@ -388,7 +388,7 @@ def _check_keras_config(model_config: Any, label: str, arch: str, variant: Varia
             )
         nodes = layer.get("inbound_nodes") or []
         if not isinstance(nodes, list) or len(nodes) > 1:
-            raise WeightsError(
+            raise ArchitectureMismatch(
                 f"{label} is not a {title} model: its layer {name!r} is called {len(nodes)} times, and every {title} "
                 "layer once. Check the architecture you picked."
             )
@@ -403,7 +403,7 @@ def _check_keras_config(model_config: Any, label: str, arch: str, variant: Varia
         detail = f"its layer {name!r} is {_describe(signature)}, which {title} does not have"
     else:
         detail = f"it has no {_describe(next(iter(reference - counts)))} layer"
-    raise WeightsError(f"{label} is not a {title} model: {detail}. Check the architecture you picked.")
+    raise ArchitectureMismatch(f"{label} is not a {title} model: {detail}. Check the architecture you picked.")
 
 
 def _spec_signature(spec: LayerSpec) -> tuple:

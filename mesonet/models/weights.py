@@ -25,7 +25,7 @@ from typing import Literal
 
 from mesonet import config
 from mesonet.downloads import download_verified, sha256_of
-from mesonet.errors import ChecksumError, DownloadError, MesonetError, WeightsError
+from mesonet.errors import ArchitectureMismatch, ChecksumError, DownloadError, MesonetError, WeightsError
 from mesonet.faces.align import INPUT_SIZE
 from mesonet.models.networks import ARCHITECTURE_TITLES, PUBLISHED_TRAINABLE_PARAMS, Variant, check_architecture
 from mesonet.verdict import DEFAULT_THRESHOLD
@@ -456,6 +456,25 @@ def check_before_keras(arch: str, path: Path, *, variant: Variant | None = None)
         )
     check_weight_file(path, arch, variant=variant)  # before Keras reads (and allocates) anything
     return suffix, variant
+
+
+def detect_architecture(path: Path) -> str:
+    """The architecture whose arrays (or `.keras` config) a user's weight file holds, by the checks of
+    `check_before_keras` (no Keras, milliseconds).
+
+    Raises:
+        WeightsError: it holds neither (the message gives what differs from Meso4, the network most
+            files are saved from), or it is no sound weight file at all (empty, not HDF5...).
+    """
+    mismatches = {}
+    for arch in ARCHITECTURE_TITLES:
+        try:
+            check_before_keras(arch, path)
+            return arch
+        except ArchitectureMismatch as exc:
+            mismatches[arch] = str(exc)
+    detail = mismatches["meso4"].replace(" Check the architecture you picked.", "")
+    raise ArchitectureMismatch(f"{path.name} holds neither Meso4 nor MesoInception4 weights. {detail}")
 
 
 # A user's weight file is loaded once in a child process first (`check_in_child`): Keras reads whole

@@ -41,6 +41,8 @@ class TrainingJob:
     Attributes (updated by a watcher thread; read them, never write them):
         config: what is trained.
         steps_done, steps_total: progress of the run (steps_total is 0 until known).
+        stage: what the run is doing before its first step (loading TensorFlow, decoding the faces).
+        data: the data summary once the files are split (its "n_train" and "n_val" faces), else None.
         history: one dict per finished epoch (see mesonet.training.train.train).
         result_path: the best weights once the run has finished with weights, else None.
         metadata: the weights' metadata (as written beside them), once finished.
@@ -77,6 +79,8 @@ class TrainingJob:
         self.out_path = self.out_dir / f"{config.arch}_trained.weights.h5"
         self.steps_done = 0
         self.steps_total = 0
+        self.stage = "Starting the training process"  # what the run does before its first step
+        self.data: dict | None = None  # the data summary ("n_train", "n_val", ...) once the files are split
         self.history: list[dict] = []
         self.result_path: Path | None = None
         self.metadata: dict | None = None
@@ -152,6 +156,11 @@ class TrainingJob:
                 continue
             if event == "progress":
                 self.steps_done, self.steps_total = payload
+            elif event == "stage":
+                self.stage = payload[0]
+            elif event == "data":
+                self.data = payload[0]
+                self.stage = f"Decoding {self.data['n_train'] + self.data['n_val']} faces and building the network"
             elif event == "epoch":
                 self.history = [*self.history, payload[0]]
             else:
@@ -193,7 +202,10 @@ def _crash_message(exitcode: int | None, *, stopped: bool) -> str:
 
 def _run_in_child(data_dir: Path, out: Path, config: TrainConfig, events, cancel) -> None:
     """The child's whole life: train, then report one outcome event."""
+    events.put(("stage", "Loading TensorFlow and Keras (a few seconds)"))
     from mesonet.training.train import train
+
+    events.put(("stage", "Reading the dataset's files"))
 
     def progress(done: int, total: int) -> None:
         events.put(("progress", done, total))
@@ -207,6 +219,7 @@ def _run_in_child(data_dir: Path, out: Path, config: TrainConfig, events, cancel
             on_epoch=lambda entry: events.put(("epoch", entry)),
             cancel=cancel,
             resume=False,
+            on_data=lambda summary: events.put(("data", summary)),
         )
         events.put(("done", result.metadata))
     except CancelledError:

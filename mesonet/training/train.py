@@ -21,6 +21,7 @@ import json
 import math
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,7 @@ def train(
     on_epoch: EpochCallback | None = None,
     cancel: threading.Event | None = None,
     resume: bool = True,
+    on_data: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Trains or fine-tunes a network on a class-folder dataset and saves the best weights.
 
@@ -81,6 +83,8 @@ def train(
             validation still runs and the checkpoint is kept, so the run can resume.
         resume: continue from the checkpoint beside `out` when it was made with the same
             data and settings (a different one is replaced).
+        on_data: called with the data summary (classes, "n_train", "n_val") once the files are
+            split, before they are decoded.
 
     Returns:
         TrainResult with the path of the best weights and their metadata.
@@ -102,6 +106,8 @@ def train(
         "val_split": config.val_split,
         "seed": config.seed,
     }
+    if on_data is not None:
+        on_data(data_summary)
     return train_on_faces(
         FaceArrays.from_files(train_files, robust=config.robust, seed=config.seed),
         FaceArrays.from_files(val_files) if val_files else None,

@@ -78,7 +78,10 @@ def test_result_exports(deepfake_extraction, classifier):
     assert frame["p_fake"] == pytest.approx(1 - frame["score_real"])
     table = analysis.to_dataframe()
     assert len(table) == 30 and list(table["frame_index"]) == [f["index"] for f in data["frames"]]
-    assert analysis.to_csv().splitlines()[0].startswith("frame_index,time_s,track_id")
+    assert analysis.to_csv().splitlines()[0].startswith("frame_index,time_s,face,track_id")
+    # Faces are numbered from 1, as the app shows them (issue 21: track_id 0 was "face 1" on screen).
+    assert set(table["face"]) == {1} and set(table["track_id"]) == {0}
+    assert data["face"] == 1 and data["frames"][0]["faces"][0]["face"] == 1 and data["tracks"]["0"]["face"] == 1
 
 
 def test_image_without_a_face_gives_the_no_face_outcome(tmp_path, classifier):

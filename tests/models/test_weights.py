@@ -22,6 +22,7 @@ from mesonet.models.weight_files import check_weight_file
 from mesonet.models.weights import (
     CATALOG,
     counterpart,
+    detect_architecture,
     download_weights,
     find_weights,
     get_weights,
@@ -494,3 +495,22 @@ def test_a_users_weight_file_is_loaded_first_in_a_child_with_a_memory_cap_and_a_
         weights.check_in_child("meso4", inception)  # the wrong architecture: refused before any child
     assert time.perf_counter() - start < 2.0
     assert "\n" not in str(refused.value) and capfd.readouterr().err == ""  # no Keras warning printed
+
+
+def test_the_architecture_is_read_from_the_file(shared_dir, tmp_path):
+    """Issue 21: the Weights page asked for the architecture, and a wrong pick gave Keras' "Layer count mismatch"."""
+    for entry in list_weights():
+        assert detect_architecture(shared_dir / "weights" / entry.filename) == entry.arch
+    bomb = shutil.copy(shared_dir / "weights" / "Meso4_DF.h5", tmp_path / "bomb.h5")
+    shape_bomb(bomb, "conv2d_5/conv2d_5/kernel:0")
+    with pytest.raises(WeightsError) as refused:
+        detect_architecture(Path(bomb))
+    assert str(refused.value).startswith(
+        "bomb.h5 holds neither Meso4 nor MesoInception4 weights. bomb.h5 does not hold Meso4 weights: dataset "
+        "conv2d_5/conv2d_5/kernel:0 has shape (3, 3, 3, 15000000)"
+    )
+    assert "Check the architecture you picked" not in str(refused.value)
+    empty = tmp_path / "empty.h5"
+    empty.write_bytes(b"")
+    with pytest.raises(WeightsError, match=r"^empty.h5 is empty \(0 bytes\)"):
+        detect_architecture(empty)
