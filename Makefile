@@ -3,17 +3,25 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test browser benchmark clean
+.PHONY: setup test-setup run test browser benchmark clean
 
 setup: $(VENV)/.installed
 
-# requirements-ray.txt is the optional Ray extra: installed here so that the tests of `--engine ray`
-# run (on a local Ray instance) for every developer and in CI.
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-ray.txt pyproject.toml packaging/dlib-shim/pyproject.toml
+# Two steps: `make run` installs what the app needs; `make test` adds the test tools (pytest,
+# Playwright, ruff) and the optional Ray extra (requirements-ray.txt), so that the tests of
+# `--engine ray` run on a local Ray instance for every developer and in CI.
+$(VENV)/.installed: requirements.txt pyproject.toml packaging/dlib-shim/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -r requirements-ray.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
+	touch $@
+
+test-setup: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-ray.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -r requirements-ray.txt
 	$(BIN)/python -m pip check
 	touch $@
 
@@ -21,7 +29,7 @@ run: setup
 	$(BIN)/mesonet weights fetch || echo "Some weights could not be downloaded: the app shows which are missing."
 	$(BIN)/streamlit run streamlit_app.py
 
-test: setup browser
+test: test-setup browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -31,7 +39,7 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # Every benchmark, in its short form where it has one (minutes on the 2-core machine).
-benchmark: setup browser
+benchmark: test-setup browser
 	$(BIN)/python benchmarks/bench_scoring.py
 	$(BIN)/python benchmarks/bench_pipeline.py --quick
 	$(BIN)/python benchmarks/bench_annotate.py --quick
