@@ -22,8 +22,6 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_CUSTOM_WEIGHTS_MAX_AGE_H | hours an uploaded weight file is kept at most (its session may end sooner) | 24 |
 | MESONET_WORKERS | worker processes that decode and find faces for the whole server | the CPU cores |
 | MESONET_LIVE_STREAMS | camera streams the Live page scores at once, server-wide | half the CPU cores (at least 1) |
-| MESONET_LIVE_CAMERAS | cameras connected to the Live page at once (scored or waiting), server-wide | 2x LIVE_STREAMS |
-| MESONET_LIVE_MAX_MINUTES | how long one camera stays connected before its user presses Start again | 10 |
 | MESONET_ANNOTATED_VIDEOS | annotated videos the app makes at once, server-wide | half the CPU cores (at least 1) |
 | MESONET_ICE_SERVERS | STUN/TURN servers for the Live page's camera stream, as JSON (see ice_servers) | [] (none) |
 | RAY_ADDRESS | Ray's variable: the cluster of `--engine ray` when no --address is given | (none: a local instance) |
@@ -56,8 +54,6 @@ EXTRACTION_CACHE_MB_ENV = "MESONET_EXTRACTION_CACHE_MB"
 CUSTOM_WEIGHTS_MAX_AGE_H_ENV = "MESONET_CUSTOM_WEIGHTS_MAX_AGE_H"
 WORKERS_ENV = "MESONET_WORKERS"
 LIVE_STREAMS_ENV = "MESONET_LIVE_STREAMS"
-LIVE_CAMERAS_ENV = "MESONET_LIVE_CAMERAS"
-LIVE_MAX_MINUTES_ENV = "MESONET_LIVE_MAX_MINUTES"
 ANNOTATED_VIDEOS_ENV = "MESONET_ANNOTATED_VIDEOS"
 ICE_SERVERS_ENV = "MESONET_ICE_SERVERS"
 # Ray's own variable (`ray job submit` sets it for the command it runs), honoured as Ray does.
@@ -83,7 +79,6 @@ DEFAULT_MAX_WEIGHTS_RATIO = 2.0
 DEFAULT_TEMP_MAX_AGE_H = 24.0
 # A classroom run is minutes long; an hour-long one would hold the server's only training slot.
 DEFAULT_TRAIN_MAX_MINUTES = 20.0
-DEFAULT_LIVE_MAX_MINUTES = 10.0
 DEFAULT_TRAIN_KEEP_RESULT_H = 1.0
 # Annotated videos and every-frame scoring: 10 minutes at 30 fps, and half an hour of work at most
 # (every-frame scoring runs at about 25 frames a second here, so 18,000 frames take about 12 minutes).
@@ -240,19 +235,6 @@ def live_stream_limit() -> int:
     else one per two cores; at least 1). One stream in Chromium kept the server 0.8 of a core busy
     (scoring, and the video's decoding and encoding), so more would leave other users nothing."""
     return _count(LIVE_STREAMS_ENV, max(1, cpu_count() // 2))
-
-
-def live_camera_limit() -> int:
-    """Cameras connected to the Live page at once, for the whole server, scored or waiting for a scoring
-    place (MESONET_LIVE_CAMERAS, else twice `live_stream_limit`). A connected camera costs about a sixth
-    of a core even unscored (the video's decoding and encoding), so they are capped too."""
-    return _count(LIVE_CAMERAS_ENV, 2 * live_stream_limit())
-
-
-def live_max_seconds() -> float:
-    """How long one camera stays connected (MESONET_LIVE_MAX_MINUTES), in seconds; its user presses Start
-    again after it, so a camera left on does not hold a place for the rest of the day."""
-    return _positive_number(LIVE_MAX_MINUTES_ENV, DEFAULT_LIVE_MAX_MINUTES) * 60.0
 
 
 def annotated_video_limit() -> int:

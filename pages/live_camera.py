@@ -8,10 +8,9 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 import studio
 from mesonet import config
 from mesonet.analysis.results import face_number
-from mesonet.serving.live import DEFAULT_TURN_S
 from studio import camera
 from studio.results import percent
-from studio.server import live_camera_limit, live_stream_limit
+from studio.server import live_stream_limit
 
 choice = studio.page_setup()
 st.session_state.setdefault("live.status", "idle")  # idle, then playing, then stopped
@@ -20,9 +19,9 @@ st.title("Live camera")
 st.write(
     "Your camera's video streams to MesoNet Studio, which finds the faces, follows them and scores each one "
     "several times a second. Each face gets a box coloured by its verdict, with its P(fake) beside it; the chart "
-    "shows the last 10 seconds. The classifier in the sidebar and the threshold apply while the camera runs. "
-    "Cameras beyond what the server scores at once take turns."
+    "shows the last 10 seconds. The classifier in the sidebar and the threshold apply while the camera runs."
 )
+st.caption(studio.LABEL_NOTE)
 with st.sidebar:
     st.subheader("Decision")
     threshold = studio.threshold_slider(
@@ -33,26 +32,6 @@ with studio.shown_errors():
     classifier = studio.classifier_for(choice)
     ice_servers = config.ice_servers()
 session = camera.live_session(classifier, threshold)
-session.give_back_if_overdue(config.live_max_seconds())
-
-# The page's own Start and Stop: a camera connects only with one of the server's camera places.
-buttons = st.container(horizontal=True)
-if not session.place.held:
-    if buttons.button("Start the camera", type="primary", key="live.start", icon=":material/videocam:"):
-        session.stopped_because = None
-        if session.place.take():
-            st.rerun()
-        cameras = live_camera_limit().limit
-        st.warning(
-            f"This server takes {cameras} camera{'s' if cameras > 1 else ''} at once, and all are connected now. "
-            "Try again in a minute, or analyse a recorded video on the **Analyse** page meanwhile.",
-            icon=":material/hourglass_top:",
-        )
-elif buttons.button("Stop the camera", key="live.stop", icon=":material/videocam_off:"):
-    session.place.give_back()
-    st.rerun()
-if session.stopped_because:
-    st.info(session.stopped_because, icon=":material/timer_off:")
 
 notice = st.empty()  # filled once the camera component has said whether it plays
 streamer = webrtc_streamer(
@@ -65,7 +44,6 @@ streamer = webrtc_streamer(
     video_processor_factory=session.processor,
     async_processing=True,
     video_html_attrs=camera.VIDEO_ATTRIBUTES,
-    desired_playing_state=session.place.held,  # the component's own START and STOP are hidden
 )
 playing = streamer.state.playing
 if playing:
@@ -77,15 +55,15 @@ if playing:
     notice.empty()  # the video and the scores below say it all
 elif streamer.state.signalling:
     notice.info("Connecting to the camera...", icon=":material/videocam:")
-elif st.session_state["live.status"] == "stopped" and not session.stopped_because:
+elif st.session_state["live.status"] == "stopped":
     notice.warning(
-        "The camera stream stopped. Press **Start the camera** to score again; the chart below keeps its last seconds.",
+        "The camera stream stopped. Press **START** to score again; the chart below keeps its last seconds.",
         icon=":material/videocam_off:",
     )
-elif not session.place.held:
+else:
     notice.info(
-        "Press **Start the camera** and allow the camera when the browser asks. Nothing is recorded: frames are "
-        "scored in memory and dropped. Browsers give a camera only to pages on `localhost` or served over HTTPS.",
+        "Press **START** and allow the camera when the browser asks. Nothing is recorded: frames are scored "
+        "in memory and dropped. Browsers give a camera only to pages on `localhost` or served over HTTPS.",
         icon=":material/videocam:",
     )
 if not playing:
@@ -93,20 +71,16 @@ if not playing:
     st.caption(camera.CAMERA_TROUBLE)
 
 
-@st.fragment(run_every=1.0 if session.place.held else None)
+@st.fragment(run_every=1.0 if playing else None)
 def scores(model: str, threshold: float, playing: bool) -> None:
-    """Scoring rate, faces and the rolling chart; refreshed every second while the camera has its place."""
-    held = session.place.held
-    session.give_back_if_overdue(config.live_max_seconds())
-    if held and not session.place.held:
-        st.rerun(scope="app")  # the whole page: the component stops, Start comes back
+    """Scoring rate, faces and the rolling chart; refreshed every second while the camera plays."""
     stats = session.stream.stats()
     if stats.error:
         studio.show_error(f"Scoring failed: {studio.plain(stats.error)}")
     if playing and stats.since_last_frame_s is not None and stats.since_last_frame_s > camera.STALLED_AFTER_S:
         st.warning(
             f"No frame from the camera for {stats.since_last_frame_s:.0f} s: it may have been unplugged or taken "
-            "by another application, or the connection dropped. Press **Stop the camera**, then **Start the camera**.",
+            "by another application, or the connection dropped. Press **STOP**, then **START**.",
             icon=":material/videocam_off:",
         )
     if playing and stats.waiting_for_slot:
@@ -114,8 +88,8 @@ def scores(model: str, threshold: float, playing: bool) -> None:
         st.warning(
             f"The server is busy: it already scores {limit} other camera{'s' if limit > 1 else ''}, as many as it "
             "takes at once, so that everyone's analyses stay quick. Your video plays without boxes and is scored as "
-            f"soon as one stops or has had its {DEFAULT_TURN_S:.0f}-second turn. A recorded video can be analysed "
-            "on the **Analyse** page meanwhile.",
+            "soon as another camera stops or has had its 30-second turn. A recorded video can be analysed on the "
+            "**Analyse** page meanwhile.",
             icon=":material/hourglass_top:",
         )
     if not stats.received:

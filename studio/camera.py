@@ -13,8 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
-import weakref
 from collections import defaultdict
 
 import av
@@ -25,20 +23,16 @@ from streamlit_webrtc import VideoProcessorBase
 
 from mesonet.analysis.draw import draw_face, label_style
 from mesonet.analysis.results import face_number
-from mesonet.serving.limits import ConcurrencyLimit
 from mesonet.serving.live import LiveFrame, LiveScorer, LiveStats, LiveStream
 from mesonet.verdict import DEFAULT_THRESHOLD, VERDICT_COLORS, verdict_color
 from studio.results import MODEL_COLORS
-from studio.server import live_camera_limit, live_stream_limit
+from studio.server import live_stream_limit
 
 SESSION_KEY = "live.session"
 WINDOW_S = 10.0  # the chart's width, and the seconds of results kept
 # A playing stream that has sent no frame for this long has stopped sending (camera unplugged,
 # taken by another app, connection lost).
 STALLED_AFTER_S = 3.0
-# A camera place taken on Start is given back when no frame has come for this long (the browser
-# gave no camera, or left without closing the connection).
-NO_FRAMES_GIVE_BACK_S = 30.0
 # The camera the page asks for: 640 x 480, as the scoring speed is measured (benchmarks/bench_live.py).
 MEDIA_CONSTRAINTS = {
     "video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}},
@@ -46,88 +40,27 @@ MEDIA_CONSTRAINTS = {
 }
 VIDEO_ATTRIBUTES = {"autoPlay": True, "controls": False, "muted": True, "style": {"width": "100%"}}
 # What the camera component's red box says when the browser gives no camera, and what to do.
-CAMERA_TROUBLE = """No video above after Start? The browser gave the page no camera. The usual reasons, with the
-name the camera box shows in red:
-- the camera was refused: allow it for this site (the camera icon in the address bar, or the browser's
-  site settings), then press **Start the camera** again (NotAllowedError);
-- the browser finds no camera: connect one, or let the browser use it in the computer's privacy
-  settings, then reload the page (NotFoundError);
-- another program is using the camera: close it, then press **Start the camera** again (NotReadableError);
-- the page is neither on `localhost` nor on HTTPS, where browsers give no camera at all: ask whoever runs
-  the server to serve it over HTTPS, e.g. with `mesonet serve --https` (navigator.mediaDevices is undefined)."""
-
-
-class CameraPlace:
-    """A session's place among the server's connected cameras (MESONET_LIVE_CAMERAS): taken with the
-    page's Start button, given back on Stop, when the stream ends, after MESONET_LIVE_MAX_MINUTES, when
-    no frame comes, or when the session is gone. Without a place the camera component is not started,
-    so a camera the server cannot take costs it nothing. Thread-safe."""
-
-    def __init__(self, limit: ConcurrencyLimit) -> None:
-        self._limit = limit
-        self._lock = threading.Lock()
-        self.taken_at: float | None = None  # time.monotonic() of the take; None: not held
-
-    def take(self) -> bool:
-        """Takes a place (keeps the one held); returns whether this session has one now."""
-        with self._lock:
-            if self.taken_at is None:
-                if not self._limit.try_enter():
-                    return False
-                self.taken_at = time.monotonic()
-            return True
-
-    def give_back(self, *, taken_at: float | None = None) -> None:
-        """Gives the place back; with `taken_at`, only the place taken then (not a newer one)."""
-        with self._lock:
-            if self.taken_at is None or (taken_at is not None and taken_at != self.taken_at):
-                return
-            self.taken_at = None
-            self._limit.leave()
-
-    @property
-    def held(self) -> bool:
-        return self.taken_at is not None
-
-    def held_for_s(self) -> float:
-        taken_at = self.taken_at
-        return 0.0 if taken_at is None else time.monotonic() - taken_at
+CAMERA_TROUBLE = """A red message on the camera above means the browser gave it no camera:
+- **NotAllowedError**: the camera was refused. Allow it for this site (the camera icon in the address
+  bar, or the browser's site settings), then press **START** again.
+- **NotFoundError**: the browser finds no camera. Connect one, or allow the browser to use it in the
+  system's privacy settings, then reload the page.
+- **NotReadableError**: another application is using the camera. Close it and press **START** again.
+- **navigator.mediaDevices is undefined**: the page is neither on `localhost` nor on HTTPS, where
+  browsers give no camera at all (see "Live camera" in the README)."""
 
 
 class LiveSession:
-    """One browser session's live scoring: its camera place, its stream of results and the current threshold.
+    """One browser session's live scoring: its stream of results and the current threshold.
 
     Kept in `st.session_state`; the page updates it on every run, the processor thread reads it.
     Attribute writes are atomic in Python, so no lock is needed for `threshold` and the classifier.
     """
 
     def __init__(self, classifier) -> None:
-        self.place = CameraPlace(live_camera_limit())
-        weakref.finalize(self, self.place.give_back)  # a session that ends gives its place back
         self.stream = LiveStream(LiveScorer(classifier), slots=live_stream_limit(), history_s=WINDOW_S)
         self.threshold = DEFAULT_THRESHOLD
-        self.stopped_because: str | None = None  # why the server stopped the camera, for the page to say
         self._warm_up(classifier)
-
-    def give_back_if_overdue(self, max_s: float) -> None:
-        """Stops the camera past `max_s` connected, or when no frame has come for NO_FRAMES_GIVE_BACK_S."""
-        if not self.place.held:
-            return
-        stats = self.stream.stats()
-        silent_s = stats.since_last_frame_s if stats.since_last_frame_s is not None else self.place.held_for_s()
-        if self.place.held_for_s() > max_s:
-            self.stopped_because = (
-                f"The camera stopped after {max_s / 60:g} minutes, the most one camera stays on, so that others get "
-                "their turn. Press **Start the camera** to go on."
-            )
-        elif silent_s > NO_FRAMES_GIVE_BACK_S:
-            self.stopped_because = (
-                f"No frame came from the camera for {NO_FRAMES_GIVE_BACK_S:.0f} s, so its place was given back. "
-                "Press **Start the camera** to try again."
-            )
-        else:
-            return
-        self.place.give_back()
 
     def configure(self, classifier, threshold: float) -> None:
         """The picker's classifier and the threshold, for the next frames."""
@@ -138,7 +71,7 @@ class LiveSession:
 
     def _warm_up(self, classifier) -> None:
         """Loads dlib's models and makes the classifier's first call while the user reads the page,
-        so that the first frames after Start are scored at once."""
+        so that the first frames after START are scored at once."""
         scorer = LiveScorer(classifier)
         threading.Thread(target=scorer.warm_up, name="mesonet-live-warm-up", daemon=True).start()
 
@@ -161,7 +94,6 @@ class LiveProcessor(VideoProcessorBase):
 
     def __init__(self, live: LiveSession) -> None:
         self.live = live
-        self.place_taken_at = live.place.taken_at
         live.stream.restart()  # a new stream: counts, chart and face numbers start again
 
     async def recv_queued(self, frames: list) -> list:
@@ -179,7 +111,6 @@ class LiveProcessor(VideoProcessorBase):
 
     def on_ended(self) -> None:
         self.live.stream.stop()
-        self.live.place.give_back(taken_at=self.place_taken_at)  # not a place taken since, for a new stream
 
 
 def status_line(stats: LiveStats) -> str:
@@ -272,7 +203,7 @@ def chart(history: list[LiveFrame], threshold: float, *, model: str) -> go.Figur
     figure.update_layout(
         height=300,
         margin={"t": 40, "b": 40, "l": 60, "r": 20},
-        xaxis={"title": "seconds since the camera started", "range": [end - WINDOW_S, end]},
+        xaxis={"title": "seconds since START", "range": [end - WINDOW_S, end]},
         yaxis={"title": "P(fake)", "range": [0, 1], "tickformat": ".0%"},
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         showlegend=True,

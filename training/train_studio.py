@@ -7,8 +7,9 @@ Experts (each starts from the released file that already knows its manipulation)
           first run trained on them and lost 0.15 of accuracy on the authors' faces (issue 18).
     f2f   from meso4-f2f; Face2Face of the FF++ videos at the three compressions, and the re-framed FF++
           Face2Face and NeuralTextures crops (reenactment: the identity stays, the expression moves).
-    swap  as f2f, with FaceSwap (videos and crops) added: the released DF weights rank FaceSwap below
-          chance, so the ensemble needs a member that has seen it (best started from the f2f expert).
+    swap  as f2f, with FaceSwap (videos and crops) and the authors' faces added: the released DF weights
+          rank FaceSwap below chance, so the ensemble needs a member that has seen it (best started from
+          the f2f expert). Without the authors' faces it called 43% of their real faces fake.
 
 Every source is drawn equally, within it real and forged equally (`balance`), with cheap augmentation
 per step (mesonet.training.inputs). The best weights by validation ROC AUC are kept; validation is
@@ -40,7 +41,7 @@ EXPERTS = {
         init="meso4-f2f",
         methods=("face2face", "faceswap"),
         ffpp=("real", "face2face", "faceswap", "neuraltextures"),
-        mesonet=False,
+        mesonet=True,
     ),
 }
 

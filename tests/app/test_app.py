@@ -199,6 +199,10 @@ def test_weights_page_lists_catalog_and_checks_custom_files(shared_dir, tmp_path
     at.file_uploader(key="weights.uploader").set_value(("half.h5", truncated, "application/octet-stream"))
     next(b for b in at.button if b.label == "Check and add").click().run()
     assert at.error and "half.h5" in at.error[0].value and "Layer count" not in at.error[0].value
+    # The form keeps its choice after a submit (it reset to Meso4).
+    at.radio(key="weights.arch").set_value("mesoinception4").run()
+    next(b for b in at.button if b.label == "Check and add").click().run()
+    assert at.radio(key="weights.arch").value == "mesoinception4"
 
 
 def test_learn_page_table_maps_curve_and_quiz():

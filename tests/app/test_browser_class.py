@@ -42,7 +42,7 @@ def test_a_round_with_a_teacher_and_three_students(browser, server, screenshots)
         for n, nickname in enumerate(["Ada", "<b>Bob</b>", "Cy"]):
             phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True} if n == 0 else {}
             page = open_class_page(browser, f"{server.url}/class_round?code={code.lower()}", **phone)
-            expect(page.get_by_label("Code")).to_have_value(code.lower())
+            expect(page.get_by_label("Code", exact=True)).to_have_value(code.lower())
             page.get_by_label("Nickname").fill(nickname)
             page.get_by_role("button", name="Join").click()
             expect(page.get_by_text("Waiting for the first face")).to_be_visible()
