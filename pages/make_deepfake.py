@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import studio
@@ -85,9 +86,10 @@ def lesson(swap: SwapResult, source: np.ndarray, target: np.ndarray) -> None:
         (swap.mask, "4. The mask: the face inside the landmarks' outline."),
         (swap.corrected, "5. Skin tone matched to the target's."),
     ]
-    columns = st.columns(3)
-    for n, (image, caption) in enumerate(steps):
-        columns[n % 3].image(image, caption=caption, width="stretch")
+    # Row by row: on a phone the columns stack, and one set of three columns would stack as 1, 3, 1, 4, 2, 5.
+    for row in range(0, len(steps), 3):
+        for column, (image, caption) in zip(st.columns(3), steps[row : row + 3], strict=False):
+            column.image(image, caption=caption, width="stretch")
     left, right = st.columns(2)
     left.image(target, caption="The original", width="stretch")
     right.image(swap.result, caption="6. Blended in (Poisson blending): the deepfake", width="stretch")
@@ -126,7 +128,11 @@ def verdicts(swap: SwapResult) -> None:
         )
         st.caption(f"Weights {studio.plain(choice.label)} at threshold {choice.threshold:.0%}.")
         curve = explain.degradation_curve(classifier, crop, "jpeg", [100, 90, 70, 50, 30, 10])
-        st.line_chart({"P(fake)": {str(level): value for level, value in curve}}, x_label="JPEG quality")
+        # Numbers on the axis, not text: text sorted "10", "100", "30"...
+        st.line_chart(
+            pd.DataFrame({"P(fake)": [value for _, value in curve]}, index=[int(level) for level, _ in curve]),
+            x_label="JPEG quality",
+        )
 
 
 def labelled_png(image: np.ndarray) -> bytes:
