@@ -21,7 +21,6 @@ st.write(
     "several times a second. Each face gets a box coloured by its verdict, with its P(fake) beside it; the chart "
     "shows the last 10 seconds. The classifier in the sidebar and the threshold apply while the camera runs."
 )
-st.caption(studio.LABEL_NOTE)
 with st.sidebar:
     st.subheader("Decision")
     threshold = studio.threshold_slider(
