@@ -6,15 +6,21 @@ Measures, in one run, with the Meso4 "meso4-df" classifier loaded and warmed up 
    generated 10 s H.264 clips with a moving face (1280x720 and 1920x1080): wall time and the
    per-stage split from `timings_s` (decode, detect_align, score; "probe+other" is the rest,
    mostly the `probe_video` ffmpeg run). Targets: <= 2.0 s up to 720p, <= 3.0 s at 1080p.
+   Each clip runs with the default detector and with HOG alone (the default before MTCNN came
+   in); the default's time over HOG's must stay <= 1.5x on 720p and larger clips (on smaller
+   ones it finds the faces HOG misses, and that costs what it costs).
 2. One 1080p photo with one face, end to end: target <= 0.5 s.
 3. Peak RSS of a fresh subprocess (imports, model load, one analysis) on a generated
    1080p video 10 minutes long (30 and 300 frames) and 1 minute long (30 frames), plus the
    baseline RSS after imports and model load. Target: < 1.5 GB (1.5e9 bytes) and not growing
    with the video's length.
-4. Face detection with upsample="auto" (the default) versus upsample=0 on every clip (the
-   720p ones, and the 360p and 1080p clips, where frames without a face show what "auto"
-   costs), on frames decoded once, with and without the pipeline's search near the previous
-   face.
+4. The face detectors (mesonet.faces.detect.DETECTORS, and HOG without upsampling) on frames
+   decoded once, searched as the pipeline does (near the previous face first): faces found and
+   ms per frame, on every clip and on 1080p clips made like a phone video of a dim room (a
+   shared clip scaled so that the face is 60, 90 or 120 px tall, padded into a 1920x1080 frame,
+   luma at 40%); and on photos: the shared ones, one made small (an 80-px face in a 1920x1080
+   canvas) and one made dark. The target: the default finds a face in >= 25 of 30 frames of each
+   dim 1080p clip.
 5. Long videos ("long"): 30 frames of a 10-minute 1080p video with a keyframe every second
    (the shared FaceForensics++ clip 183, upscaled to 1080p and looped) against the same clip's
    first 10 s at 720p, end to end with `analyze_media`: the default sampling (sparse samples
@@ -29,7 +35,7 @@ imageio-ffmpeg's ffmpeg and cached in --cache-dir under names keyed by their par
 
 Run (about 5-6 minutes on the 2-core machine; --quick for about 2):
     python benchmarks/bench_pipeline.py [--repeats 5]
-        [--quick] [--sections e2e photo memory upsample long] [--cache-dir DIR] [--data-dir DIR]
+        [--quick] [--sections e2e photo memory detectors long] [--cache-dir DIR] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ from PIL import Image
 
 from mesonet.analysis.pipeline import analyze_media
 from mesonet.analysis.results import Analysis
-from mesonet.faces.detect import extract_faces
+from mesonet.faces.detect import DEFAULT_DETECTOR, DETECTORS, extract_faces
 from mesonet.media import seek as video_seek
 from mesonet.media.ffmpeg import probe_video
 from mesonet.media.video import FrameSampling, iter_frames, sample_frame_indices
@@ -70,7 +76,11 @@ TARGET_S_1080P = 3.0
 TARGET_S_PHOTO = 0.5
 TARGET_RSS_BYTES = 1.5e9
 MIB = 1024 * 1024
-SECTIONS = ("e2e", "photo", "memory", "upsample", "long")
+SECTIONS = ("e2e", "photo", "memory", "detectors", "long")
+TARGET_RATIO_TO_HOG = 1.5
+TARGET_DIM_FRAMES = 25  # of 30
+DIM_FACE_PX = (60, 90, 120)
+DIM_SOURCE = "real/ff_actors_01_kitchen_pan"
 TARGET_LONG_RATIO = 2.0
 # The child of the memory section prints its result on one line that starts with this.
 RESULT_PREFIX = "BENCH_RESULT "
@@ -178,20 +188,32 @@ class Runs:
     def stage_median(self, stage: str) -> float:
         return statistics.median(self.stages_s[stage])
 
+    def time_cells(self) -> list[str]:
+        """wall median, wall min, and the median of each stage, as table cells."""
+        stages = ("decode", "detect_align", "score", "other")
+        return [f"{self.median_s:.3f}", f"{self.min_s:.3f}", *(f"{self.stage_median(s):.3f}" for s in stages)]
+
 
 def time_analysis(
-    path: Path, classifier: Classifier, *, n_frames: int, repeats: int, warmup: int, exact: bool = False
+    path: Path,
+    classifier: Classifier,
+    *,
+    n_frames: int,
+    repeats: int,
+    warmup: int,
+    exact: bool = False,
+    detector: str = DEFAULT_DETECTOR,
 ) -> Runs:
     """Times `analyze_media` on one file; the warm-up runs are not counted."""
     sampling = FrameSampling(n_frames=n_frames, exact=exact)
     for _ in range(warmup):
-        analyze_media(path, classifier, sampling=sampling)
+        analyze_media(path, classifier, sampling=sampling, detector=detector)
     wall: list[float] = []
     stages: dict[str, list[float]] = {"decode": [], "detect_align": [], "score": [], "other": []}
     analysis: Analysis | None = None
     for _ in range(repeats):
         start = time.perf_counter()
-        analysis = analyze_media(path, classifier, sampling=sampling)
+        analysis = analyze_media(path, classifier, sampling=sampling, detector=detector)
         elapsed = time.perf_counter() - start
         timings = {**analysis.extraction.timings_s, **analysis.timings_s}
         wall.append(elapsed)
@@ -244,31 +266,39 @@ def bench_end_to_end(clips: dict[str, Path], classifier: Classifier, args: argpa
     )
     print("   faces = sampled frames with a face; decode/detect+align/score = medians of timings_s;")
     print("   probe+other = wall - those stages (mostly the probe_video ffmpeg run)")
+    print(
+        f"   x hog = this wall time over HOG alone's on the same clip (target <= {TARGET_RATIO_TO_HOG}x from 720p up)"
+    )
     rows = []
     for name, path in clips.items():
         info = probe_video(path)
-        runs = time_analysis(path, classifier, n_frames=args.frames, repeats=args.repeats, warmup=args.warmup)
         target = TARGET_S_UP_TO_720P if info.height <= 720 else TARGET_S_1080P
-        rows.append(
-            [
-                name,
-                f"{info.width}x{info.height}",
-                f"{info.duration_s:.0f}",
-                f"{runs.frames_with_face}/{runs.frames_sampled}",
-                runs.tracks,
-                f"{runs.median_s:.3f}",
-                f"{runs.min_s:.3f}",
-                f"{runs.stage_median('decode'):.3f}",
-                f"{runs.stage_median('detect_align'):.3f}",
-                f"{runs.stage_median('score'):.3f}",
-                f"{runs.stage_median('other'):.3f}",
-                f"<= {target:.1f}",
-                met(runs.median_s <= target),
-            ]
-        )
+        by_detector = {
+            detector: time_analysis(
+                path, classifier, n_frames=args.frames, repeats=args.repeats, warmup=args.warmup, detector=detector
+            )
+            for detector in ("hog", DEFAULT_DETECTOR)
+        }
+        for detector, runs in by_detector.items():
+            ratio = runs.median_s / by_detector["hog"].median_s
+            rows.append(
+                [
+                    name,
+                    detector,
+                    f"{info.width}x{info.height}",
+                    f"{info.duration_s:.0f}",
+                    f"{runs.frames_with_face}/{runs.frames_sampled}",
+                    runs.tracks,
+                    *runs.time_cells(),
+                    f"{ratio:.2f}",
+                    f"<= {target:.1f}",
+                    met(runs.median_s <= target and (info.height < 720 or ratio <= TARGET_RATIO_TO_HOG)),
+                ]
+            )
     print_table(
         [
             "clip",
+            "detector",
             "size",
             "len s",
             "faces",
@@ -279,6 +309,7 @@ def bench_end_to_end(clips: dict[str, Path], classifier: Classifier, args: argpa
             "detect+align",
             "score",
             "probe+other",
+            "x hog",
             "target",
             "met",
         ],
@@ -298,12 +329,7 @@ def bench_photo(photo: Path, classifier: Classifier, args: argparse.Namespace) -
                 photo.name,
                 size,
                 f"{runs.frames_with_face}/{runs.frames_sampled}",
-                f"{runs.median_s:.3f}",
-                f"{runs.min_s:.3f}",
-                f"{runs.stage_median('decode'):.3f}",
-                f"{runs.stage_median('detect_align'):.3f}",
-                f"{runs.stage_median('score'):.3f}",
-                f"{runs.stage_median('other'):.3f}",
+                *runs.time_cells(),
                 f"<= {TARGET_S_PHOTO:.1f}",
                 met(runs.median_s <= TARGET_S_PHOTO),
             ]
@@ -402,59 +428,119 @@ def bench_memory(clip_1080p: Path, args: argparse.Namespace) -> None:
     )
 
 
-def bench_upsample(clips: dict[str, Path], args: argparse.Namespace) -> None:
-    print(
-        f"\n== 4. extract_faces: upsample='auto' (default) vs 0, {args.frames} frames decoded once, "
-        f"{args.repeats} runs, ms per frame =="
-    )
-    print("   tracking = pipeline's search near the previous face first; whole frame = every frame searched whole")
+def dim_clip(cache_dir: Path, clip: Path, face_px: int) -> Path:
+    """A 10-s 1920x1080 clip like a phone video of a dim room: `clip` scaled so that its face is
+    about `face_px` tall (dlib's box), padded into the frame left of centre, luma at 40%."""
+    info = probe_video(clip)
+    middle = sample_frame_indices(info, FrameSampling(n_frames=1))
+    frame = next(iter(iter_frames(clip, middle, info=info))).rgb
+    top, _, bottom, _ = extract_faces(frame, model="hog", upsample=1)[0].box
+    scale = face_px / (bottom - top)
+    width, height = round(info.width * scale) // 2 * 2, round(info.height * scale) // 2 * 2
+    if width > 1920 or height > 1080:
+        raise ValueError(f"{clip.name}: its face is too small to be {face_px} px in a 1080p frame")
+    frame_filter = f"scale={width}:{height},pad=1920:1080:{(1920 - width) // 3}:{(1080 - height) // 2},lutyuv=y=val*0.4"
+    args = ["-i", str(clip), "-t", "10", "-vf", frame_filter, "-c:v", "libx264", "-preset", "veryfast", "-crf", "23"]
+    return cached_video(cache_dir, f"{clip.stem}_dim_{face_px}px_1080p", [*args, "-pix_fmt", "yuv420p", "-an"])
+
+
+def photo_variants(photos_dir: Path) -> dict[str, np.ndarray]:
+    """The shared photos, and two made from obama.jpg: its face 80 px tall in a 1920x1080 grey
+    canvas ("small"), and the photo at 30% brightness ("dark")."""
+    photos = {p.name: np.asarray(Image.open(p).convert("RGB")) for p in sorted(photos_dir.iterdir())}
+    obama = photos["obama.jpg"]
+    top, _, bottom, _ = extract_faces(obama, model="hog")[0].box
+    scale = 80 / (bottom - top)
+    small = Image.fromarray(obama).resize((round(obama.shape[1] * scale), round(obama.shape[0] * scale)))
+    canvas = Image.new("RGB", (1920, 1080), (90, 90, 90))
+    canvas.paste(small, (1200, 500))
+    photos["obama small (80 px face, 1080p)"] = np.asarray(canvas)
+    photos["obama dark (30%)"] = (obama * 0.3).astype(np.uint8)
+    return photos
+
+
+# (detector, HOG upsampling) pairs measured; the detectors' own upsampling is "auto".
+DETECTOR_CASES = [(detector, "auto") for detector in DETECTORS] + [("hog", 0)]
+
+
+def case_name(detector: str, upsample: int | str) -> str:
+    return detector if upsample == "auto" else f"{detector}, upsample {upsample}"
+
+
+def bench_detectors(clips: dict[str, Path], photos_dir: Path, args: argparse.Namespace) -> None:
+    print(f"\n== 4. Face detectors: faces found and ms per frame (median of {args.repeats} runs) ==")
+    print(f"   default: {DEFAULT_DETECTOR}")
+    print("   aligned = faces whose dlib landmarks gave the authors' crop (the rest: a margin crop)")
+    dim = {f"generated/dim_{px}px_1080p": dim_clip(args.cache_dir, clips[DIM_SOURCE], px) for px in DIM_FACE_PX}
     rows = []
-    for name, path in clips.items():
+    for name, path in {**clips, **dim}.items():
         info = probe_video(path)
         indices = sample_frame_indices(info, FrameSampling(n_frames=args.frames))
         frames = [frame.rgb for frame in iter_frames(path, indices, info=info)]
-        for tracking in (True, False):
-            for upsample in ("auto", 0):
-                found, per_frame_ms = detect_all(
-                    frames, tracking=tracking, upsample=upsample, repeats=args.repeats, warmup=args.warmup
-                )
-                rows.append(
-                    [
-                        name,
-                        "tracking" if tracking else "whole frame",
-                        upsample,
-                        f"{found}/{len(frames)}",
-                        f"{statistics.median(per_frame_ms):.1f}",
-                        f"{min(per_frame_ms):.1f}",
-                    ]
-                )
-    print_table(["clip", "search", "upsample", "faces", "ms/frame med", "ms/frame min"], rows)
+        for detector, upsample in DETECTOR_CASES:
+            found, aligned, per_frame_ms = detect_all(
+                frames, model=detector, upsample=upsample, repeats=args.repeats, warmup=args.warmup
+            )
+            target = name in dim and detector == DEFAULT_DETECTOR
+            rows.append(
+                [
+                    name,
+                    case_name(detector, upsample),
+                    f"{found}/{len(frames)}",
+                    aligned,
+                    f"{statistics.median(per_frame_ms):.0f}",
+                    f">= {TARGET_DIM_FRAMES}/30: {met(found >= TARGET_DIM_FRAMES)}" if target else "",
+                ]
+            )
+    print_table(["clip", "detector", "faces", "aligned", "ms/frame", "target"], rows)
+
+    print("\n   photos: faces found (all faces), ms per photo")
+    rows = []
+    for name, photo in photo_variants(photos_dir).items():
+        for detector, upsample in DETECTOR_CASES:
+            runs_ms = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                faces = extract_faces(photo, all_faces=True, model=detector, upsample=upsample)
+                runs_ms.append((time.perf_counter() - start) * 1000)
+            rows.append(
+                [
+                    name,
+                    case_name(detector, upsample),
+                    len(faces),
+                    sum(face.aligned for face in faces),
+                    f"{statistics.median(runs_ms):.0f}",
+                ]
+            )
+    print_table(["photo", "detector", "faces", "aligned", "ms"], rows)
 
 
 def detect_all(
-    frames: list[np.ndarray], *, tracking: bool, upsample: int | str, repeats: int, warmup: int
-) -> tuple[int, list[float]]:
-    """Runs extract_faces over the frames like the pipeline does; returns (faces found, ms per frame runs)."""
+    frames: list[np.ndarray], *, model: str, upsample: int | str, repeats: int, warmup: int
+) -> tuple[int, int, list[float]]:
+    """Runs extract_faces over the frames as the pipeline does (near the previous face first);
+    returns (frames with a face, of them aligned, ms per frame of each run)."""
 
-    def one_pass() -> int:
+    def one_pass() -> tuple[int, int]:
         previous_box = None
-        found = 0
+        found = aligned = 0
         for frame in frames:
-            faces = extract_faces(frame, near=previous_box if tracking else None, upsample=upsample)
+            faces = extract_faces(frame, near=previous_box, model=model, upsample=upsample)
             if faces:
                 found += 1
+                aligned += faces[0].aligned
                 previous_box = faces[0].box
-        return found
+        return found, aligned
 
     for _ in range(warmup):
         one_pass()
     times_ms = []
-    found = 0
+    found = aligned = 0
     for _ in range(repeats):
         start = time.perf_counter()
-        found = one_pass()
+        found, aligned = one_pass()
         times_ms.append((time.perf_counter() - start) * 1000 / len(frames))
-    return found, times_ms
+    return found, aligned, times_ms
 
 
 def bench_long(clip_720p: Path, classifier: Classifier, args: argparse.Namespace) -> None:
@@ -572,7 +658,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "e2e": lambda: bench_end_to_end(clips, classifier, args),
         "photo": lambda: bench_photo(photo, classifier, args),
         "memory": lambda: bench_memory(generated["generated/face_1080p_10s"], args),
-        "upsample": lambda: bench_upsample(clips, args),
+        "detectors": lambda: bench_detectors(clips, args.data_dir / "photos", args),
         "long": lambda: bench_long(shared["real/ff_youtube_183"], classifier, args),
     }
     for name in SECTIONS:

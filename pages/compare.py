@@ -75,7 +75,7 @@ colors = {label: MODEL_COLORS[i % len(MODEL_COLORS)] for i, label in enumerate(a
 first = next(iter(analyses.values()))
 if not first.faces:
     st.warning(
-        "No face was found, so there is nothing to compare. Try another file or the CNN detector.",
+        "No face was found, so there is nothing to compare. " + results.no_face_advice(extraction),
         icon=":material/face:",
     )
     st.stop()

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from mesonet import config
-from mesonet.faces.detect import DETECTORS
+from mesonet.faces.detect import DEFAULT_DETECTOR, DETECTORS
 from mesonet.media.images import IMAGE_EXTENSIONS
 from studio.error_display import shown_errors
 
@@ -56,7 +56,7 @@ class MediaInput:
 class ExtractionSettings:
     n_frames: int = 30
     all_faces: bool = False
-    detector: str = "hog"
+    detector: str = DEFAULT_DETECTOR
 
 
 FROM_ANALYSE = "Analysed file"
@@ -181,6 +181,13 @@ def sample_faces() -> list[tuple[np.ndarray, str, str]]:
     return [*faces, (sample_deepfake_face(), "fake", "The sample deepfake's face (made here)")]
 
 
+DETECTOR_LABELS = {
+    "auto": "Automatic (HOG, then MTCNN)",
+    "hog": "HOG only (fastest)",
+    "mtcnn": "MTCNN on every frame (~6x slower)",
+}
+
+
 def extraction_settings(key: str) -> ExtractionSettings:
     with st.expander("Face extraction settings", icon=":material/tune:"):
         columns = st.columns(3)
@@ -204,7 +211,8 @@ def extraction_settings(key: str) -> ExtractionSettings:
             "Face detector",
             list(DETECTORS),
             key=f"{key}.detector",
-            format_func={"hog": "HOG (fast)", "cnn": "CNN (accurate, ~50x slower)"}.get,
+            format_func=DETECTOR_LABELS.get,
+            help="Automatic finds small, dark and turned faces too: MTCNN looks where HOG found none.",
             persist_state="session",
         )
     return ExtractionSettings(n_frames, faces == "All faces", detector)

@@ -37,6 +37,17 @@ def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+def no_face_advice(extraction) -> str:
+    """What to try after no face was found: the Automatic detector after HOG alone (never the
+    detector that just found nothing), and the face-crop switch for photos."""
+    advice = "Try a clearer, brighter or more frontal face"
+    if extraction.settings.get("detector") == "hog":
+        advice += ", or the Automatic face detector (Face extraction settings): it finds small and dark faces too"
+    if extraction.kind == "image":
+        advice += "; for an image that is already a face crop, the face-crop switch"
+    return advice + "."
+
+
 def weights_words(model: str) -> str:
     """Which weights decided and what they were trained on, for the card's caption."""
     entries = catalog_entries(model)
@@ -104,8 +115,7 @@ def verdict_card(analysis, *, seconds: float) -> None:
         )
     if summary.verdict == "no face":
         st.warning(
-            "No face was found, so there is nothing to score. Try a clearer, frontal face, the CNN detector, "
-            "or, for an image that is already a face crop, the face-crop switch.",
+            "No face was found, so there is nothing to score. " + no_face_advice(analysis.extraction),
             icon=":material/face:",
         )
     if analysis.reliability:

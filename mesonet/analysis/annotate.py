@@ -44,6 +44,7 @@ from PIL import Image
 from mesonet import config
 from mesonet.analysis.draw import Annotations, FramePainter, ScoredFrame
 from mesonet.errors import AnnotateError, CancelledError, MediaError
+from mesonet.faces.detect import DEFAULT_DETECTOR
 from mesonet.media.ffmpeg import BROWSER_H264, VIDEO_HINT, VideoInfo, ffmpeg_input, ffmpeg_reason, probe_video
 from mesonet.media.video import FrameSampling, sampling_range
 
@@ -396,7 +397,7 @@ def score_every_frame(
     *,
     threshold: float,
     all_faces: bool = False,
-    detector: str = "hog",
+    detector: str = DEFAULT_DETECTOR,
     start_s: float | None = None,
     end_s: float | None = None,
     extract: Callable[..., object] | None = None,
@@ -414,7 +415,7 @@ def score_every_frame(
         classifier: a Classifier or Ensemble (anything `score_extraction` takes).
         threshold: P(fake) at or above which a face is fake.
         all_faces: follow every face (numbered as tracks across the whole video), else the largest.
-        detector: "hog" or "cnn".
+        detector: one of mesonet.faces.detect.DETECTORS.
         start_s, end_s: the time range to score (default: the whole video).
         extract: runs one window's extraction, like `extract_faces_from_media` (the default, in this
             process) or a `WorkerPool.extract`.

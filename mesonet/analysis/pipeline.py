@@ -30,7 +30,7 @@ from PIL import Image
 from mesonet.analysis.reliability import reliability_notes
 from mesonet.analysis.results import Analysis, ExtractedFrame, Extraction, FaceScore
 from mesonet.errors import CancelledError
-from mesonet.faces.detect import DETECTORS, FaceCrop, extract_faces, match_tracks
+from mesonet.faces.detect import DEFAULT_DETECTOR, DETECTORS, FaceCrop, extract_faces, match_tracks
 from mesonet.media.ffmpeg import probe_video
 from mesonet.media.images import is_video, load_image
 from mesonet.media.video import FrameSampling, iter_frames, sample_frame_indices
@@ -50,7 +50,7 @@ def extract_faces_from_media(
     *,
     sampling: FrameSampling | None = None,
     all_faces: bool = False,
-    detector: str = "hog",
+    detector: str = DEFAULT_DETECTOR,
     preview_side: int | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
@@ -61,7 +61,7 @@ def extract_faces_from_media(
         path: an image or video file.
         sampling: which frames of a video to look at (default: 30 evenly spaced).
         all_faces: follow every face (each with its own track id); else only the largest.
-        detector: "hog" (fast) or "cnn" (more accurate, about 50x slower on the CPU).
+        detector: one of DETECTORS (see mesonet.faces.detect).
         preview_side: keep a JPEG preview of each sampled frame, at most this many pixels
             on its longer side (None: no previews).
         progress: called with (frames done, frames total) after each frame.
@@ -214,7 +214,7 @@ def analyze_media(
     *,
     sampling: FrameSampling | None = None,
     all_faces: bool = False,
-    detector: str = "hog",
+    detector: str = DEFAULT_DETECTOR,
     threshold: float = DEFAULT_THRESHOLD,
     aggregate: Aggregate = "mean",
     preview_side: int | None = None,

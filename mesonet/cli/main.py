@@ -19,7 +19,7 @@ from mesonet.cli.output import ProgressBar as _ProgressBar
 from mesonet.cli.output import format_csv, format_table, reliability_lines
 from mesonet.cli.output import summary_row as _summary_row
 from mesonet.errors import MesonetError
-from mesonet.faces.detect import DETECTORS
+from mesonet.faces.detect import DEFAULT_DETECTOR, DETECTORS
 from mesonet.models.networks import ARCHITECTURES
 from mesonet.models.weights import DEFAULT_WEIGHTS, ENSEMBLE_RULE, ENSEMBLES, catalog_status, list_weights
 from mesonet.verdict import DEFAULT_THRESHOLD, VERDICT_WORDS
@@ -117,8 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument(
         "--detector",
         choices=DETECTORS,
-        default="hog",
-        help="face detector: hog (fast, default) or cnn (more accurate, much slower)",
+        default=DEFAULT_DETECTOR,
+        help="face detector: auto (HOG, then MTCNN on frames where HOG finds no face; default), hog (fastest) "
+        "or mtcnn (MTCNN on every frame, about 6x HOG's time)",
     )
     detect.add_argument(
         "--aggregate",

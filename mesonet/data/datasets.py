@@ -28,6 +28,7 @@ from PIL import Image
 
 from mesonet.errors import DatasetError, MesonetError, NoFaceError
 from mesonet.faces.align import INPUT_SIZE
+from mesonet.faces.detect import DEFAULT_DETECTOR
 from mesonet.media.images import IMAGE_EXTENSIONS, load_image
 from mesonet.media.video import VIDEO_EXTENSIONS
 
@@ -272,7 +273,7 @@ FaceLoader = Callable[[Path], np.ndarray]
 
 
 def face_loader(
-    faces: Literal["aligned", "detect"], *, resize: str = "nearest", detector: str = "hog", pool=None
+    faces: Literal["aligned", "detect"], *, resize: str = "nearest", detector: str = DEFAULT_DETECTOR, pool=None
 ) -> FaceLoader:
     """A FaceLoader for a dataset's images: the image as a face crop ("aligned"), or the aligned
     crop of its largest face ("detect"; in a `mesonet.analysis.workers.WorkerPool` when given).

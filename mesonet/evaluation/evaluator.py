@@ -35,6 +35,7 @@ from mesonet.data import datasets
 from mesonet.data.datasets import CLASS_NAMES, LABEL_FORGED, Dataset, LabeledFile, iter_face_batches, scan_dataset
 from mesonet.errors import CancelledError, MesonetError, NoFaceError
 from mesonet.evaluation.metrics import Metrics, compute_metrics, format_metric
+from mesonet.faces.detect import DEFAULT_DETECTOR
 from mesonet.models.calibration import Reliability, reliability
 from mesonet.models.scoring import Classifier, preprocess_faces
 from mesonet.verdict import DEFAULT_THRESHOLD, called_fake, p_fake_of, score_real_of
@@ -322,7 +323,7 @@ def evaluate_dataset(
     batch_size: int = 64,
     workers: int | None = None,
     resize: str = "nearest",
-    detector: str = "hog",
+    detector: str = DEFAULT_DETECTOR,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     pool: WorkerPool | None = None,
@@ -340,7 +341,7 @@ def evaluate_dataset(
         batch_size: images per model call (memory holds a few such batches).
         workers: decoding threads (default: the number of CPUs, at least 2).
         resize: resize of the crops to 256x256 ("nearest", as the networks were trained).
-        detector: face detector for `faces="detect"` and for videos: "hog" or "cnn".
+        detector: face detector for `faces="detect"` and for videos: one of mesonet.faces.detect.DETECTORS.
         progress: called with (files done, files total).
         cancel: set it from another thread to stop between batches (raises CancelledError).
         pool: worker processes that find the faces (`faces="detect"`) and read the videos, one

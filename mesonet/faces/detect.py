@@ -20,12 +20,20 @@ boxes are (top, right, bottom, left) integer pixels of the ORIGINAL frame, face_
 order; points are (x, y) floats, x to the right and y down, in pixels of the original frame,
 with (0, 0) the centre of the top-left pixel (dlib's convention).
 
-Detection uses dlib's HOG detector through face_recognition, on a copy of the frame shrunk
-so that its longer side is at most `max_side` pixels (20-30 ms per frame on this project's
-2-core machine whatever the video size). The alignment follows the MesoNet authors' pipeline
-(see alignment_geometry); it is done with one affine warp of the needed region only.
+Detection runs on a copy of the frame shrunk so that its longer side is at most `max_side`
+pixels. The detectors (DETECTORS):
+    auto   dlib's HOG detector (through face_recognition, 20-30 ms per frame on this project's
+           2-core machine whatever the video size), and MTCNN on the frames where HOG finds no
+           face: small, dark or turned faces (about 0.15 s per such frame).
+    hog    HOG alone.
+    mtcnn  MTCNN (the `mtcnn` package, TensorFlow; its weights ship in its wheel) on every frame.
+dlib's CNN detector was dropped: on the team's clips it found nothing that "auto" misses (none of
+the dim 60- and 90-px faces at all) and took 0.5-7 s a frame (benchmarks/bench_pipeline.py).
+Whatever finds the face, dlib's 68 landmarks and the MesoNet authors' alignment cut the crop
+(see alignment_geometry), with one affine warp of the needed region only.
 
-face_recognition is imported on first use: importing it loads dlib's models (about 0.5 s).
+face_recognition is imported on first use: importing it loads dlib's models (about 0.5 s);
+MTCNN is built on first use too (TensorFlow is imported then, if it was not yet).
 """
 
 from __future__ import annotations
@@ -56,8 +64,17 @@ from mesonet.faces.align import (  # noqa: F401
 
 # dlib's HOG detector misses faces smaller than about 80 pixels; searching near the previous
 # face, the window is scaled so that face is this big.
-# The face detectors there are, fastest first: the only list of them.
-DETECTORS = ("hog", "cnn")
+# The face detectors there are (see the module docstring): the only list of them.
+DETECTORS = ("auto", "hog", "mtcnn")
+DEFAULT_DETECTOR = "auto"
+Detector = Literal["auto", "hog", "mtcnn"]
+# MTCNN's smallest face, in pixels of the shrunk frame (its own default): 60 px at 1080p.
+MTCNN_MIN_FACE_PX = 20
+# MTCNN looks only where HOG found nothing, often at no face at all: its faces below this
+# confidence (its last stage's, 0.8 by default) are dropped rather than scored. On the team's
+# photos it saw faces in a suit and a background at 0.933 and 0.953; real faces, dim 60-px ones
+# included, mostly score 0.99 and more.
+MTCNN_MIN_CONFIDENCE = 0.96
 # Detection runs on the frame shrunk to this longer side (HOG's time grows with the pixels).
 DETECT_MAX_SIDE = 640
 _NEAR_FACE_PX = 110.0
@@ -122,13 +139,69 @@ def _resized(image: np.ndarray, scale: float) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
 
 
-def _locate(
-    image: np.ndarray, scale: float, upsample: int, model: str, origin: tuple[int, int], frame_shape: tuple[int, ...]
-) -> list[Box]:
-    """Runs the detector on `image` (a region scaled by `scale`) and maps boxes to the frame."""
+# One MTCNN for the process, built on first use; its calls are serialised like dlib's.
+_MTCNN_LOCK = threading.Lock()
+_mtcnn = None
+
+
+def _hog_boxes(image: np.ndarray, upsample: int) -> list[Box]:
     api = _face_recognition()
     with _DLIB_LOCK:
-        found = api.face_locations(image, number_of_times_to_upsample=upsample, model=model)
+        return api.face_locations(image, number_of_times_to_upsample=upsample, model="hog")
+
+
+def _mtcnn_boxes(image: np.ndarray) -> list[Box]:
+    """MTCNN's faces in `image`, as dlib-like boxes.
+
+    MTCNN's box reaches from the hairline to the chin, dlib's (what dlib's landmark model was
+    trained on) is a square from the eyebrows to just above the chin. On the team's five photos
+    dlib's side was 1.02-1.2x MTCNN's width (median 1.1) and its bottom 0.04-0.13 of that width
+    above MTCNN's (median 0.07), centred alike: the square is placed so.
+    """
+    global _mtcnn
+    from mesonet.models.networks import import_keras
+
+    import_keras()  # TensorFlow, imported quietly
+    with _MTCNN_LOCK:
+        if _mtcnn is None:
+            from mtcnn import MTCNN
+
+            _mtcnn = MTCNN()
+        found = _mtcnn.detect_faces(image, min_face_size=MTCNN_MIN_FACE_PX)
+    boxes = []
+    for face in found:
+        if face["confidence"] < MTCNN_MIN_CONFIDENCE:
+            continue
+        x, y, width, height = face["box"]
+        side, centre_x, bottom = 1.1 * width, x + width / 2, y + height - 0.07 * width
+        boxes.append((round(bottom - side), round(centre_x + side / 2), round(bottom), round(centre_x - side / 2)))
+    return boxes
+
+
+def _find(image: np.ndarray, model: str, upsample: int | Literal["auto"]) -> list[Box]:
+    """The faces the detector finds in `image`, in its own pixels. `upsample` is dlib's (see detect_faces);
+    "auto" tries HOG without upsampling, then MTCNN."""
+    if model == "mtcnn":
+        return _mtcnn_boxes(image)
+    if model == "auto":
+        return _hog_boxes(image, 0) or _mtcnn_boxes(image)
+    for times in [0, 1] if upsample == "auto" else [int(upsample)]:
+        boxes = _hog_boxes(image, times)
+        if boxes:
+            return boxes
+    return []
+
+
+def _locate(
+    image: np.ndarray,
+    scale: float,
+    upsample: int | Literal["auto"],
+    model: str,
+    origin: tuple[int, int],
+    frame_shape: tuple[int, ...],
+) -> list[Box]:
+    """Runs the detector on `image` (a region scaled by `scale`) and maps boxes to the frame."""
+    found = _find(image, model, upsample)
     top0, left0 = origin
     height, width = frame_shape[:2]
     boxes = []
@@ -151,7 +224,7 @@ def _area(box: Box) -> int:
 def detect_faces(
     frame: np.ndarray,
     *,
-    model: Literal["hog", "cnn"] = "hog",
+    model: Detector = DEFAULT_DETECTOR,
     max_side: int = DETECT_MAX_SIDE,
     upsample: int | Literal["auto"] = "auto",
     near: Box | None = None,
@@ -160,11 +233,12 @@ def detect_faces(
 
     Args:
         frame: uint8 RGB array of shape (H, W, 3).
-        model: "hog" (dlib's HOG detector, fast) or "cnn" (dlib's CNN, about 50x slower on CPU).
+        model: one of DETECTORS (see the module docstring).
         max_side: the frame is shrunk so that its longer side is at most this many pixels
             before detection; boxes are mapped back to the original frame.
-        upsample: times dlib doubles the (shrunk) image to find smaller faces. "auto": 0, then
-            1 if nothing was found (about 4x the time, only on frames without a face).
+        upsample: times HOG doubles the (shrunk) image to find smaller faces, for "hog". "auto":
+            0, then 1 if nothing was found (about 4x the time, only on frames without a face).
+            The "auto" detector does not upsample: MTCNN finds those faces.
         near: a box from a previous frame. A window around it (3x its size) is searched first,
             scaled so that a face of that size is about 110 pixels; the whole frame only if
             nothing is found there. The window search takes about 8 ms and also finds
@@ -182,18 +256,12 @@ def detect_faces(
         if boxes:
             return boxes
     scale = min(1.0, max_side / max(height, width))
-    small = _resized(frame, scale)
-    passes = [0, 1] if upsample == "auto" else [int(upsample)]
-    boxes: list[Box] = []
-    for times in passes:
-        boxes = _locate(small, scale, times, model, (0, 0), frame.shape)
-        if boxes:
-            break
+    boxes = _locate(_resized(frame, scale), scale, upsample, model, (0, 0), frame.shape)
     return sorted(boxes, key=_area, reverse=True)
 
 
 def detect_near(
-    frame: np.ndarray, near: Box, *, model: Literal["hog", "cnn"] = "hog", max_side: int = DETECT_MAX_SIDE
+    frame: np.ndarray, near: Box, *, model: Detector = DEFAULT_DETECTOR, max_side: int = DETECT_MAX_SIDE
 ) -> list[Box]:
     """Finds faces in a window around a face's earlier box: 3x its size, scaled so that a face of
     that size is about 110 pixels (finds smaller faces than a search of the whole frame, in
@@ -249,7 +317,7 @@ def extract_faces(
     frame: np.ndarray,
     *,
     all_faces: bool = False,
-    model: Literal["hog", "cnn"] = "hog",
+    model: Detector = DEFAULT_DETECTOR,
     near: Box | None = None,
     max_side: int = DETECT_MAX_SIDE,
     upsample: int | Literal["auto"] = "auto",
@@ -264,7 +332,7 @@ def extract_faces(
     Args:
         frame: uint8 RGB array of shape (H, W, 3).
         all_faces: every face found, largest first; else only the largest one.
-        model: "hog" or "cnn" (see detect_faces).
+        model: one of DETECTORS (see detect_faces).
         near: a box from the previous frame to search around first. Used only when
             all_faces is False (a window search would hide the other faces).
         max_side: detection works on the frame shrunk to this longer side.

@@ -48,6 +48,7 @@ import numpy as np
 
 from mesonet import config
 from mesonet.errors import EngineError, MesonetError, first_line
+from mesonet.faces.detect import DEFAULT_DETECTOR
 from mesonet.serving.ray_stages import Scorer, ScorerSpec, crop_chunks, decode_chunks, media_chunks
 
 Progress = Callable[[int, int], None]
@@ -355,7 +356,7 @@ def evaluate_on_ray(
     group_by_video: str | None = None,
     batch_size: int = 64,
     resize: str = "nearest",
-    detector: str = "hog",
+    detector: str = DEFAULT_DETECTOR,
     progress: Progress | None = None,
 ):
     """`mesonet.evaluation.evaluator.evaluate_dataset` on Ray: the same Evaluation, file for file.
@@ -431,7 +432,7 @@ def detect_on_ray(
     cluster: RayCluster,
     sampling=None,
     all_faces: bool = False,
-    detector: str = "hog",
+    detector: str = DEFAULT_DETECTOR,
     aggregate: str = "mean",
     progress: Progress | None = None,
 ) -> list:

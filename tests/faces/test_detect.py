@@ -13,7 +13,14 @@ import pytest
 from PIL import Image
 
 from mesonet.faces.align import Alignment, align_face, alignment_geometry, landmark_parts, margin_crop
-from mesonet.faces.detect import FaceCrop, detect_faces, extract_faces, face_landmarks_68, match_tracks
+from mesonet.faces.detect import (
+    DEFAULT_DETECTOR,
+    FaceCrop,
+    detect_faces,
+    extract_faces,
+    face_landmarks_68,
+    match_tracks,
+)
 from mesonet.media.images import iter_media_frames, load_image
 from tests.helpers import REPO
 
@@ -214,6 +221,44 @@ def test_detection_on_a_shrunk_frame_maps_boxes_back(shared_dir: Path) -> None:
     # Searching near the known face finds it again.
     (near_box,) = detect_faces(image, near=full_box)
     assert _iou(near_box, full_box) > 0.6
+
+
+def _small_dark_frame(shared_dir: Path, face_px: int = 80) -> tuple[np.ndarray, tuple[int, int]]:
+    """obama.jpg scaled so that its face (dlib's box) is `face_px` tall, pasted into a 1920x1080
+    dark grey frame, at 35% brightness: a person far away in a dim room. Returns (frame, paste corner)."""
+    photo = Image.open(shared_dir / "data" / "photos" / "obama.jpg").convert("RGB")
+    (box,) = detect_faces(np.asarray(photo), model="hog")
+    scale = face_px / (box[2] - box[0])
+    small = photo.resize((round(photo.width * scale), round(photo.height * scale)))
+    canvas = Image.new("RGB", (1920, 1080), (40, 40, 40))
+    corner = (1200, 500)
+    canvas.paste(small, corner)
+    return (np.asarray(canvas) * 0.35).astype(np.uint8), (
+        corner[0] + round(box[3] * scale),
+        corner[1] + round(box[0] * scale),
+    )
+
+
+def test_the_default_detector_finds_a_small_face_in_a_dim_1080p_frame_that_hog_misses(shared_dir: Path) -> None:
+    frame, (left, top) = _small_dark_frame(shared_dir)
+    assert DEFAULT_DETECTOR == "auto"
+    assert extract_faces(frame, model="hog") == []
+    (face,) = extract_faces(frame)
+    # Where the face was pasted, about its size, and cut by the landmarks (the authors' crop).
+    assert abs(face.box[3] - left) < 25 and abs(face.box[0] - top) < 25
+    assert 60 <= face.box[2] - face.box[0] <= 110
+    assert face.aligned and face.crop.shape == (256, 256, 3)
+
+
+def test_mtcnn_boxes_give_the_same_aligned_crop_as_hog_boxes(shared_dir: Path) -> None:
+    # MTCNN's own box reaches the hairline; it is made dlib-like so that dlib's landmarks fit.
+    image = load_image(shared_dir / "data" / "photos" / "obama.jpg")
+    (hog,) = extract_faces(image, model="hog")
+    (mtcnn,) = extract_faces(image, model="mtcnn")
+    assert _iou(hog.box, mtcnn.box) > 0.6
+    assert mtcnn.aligned
+    assert math.dist(hog.center, mtcnn.center) < 0.03 * hog.side_px
+    assert abs(mtcnn.side_px / hog.side_px - 1) < 0.05
 
 
 def test_no_face_gives_an_empty_list() -> None:

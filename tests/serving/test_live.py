@@ -122,7 +122,7 @@ def test_a_face_moving_away_from_the_camera_is_still_found_below_the_detectors_s
         found.append([face.track_id for face in faces])
         height = faces[0].box[2] - faces[0].box[0] if faces else 0
     assert found == [[0]] * 12, found
-    assert height < 110 and detect_faces(frame, max_side=320, upsample=0) == [], "small enough to need the search"
+    assert height < 110 and detect_faces(frame, model="hog", max_side=320, upsample=0) == [], "needs the search"
 
 
 def _shrunk(frame: np.ndarray, scale: float) -> np.ndarray:
