@@ -545,9 +545,10 @@ def _faceswap(args: argparse.Namespace) -> int:
     source, target = Path(args.source), Path(args.target)
     if args.max_seconds is not None and not args.max_seconds > 0:
         raise FaceSwapError(f"--max-seconds must be more than 0, got {args.max_seconds}.")
+    # Headers and paths first: a wrong file or output name is refused before any face is looked for.
+    check_media(source)  # a text file named .mp4 is "a text file", not "a video"
     if source.suffix.lower() in VIDEO_EXTENSIONS:
         raise FaceSwapError(f"{source.name}: is a video; the face to paste comes from a photo (JPEG, PNG, ...).")
-    # Headers and paths first: a wrong file or output name is refused before any face is looked for.
     check_media(target)
     out = check_swap_output(args.out, target)
     photo = load_image(source)

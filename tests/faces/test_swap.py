@@ -337,6 +337,7 @@ def test_cli_swaps_a_video(tmp_path: Path) -> None:
         ("photo target, video output", "is a photo, so its swap is a photo too"),
         ("video target, photo output", "is a video, so its swap is a video too"),
         ("video as the source", "is a video; the face to paste comes from a photo"),
+        ("text file named .mp4 as the source", "notes.mp4: is a text file, not a video"),
         ("no face in the source", "grey.png: no face found"),
         ("no face in the target", "grey.png: no face found"),
     ],
@@ -344,6 +345,7 @@ def test_cli_swaps_a_video(tmp_path: Path) -> None:
 def test_cli_errors_are_one_line(case: str, expected: str, tmp_path: Path) -> None:
     notes = tmp_path / "notes.jpg"
     notes.write_text("not a picture\n")
+    (tmp_path / "notes.mp4").write_text("not a video either\n")
     grey = tmp_path / "grey.png"
     Image.new("RGB", (320, 240), (128, 128, 128)).save(grey)
     face, photo, clip = sample_path("authors-real00240"), sample_path("astronaut-photo"), sample_path("astronaut-clip")
@@ -353,6 +355,7 @@ def test_cli_errors_are_one_line(case: str, expected: str, tmp_path: Path) -> No
         "photo target, video output": (face, photo, "out.mp4"),
         "video target, photo output": (face, clip, "out.png"),
         "video as the source": (clip, photo, "out.png"),
+        "text file named .mp4 as the source": (tmp_path / "notes.mp4", photo, "out.png"),
         "no face in the source": (grey, photo, "out.png"),
         "no face in the target": (face, grey, "out.png"),
     }[case]
