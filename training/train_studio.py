@@ -47,15 +47,18 @@ EXPERTS = {
 
 
 def expert_data(
-    expert: str, faces: Path, mesonet_df: Path, *, crops: bool = True
+    expert: str, faces: Path, mesonet_df: Path, *, crops: bool = True, dfdc: int = 0
 ) -> tuple[FaceArrays, FaceArrays, dict]:
     """(training faces, validation faces, a summary for the metadata) of one expert; `crops=False` leaves
-    out the re-framed FF++ crops (so that the videos and the authors' faces are half of every batch each)."""
+    out the re-framed FF++ crops (so that the videos and the authors' faces are half of every batch each),
+    `dfdc` adds that many re-framed DFDC crops of each class (another source: many more identities)."""
     recipe = EXPERTS[expert]
     train_parts = video_arrays(video_faces(faces, recipe["methods"], validation=False))
     val_parts = video_arrays(video_faces(faces, recipe["methods"], validation=True))
     if crops:
         train_parts += crop_arrays(faces, "ffpp_crops", recipe["ffpp"])
+    if dfdc:
+        train_parts += crop_arrays(faces, "dfdc", ("real", "fake"), limit=dfdc)
     if recipe["mesonet"]:
         mesonet_train, mesonet_val = mesonet_arrays(mesonet_df, faces / "mesonet_df.npz")
         train_parts.append(mesonet_train)
@@ -85,10 +88,11 @@ def main() -> None:
     parser.add_argument("--steps-per-epoch", type=int, default=250)
     parser.add_argument("--init", help="starting weights instead of the recipe's (a catalog name or a weight file)")
     parser.add_argument("--no-crops", action="store_true", help="leave out the re-framed FF++ crops")
+    parser.add_argument("--dfdc", type=int, default=0, help="add this many re-framed DFDC crops of each class")
     args = parser.parse_args()
 
     started = time.monotonic()
-    train, val, summary = expert_data(args.expert, args.faces, args.mesonet_df, crops=not args.no_crops)
+    train, val, summary = expert_data(args.expert, args.faces, args.mesonet_df, crops=not args.no_crops, dfdc=args.dfdc)
     print(f"data ready in {time.monotonic() - started:.0f} s: {len(train)} training and {len(val)} validation faces")
     for name, count in summary["train"].items():
         print(f"  train {name}: {count}")
