@@ -22,6 +22,7 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_CUSTOM_WEIGHTS_MAX_AGE_H | hours an uploaded weight file is kept at most (its session may end sooner) | 24 |
 | MESONET_WORKERS | worker processes that decode and find faces for the whole server | the CPU cores |
 | MESONET_LIVE_STREAMS | camera streams the Live page scores at once, server-wide | half the CPU cores (at least 1) |
+| MESONET_LIVE_CAMERAS | cameras connected to the Live page at once, server-wide | twice MESONET_LIVE_STREAMS |
 | MESONET_ANNOTATED_VIDEOS | annotated videos the app makes at once, server-wide | half the CPU cores (at least 1) |
 | MESONET_ICE_SERVERS | STUN/TURN servers for the Live page's camera stream, as JSON (see ice_servers) | [] (none) |
 | RAY_ADDRESS | Ray's variable: the cluster of `--engine ray` when no --address is given | (none: a local instance) |
@@ -54,6 +55,7 @@ EXTRACTION_CACHE_MB_ENV = "MESONET_EXTRACTION_CACHE_MB"
 CUSTOM_WEIGHTS_MAX_AGE_H_ENV = "MESONET_CUSTOM_WEIGHTS_MAX_AGE_H"
 WORKERS_ENV = "MESONET_WORKERS"
 LIVE_STREAMS_ENV = "MESONET_LIVE_STREAMS"
+LIVE_CAMERAS_ENV = "MESONET_LIVE_CAMERAS"
 ANNOTATED_VIDEOS_ENV = "MESONET_ANNOTATED_VIDEOS"
 ICE_SERVERS_ENV = "MESONET_ICE_SERVERS"
 # Ray's own variable (`ray job submit` sets it for the command it runs), honoured as Ray does.
@@ -235,6 +237,14 @@ def live_stream_limit() -> int:
     else one per two cores; at least 1). One stream in Chromium kept the server 0.8 of a core busy
     (scoring, and the video's decoding and encoding), so more would leave other users nothing."""
     return _count(LIVE_STREAMS_ENV, max(1, cpu_count() // 2))
+
+
+def live_camera_limit() -> int:
+    """Cameras connected to the Live page at once, for the whole server (MESONET_LIVE_CAMERAS, else
+    twice MESONET_LIVE_STREAMS). A camera waiting for its scoring turn still costs a sixth of a core
+    (its video is decoded, drawn on and encoded again) and about ten threads; beyond this, START is
+    refused until a camera stops."""
+    return _count(LIVE_CAMERAS_ENV, 2 * live_stream_limit())
 
 
 def annotated_video_limit() -> int:

@@ -33,24 +33,38 @@ with studio.shown_errors():
 session = camera.live_session(classifier, threshold)
 
 notice = st.empty()  # filled once the camera component has said whether it plays
-streamer = webrtc_streamer(
-    key="live.camera",
-    mode=WebRtcMode.SENDRECV,
-    # No public STUN server: the browser and the server connect directly, as on one machine or
-    # network; a deployment adds its TURN server with MESONET_ICE_SERVERS (see the README).
-    rtc_configuration={"iceServers": ice_servers},
-    media_stream_constraints=camera.MEDIA_CONSTRAINTS,
-    video_processor_factory=session.processor,
-    async_processing=True,
-    video_html_attrs=camera.VIDEO_ATTRIBUTES,
-)
+try:
+    streamer = webrtc_streamer(
+        # A refused connection leaves its component waiting for an answer: the next one is a new component.
+        key=f"live.camera.{st.session_state.setdefault('live.connection', 0)}",
+        mode=WebRtcMode.SENDRECV,
+        # No public STUN server: the browser and the server connect directly, as on one machine or
+        # network; a deployment adds its TURN server with MESONET_ICE_SERVERS (see the README).
+        rtc_configuration={"iceServers": ice_servers},
+        media_stream_constraints=camera.MEDIA_CONSTRAINTS,
+        video_processor_factory=session.processor,
+        async_processing=True,
+        video_html_attrs=camera.VIDEO_ATTRIBUTES,
+    )
+except camera.CamerasFull as full:
+    st.session_state["live.refused"] = full.limit
+    st.session_state["live.connection"] += 1
+    st.rerun()
 playing = streamer.state.playing
 if playing:
     st.session_state["live.status"] = "playing"
+    st.session_state.pop("live.refused", None)
 elif st.session_state["live.status"] == "playing":
     st.session_state["live.status"] = "stopped"
 
-if playing:
+if st.session_state.get("live.refused"):
+    notice.warning(
+        f"The server has {st.session_state['live.refused']} cameras connected, as many as it takes at once, so "
+        "that everyone's analyses stay quick. Press **START** again in a minute, when one has stopped; a "
+        "recorded video can be analysed on the **Analyse** page meanwhile.",
+        icon=":material/hourglass_top:",
+    )
+elif playing:
     notice.empty()  # the video and the scores below say it all
 elif streamer.state.signalling:
     notice.info("Connecting to the camera...", icon=":material/videocam:")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import weakref
 from collections import defaultdict
 
 import av
@@ -23,10 +24,11 @@ from streamlit_webrtc import VideoProcessorBase
 
 from mesonet.analysis.draw import draw_face, label_style
 from mesonet.analysis.results import face_number
+from mesonet.serving.limits import ConcurrencyLimit
 from mesonet.serving.live import LiveFrame, LiveScorer, LiveStats, LiveStream
 from mesonet.verdict import DEFAULT_THRESHOLD, VERDICT_COLORS, verdict_color
 from studio.results import MODEL_COLORS
-from studio.server import live_stream_limit
+from studio.server import live_camera_limit, live_stream_limit
 
 SESSION_KEY = "live.session"
 WINDOW_S = 10.0  # the chart's width, and the seconds of results kept
@@ -48,6 +50,14 @@ CAMERA_TROUBLE = """A red message on the camera above means the browser gave it 
 - **NotReadableError**: another application is using the camera. Close it and press **START** again.
 - **navigator.mediaDevices is undefined**: the page is neither on `localhost` nor on HTTPS, where
   browsers give no camera at all (see "Live camera" in the README)."""
+
+
+class CamerasFull(Exception):
+    """The server has `limit` cameras connected already."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The server has {limit} cameras connected, as many as it takes at once.")
+        self.limit = limit
 
 
 class LiveSession:
@@ -76,8 +86,16 @@ class LiveSession:
         threading.Thread(target=scorer.warm_up, name="mesonet-live-warm-up", daemon=True).start()
 
     def processor(self) -> LiveProcessor:
-        """A new processor for a new camera stream (streamlit-webrtc's `video_processor_factory`)."""
-        return LiveProcessor(self)
+        """A new processor for a new camera stream (streamlit-webrtc's `video_processor_factory`).
+
+        Raises:
+            CamerasFull: the server has as many cameras connected as it takes (the connection is
+                refused before it costs anything; the page says so).
+        """
+        places = live_camera_limit()
+        if not places.try_enter():
+            raise CamerasFull(places.limit)
+        return LiveProcessor(self, places)
 
 
 def live_session(classifier, threshold: float) -> LiveSession:
@@ -92,8 +110,11 @@ def live_session(classifier, threshold: float) -> LiveSession:
 class LiveProcessor(VideoProcessorBase):
     """Scores (through the session's LiveStream) and annotates the frames of one camera stream."""
 
-    def __init__(self, live: LiveSession) -> None:
+    def __init__(self, live: LiveSession, place: ConcurrencyLimit) -> None:
         self.live = live
+        # The camera connection this stream holds: given back when the stream ends, or when
+        # streamlit-webrtc drops the processor without ending it (a connection that failed).
+        self._give_back = weakref.finalize(self, place.leave)
         live.stream.restart()  # a new stream: counts, chart and face numbers start again
 
     async def recv_queued(self, frames: list) -> list:
@@ -111,6 +132,7 @@ class LiveProcessor(VideoProcessorBase):
 
     def on_ended(self) -> None:
         self.live.stream.stop()
+        self._give_back()  # once only, however often it is called
 
 
 def status_line(stats: LiveStats) -> str:

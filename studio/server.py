@@ -3,7 +3,8 @@
 - `worker_pool`: the worker processes that decode videos and find faces for every user;
 - `extraction_cache`: face extractions keyed by file hash and settings (bounded in bytes);
 - `cached_classifier`: loaded models, the least recently used evicted first;
-- `annotated_video_limit`, `live_stream_limit`: how many annotated videos and scored cameras run at once;
+- `annotated_video_limit`, `live_stream_limit`, `live_camera_limit`: how many annotated videos, scored
+  cameras and connected cameras there are at once;
 - `training_runs`: the server's one training run at a time;
 - `classrooms`: the open class rounds (join codes, faces, votes), shared by the teacher and students;
 - `swept_temp_folders`: leftovers of earlier servers (unpacked ZIPs, training folders), removed once.
@@ -115,6 +116,12 @@ def annotated_video_limit() -> ConcurrencyLimit:
 def live_stream_limit() -> ConcurrencyLimit:
     """The scoring places every session's camera shares (MESONET_LIVE_STREAMS of them)."""
     return ConcurrencyLimit(config.live_stream_limit())
+
+
+@st.cache_resource
+def live_camera_limit() -> ConcurrencyLimit:
+    """The connections every session's camera shares (MESONET_LIVE_CAMERAS of them)."""
+    return ConcurrencyLimit(config.live_camera_limit())
 
 
 @st.cache_resource

@@ -203,6 +203,65 @@ def test_a_camera_beyond_the_servers_limit_plays_unscored_with_a_message_until_o
         server.check_alive()
 
 
+def server_threads(server: Server) -> int:
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    return int(re.search(r"^Threads:\s+(\d+)", status, re.MULTILINE).group(1))
+
+
+def test_cameras_beyond_the_servers_connection_cap_are_refused_and_leave_no_threads(playwright, server, camera_clip):
+    """Issue 24, finding 3: every camera connected costs decoding, drawing, encoding and ten threads,
+    scored or not. The session's server takes 2 (twice MESONET_LIVE_STREAMS=1): a third START is
+    refused before it connects; a closed browser gives its place back, without STOP."""
+    camera = f"--use-file-for-fake-video-capture={camera_clip}"
+    started = [live_page(playwright, server, FAKE_UI, FAKE_CAMERA, camera, height=1000) for _ in range(3)]
+    (first_browser, first), (second_browser, second), (third_browser, third) = started
+    refused = third.get_by_text(re.compile(r"^The server has 2 cameras connected, as many as it takes at once"))
+    try:
+        time.sleep(3)  # the pages' own threads have settled
+        before = server_threads(server)
+        for page in (first, second):
+            page.frame_locator(CAMERA_FRAME).get_by_role("button", name="START").click()
+        wait_for(lambda: metric(first, "Faces in view") == "1", FIRST_SCORES_S, "the first camera's face")
+        wait_for(lambda: metric(second, "Frames dropped"), WAIT_S, "the second camera's frames")
+        with_two = server_threads(server)
+
+        third.frame_locator(CAMERA_FRAME).get_by_role("button", name="START").click()
+        expect(refused).to_be_visible(timeout=WAIT_S * 1000)
+        third.screenshot(path=str(SCREENSHOTS / "live_camera_refused.png"))
+        time.sleep(2)
+        assert metric(third, "Frames dropped") == ""  # nothing of the third camera reached the server
+        with_refused = server_threads(server)
+
+        first_browser.close()  # no STOP: the connection ends when the server notices the browser is gone
+        closed = time.monotonic()
+
+        def third_connects() -> bool:
+            """Presses START as a user told to try again would; True once the camera is connected."""
+            third.frame_locator(CAMERA_FRAME).get_by_role("button", name="START").click()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if metric(third, "Frames dropped"):
+                    return True
+                time.sleep(0.3)
+            return False
+
+        wait_for(third_connects, WAIT_S, "the closed browser's place given back")
+        freed_s = time.monotonic() - closed
+        expect(refused).to_have_count(0)
+    finally:
+        for browser in (first_browser, second_browser, third_browser):
+            browser.close()
+        server.check_alive()
+    after = wait_for(
+        lambda: (n := server_threads(server)) <= before + 4 and n, WAIT_S, f"the threads back near {before}"
+    )
+    print(
+        f"\nserver threads: {before} before, {with_two} with two cameras, {with_refused} with a third refused, "
+        f"{after} after the browsers closed; a closed browser's place came back within {freed_s:.0f} s"
+    )
+    assert with_refused <= with_two + 2
+
+
 def test_a_camera_that_stops_sending_is_reported(playwright, server, camera_clip):
     camera = f"--use-file-for-fake-video-capture={camera_clip}"
     browser, page = live_page(playwright, server, FAKE_UI, FAKE_CAMERA, camera, init_script=KEEP_CAMERAS_JS)
