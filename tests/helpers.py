@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import struct
 import subprocess
@@ -358,3 +359,61 @@ def zip_bytes(entries: dict[str, bytes], **options) -> bytes:
         for name, data in entries.items():
             archive.writestr(name, data)
     return out.getvalue()
+
+
+def _process_tree(pid: int) -> dict[int, list[str]]:
+    """{pid: the fields of /proc/pid/stat after the command name} of a process and its descendants."""
+    stats: dict[int, list[str]] = {}
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        stats[int(stat.parent.name)] = fields
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = {}, [pid]
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        if current in stats:
+            tree[current] = stats[current]
+    return tree
+
+
+def process_tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants, from /proc (0 once it has gone)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    return sum(int(fields[21]) * page for fields in _process_tree(pid).values())
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by a process and its descendants (ended children included)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum(sum(int(v) for v in fields[11:15]) / tick for fields in _process_tree(pid).values())
+
+
+class PeakTreeRss:
+    """Samples a process tree's resident memory every `interval_s` in a thread, for a `with` block;
+    `peak` is the largest sum seen, `before` the sum at the start."""
+
+    def __init__(self, pid: int, interval_s: float = 0.05) -> None:
+        import threading
+
+        self.pid, self.interval_s = pid, interval_s
+        self.before = self.peak = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(self.interval_s):
+            self.peak = max(self.peak, process_tree_rss(self.pid))
+
+    def __enter__(self) -> PeakTreeRss:
+        self.before = self.peak = process_tree_rss(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._done.set()
+        self._thread.join()

@@ -7,6 +7,7 @@ Playwright). The screenshot goes to artifacts/screenshots/analyse_annotated_vide
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tests.helpers import (
     full_screenshot,
     open_page,
     probe,
+    process_tree_cpu_s,
     top_level_boxes,
     wait_for_verdict,
     wait_until_idle,
@@ -57,21 +59,28 @@ def test_the_annotated_video_plays_in_chromium_and_downloads(page, shared_dir: P
     assert result["frames"] == probe(source)["frames"]
 
 
+LONG_CLIP = "ff_youtube_183.mp4"  # 13 s at 1280x720
+
+
+def one_long_video_making(browser, server, shared_dir: Path) -> tuple:
+    """Two pages: the first has analysed the long clip and is making its every-frame annotated video
+    (long enough for the second to ask meanwhile), the second has analysed a short clip."""
+    videos = shared_dir / "data" / "videos" / "real"
+    first, second = open_page(browser, server.url), open_page(browser, server.url)
+    for page_, source in ((first, videos / LONG_CLIP), (second, videos / "short_hamilton_clip.mp4")):
+        page_.set_input_files(FILE_INPUT, source)
+        wait_for_verdict(page_, source.name, timeout=FIRST_ANALYSIS_MS)
+    first.get_by_text("Score every frame", exact=True).click()
+    wait_until_idle(first)
+    first.get_by_role("button", name="Make the annotated video").click()
+    expect(first.get_by_text("Finding faces in every frame")).to_be_visible(timeout=ANALYSIS_MS)
+    return first, second
+
+
 def test_a_second_annotated_video_waits_for_its_turn_then_is_made(browser, server, shared_dir: Path, screenshots):
     """The session's server makes one annotated video at a time (MESONET_ANNOTATED_VIDEOS=1)."""
-    long_one = shared_dir / "data" / "videos" / "real" / "ff_youtube_183.mp4"  # 13 s at 1280x720
-    short_one = shared_dir / "data" / "videos" / "real" / "short_hamilton_clip.mp4"
-    first, second = open_page(browser, server.url), open_page(browser, server.url)
+    first, second = one_long_video_making(browser, server, shared_dir)
     try:
-        for page_, source in ((first, long_one), (second, short_one)):
-            page_.set_input_files(FILE_INPUT, source)
-            wait_for_verdict(page_, source.name, timeout=FIRST_ANALYSIS_MS)
-
-        # Every frame of the long clip: long enough for the second request to come meanwhile.
-        first.get_by_text("Score every frame", exact=True).click()
-        wait_until_idle(first)
-        first.get_by_role("button", name="Make the annotated video").click()
-        expect(first.get_by_text("Finding faces in every frame")).to_be_visible(timeout=ANALYSIS_MS)
         second.get_by_role("button", name="Make the annotated video").click()
         waiting = second.get_by_text(re.compile(r"^Waiting for a turn: the server makes 1 annotated video at a time"))
         expect(waiting).to_be_visible(timeout=ANALYSIS_MS)
@@ -84,3 +93,26 @@ def test_a_second_annotated_video_waits_for_its_turn_then_is_made(browser, serve
         first.context.close()
         second.context.close()
         server.check_alive()
+
+
+def test_closing_the_page_stops_its_video_and_frees_the_turn(browser, server, shared_dir: Path):
+    """Issue 24: a closed page's every-frame video (about 30 CPU seconds for this clip) must stop, not
+    run to its end for no one holding the server's one annotated-video turn. Streamlit asks a
+    disconnected session's script to stop, and it does at its next progress update."""
+    leaving, staying = one_long_video_making(browser, server, shared_dir)
+    try:
+        leaving.context.close()
+        closed = time.monotonic()
+        time.sleep(8)
+        before = process_tree_cpu_s(server.process.pid)
+        time.sleep(4)
+        busy_s = process_tree_cpu_s(server.process.pid) - before
+        # The turn is free: the other page's video is made without waiting for the long one.
+        staying.get_by_role("button", name="Make the annotated video").click()
+        staying.get_by_role("button", name="Annotated video (MP4)").wait_for(timeout=ANALYSIS_MS)
+        waited_s = time.monotonic() - closed
+    finally:
+        staying.context.close()
+        server.check_alive()
+    print(f"\nafter the page closed: {busy_s:.2f} CPU s in 4 s; the other video was ready {waited_s:.0f} s after")
+    assert busy_s < 1.0, "the server kept working for the closed page"
