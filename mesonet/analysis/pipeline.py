@@ -32,7 +32,7 @@ from mesonet.analysis.results import Analysis, ExtractedFrame, Extraction, FaceS
 from mesonet.errors import CancelledError
 from mesonet.faces.detect import DEFAULT_DETECTOR, DETECTORS, FaceCrop, extract_faces, match_tracks
 from mesonet.media.ffmpeg import probe_video
-from mesonet.media.images import is_video, load_image
+from mesonet.media.images import is_video, load_image, resized
 from mesonet.media.video import FrameSampling, iter_frames, sample_frame_indices
 from mesonet.models.scoring import Classifier, preprocess_faces
 from mesonet.verdict import (
@@ -148,8 +148,7 @@ def extraction_from_face_crop(path: str | Path, *, resize: str = "nearest") -> E
 
 
 def _preview_jpeg(frame: np.ndarray, max_side: int) -> bytes:
-    image = Image.fromarray(frame)
-    image.thumbnail((max_side, max_side), Image.BILINEAR)
+    image = Image.fromarray(resized(frame, min(1.0, max_side / max(frame.shape[:2]))))
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=85)
     return out.getvalue()

@@ -61,6 +61,7 @@ from mesonet.faces.align import (  # noqa: F401
     margin_crop,
     warp_square,
 )
+from mesonet.media.images import resized
 
 # dlib's HOG detector misses faces smaller than about 80 pixels; searching near the previous
 # face, the window is scaled so that face is this big.
@@ -129,14 +130,6 @@ def _face_recognition() -> ModuleType:
 
     ImageFile.LOAD_TRUNCATED_IMAGES = previous
     return face_recognition
-
-
-def _resized(image: np.ndarray, scale: float) -> np.ndarray:
-    if scale == 1.0:
-        return image
-    height, width = image.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
 
 
 # One MTCNN for the process, built on first use; its calls are serialised like dlib's.
@@ -256,7 +249,10 @@ def detect_faces(
         if boxes:
             return boxes
     scale = min(1.0, max_side / max(height, width))
-    boxes = _locate(_resized(frame, scale), scale, upsample, model, (0, 0), frame.shape)
+    boxes = _locate(resized(frame, scale), scale, upsample, model, (0, 0), frame.shape)
+    if not boxes and model == "auto" and scale < 1.0:
+        scale = min(1.0, 2 * max_side / max(height, width))
+        boxes = _locate(resized(frame, scale), scale, SECOND_LOOK_UPSAMPLE, "hog", (0, 0), frame.shape)
     return sorted(boxes, key=_area, reverse=True)
 
 
@@ -288,7 +284,7 @@ def detect_near(
     # Upscaling a small face's window (at most 2x) is cheaper than dlib's upsampling of the
     # whole frame; never let the window grow beyond max_side.
     scale = min(2.0, _NEAR_FACE_PX / side, max_side / max(window.shape[:2]))
-    boxes = _locate(_resized(window, scale), scale, 0, model, (y0, x0), frame.shape)
+    boxes = _locate(resized(window, scale), scale, 0, model, (y0, x0), frame.shape)
     return sorted(boxes, key=_area, reverse=True)
 
 

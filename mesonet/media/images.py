@@ -7,6 +7,7 @@ Public API:
     fits_pixel_budget(path) -> bool                        header check, for datasets
     check_media(path)                                      header checks before a model is loaded
     iter_media_frames(path, sampling=None) -> (VideoInfo | None, Iterator[VideoFrame])
+    resized(image, scale) -> np.ndarray                    a frame scaled for detection or a preview
 
 Videos are read by `mesonet.media.video` (probe_video, FrameSampling, sample_frame_indices,
 iter_frames, VideoFrame, VideoInfo); those names are importable from here too, since most
@@ -190,6 +191,24 @@ def fits_pixel_budget(path: str | Path) -> bool:
     except Exception:
         return True
     return width * height <= config.max_pixels()
+
+
+def resized(image: np.ndarray, scale: float) -> np.ndarray:
+    """`image` (uint8, H x W x C) scaled by `scale`: bilinear, or area averaging below half size
+    (where bilinear would skip pixels and alias).
+
+    OpenCV's resize: a 720p frame to 640 px took 0.3 ms of CPU against Pillow's 6.1 ms, and a 720p
+    clip's analysis made three resizes per frame (detection, the search near the last face, the
+    preview): a third of its CPU time with Pillow. OpenCV's area averaging costs 1-4 ms at other
+    ratios, so it is kept for the large reductions.
+    """
+    import cv2
+
+    if scale == 1.0:
+        return image
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
