@@ -182,9 +182,9 @@ def sample_faces() -> list[tuple[np.ndarray, str, str]]:
 
 
 DETECTOR_LABELS = {
-    "auto": "Automatic (HOG, then MTCNN)",
+    "auto": "Automatic (HOG; twice the resolution where it finds none)",
     "hog": "HOG only (fastest)",
-    "mtcnn": "MTCNN on every frame (~6x slower)",
+    "mtcnn": "HOG, then MTCNN (turned faces too; loads TensorFlow)",
 }
 
 
@@ -212,7 +212,9 @@ def extraction_settings(key: str) -> ExtractionSettings:
             list(DETECTORS),
             key=f"{key}.detector",
             format_func=DETECTOR_LABELS.get,
-            help="Automatic finds small, dark and turned faces too: MTCNN looks where HOG found none.",
+            help="Automatic looks again at twice the resolution where HOG found no face: small faces, down to about "
+            "60 pixels in a 1080p video. HOG, then MTCNN also finds faces turned away, at about 0.15 s per frame "
+            "HOG missed.",
             persist_state="session",
         )
     return ExtractionSettings(n_frames, faces == "All faces", detector)

@@ -38,11 +38,14 @@ def percent(value: float | None) -> str:
 
 
 def no_face_advice(extraction) -> str:
-    """What to try after no face was found: the Automatic detector after HOG alone (never the
-    detector that just found nothing), and the face-crop switch for photos."""
+    """What to try after no face was found: the next detector (never the one that just found
+    nothing), and the face-crop switch for photos."""
     advice = "Try a clearer, brighter or more frontal face"
-    if extraction.settings.get("detector") == "hog":
-        advice += ", or the Automatic face detector (Face extraction settings): it finds small and dark faces too"
+    detector = extraction.settings.get("detector")
+    if detector == "hog":
+        advice += ", or the Automatic face detector (Face extraction settings): it finds small faces too"
+    elif detector == "auto":
+        advice += ', or the "HOG, then MTCNN" face detector (Face extraction settings): it finds turned faces too'
     if extraction.kind == "image":
         advice += "; for an image that is already a face crop, the face-crop switch"
     return advice + "."

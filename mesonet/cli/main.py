@@ -118,8 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--detector",
         choices=DETECTORS,
         default=DEFAULT_DETECTOR,
-        help="face detector: auto (HOG, then MTCNN on frames where HOG finds no face; default), hog (fastest) "
-        "or mtcnn (MTCNN on every frame, about 6x HOG's time)",
+        help="face detector: auto (HOG, and HOG at twice the resolution on frames where it finds no face; "
+        "default), hog (fastest) or mtcnn (HOG, then MTCNN where HOG finds no face: turned faces too)",
     )
     detect.add_argument(
         "--aggregate",

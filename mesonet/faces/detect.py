@@ -22,13 +22,16 @@ with (0, 0) the centre of the top-left pixel (dlib's convention).
 
 Detection runs on a copy of the frame shrunk so that its longer side is at most `max_side`
 pixels. The detectors (DETECTORS):
-    auto   dlib's HOG detector (through face_recognition, 20-30 ms per frame on this project's
-           2-core machine whatever the video size), and MTCNN on the frames where HOG finds no
-           face: small, dark or turned faces (about 0.15 s per such frame).
-    hog    HOG alone.
-    mtcnn  MTCNN (the `mtcnn` package, TensorFlow; its weights ship in its wheel) on every frame.
-dlib's CNN detector was dropped: on the team's clips it found nothing that "auto" misses (none of
-the dim 60- and 90-px faces at all) and took 0.5-7 s a frame (benchmarks/bench_pipeline.py).
+    auto   dlib's HOG detector (through face_recognition, 10-30 ms per frame on this project's
+           2-core machine whatever the video size); on a frame larger than `max_side` where it
+           finds no face, HOG again at twice that side, upsampled once: small faces, down to about
+           60 px in a 1080p frame (0.3-0.4 s per such frame).
+    hog    HOG at `max_side` alone.
+    mtcnn  HOG, then MTCNN (the `mtcnn` package, TensorFlow; its weights ship in its wheel) where
+           HOG finds no face: small, dark and turned faces (about 0.15 s per such frame), at the
+           cost of TensorFlow in every process that uses it (4 s and 680 MB the first time).
+dlib's CNN detector was dropped: on the team's clips it found none of the dim 60- and 90-px faces
+and took 0.5-7 s a frame (benchmarks/bench_pipeline.py).
 Whatever finds the face, dlib's 68 landmarks and the MesoNet authors' alignment cut the crop
 (see alignment_geometry), with one affine warp of the needed region only.
 
@@ -46,7 +49,7 @@ from types import ModuleType
 from typing import Literal
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import ImageFile
 
 # Alignment lives in mesonet.faces.align; its public names stay importable from here too.
 from mesonet.faces.align import (  # noqa: F401
@@ -71,6 +74,8 @@ DEFAULT_DETECTOR = "auto"
 Detector = Literal["auto", "hog", "mtcnn"]
 # MTCNN's smallest face, in pixels of the shrunk frame (its own default): 60 px at 1080p.
 MTCNN_MIN_FACE_PX = 20
+# The "auto" detector's second look: HOG on the frame at twice `max_side`, upsampled this often.
+SECOND_LOOK_UPSAMPLE = 1
 # MTCNN looks only where HOG found nothing, often at no face at all: its faces below this
 # confidence (its last stage's, 0.8 by default) are dropped rather than scored. On the team's
 # photos it saw faces in a suit and a background at 0.933 and 0.953; real faces, dim 60-px ones
@@ -173,10 +178,8 @@ def _mtcnn_boxes(image: np.ndarray) -> list[Box]:
 
 def _find(image: np.ndarray, model: str, upsample: int | Literal["auto"]) -> list[Box]:
     """The faces the detector finds in `image`, in its own pixels. `upsample` is dlib's (see detect_faces);
-    "auto" tries HOG without upsampling, then MTCNN."""
+    "mtcnn" tries HOG without upsampling, then MTCNN; "auto" is HOG here (its second look is detect_faces')."""
     if model == "mtcnn":
-        return _mtcnn_boxes(image)
-    if model == "auto":
         return _hog_boxes(image, 0) or _mtcnn_boxes(image)
     for times in [0, 1] if upsample == "auto" else [int(upsample)]:
         boxes = _hog_boxes(image, times)
@@ -229,9 +232,9 @@ def detect_faces(
         model: one of DETECTORS (see the module docstring).
         max_side: the frame is shrunk so that its longer side is at most this many pixels
             before detection; boxes are mapped back to the original frame.
-        upsample: times HOG doubles the (shrunk) image to find smaller faces, for "hog". "auto":
-            0, then 1 if nothing was found (about 4x the time, only on frames without a face).
-            The "auto" detector does not upsample: MTCNN finds those faces.
+        upsample: times HOG doubles the (shrunk) image to find smaller faces ("auto" and "hog";
+            "mtcnn" does not upsample). "auto": 0, then 1 if nothing was found (about 4x the
+            time, only on frames without a face).
         near: a box from a previous frame. A window around it (3x its size) is searched first,
             scaled so that a face of that size is about 110 pixels; the whole frame only if
             nothing is found there. The window search takes about 8 ms and also finds

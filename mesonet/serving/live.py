@@ -233,7 +233,7 @@ class LiveScorer:
             )
 
     def _detect(self, frame: np.ndarray, time_s: float) -> tuple[list[_Track], list[FaceCrop]]:
-        # HOG alone: with MTCNN, every detection without a face would cost about 0.15 s of the stream.
+        # HOG alone: a second look (or MTCNN) on every detection without a face would stall the stream.
         boxes = detect_faces(frame, model="hog", max_side=self.detect_max_side, upsample=0)[: self.max_faces]
         known = [t for t in self._tracks if time_s - t.seen_s <= _FORGET_AFTER_S]
         ids, _ = match_tracks([(t.track_id, t.box) for t in known], boxes, max_shift=_MAX_SHIFT)

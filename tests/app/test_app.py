@@ -129,12 +129,13 @@ def test_image_without_face_says_so(tmp_path):
     upload(at, "analyse.upload", path, "image/png")
     assert not at.exception
     assert any(">NO FACE<" in m.value for m in at.markdown)
-    # The default detector already took its second look (MTCNN): no other detector is suggested.
+    # Each detector suggests the next one, and the last suggests none.
     warning = at.warning[0].value
-    assert "No face was found" in warning and "detector" not in warning and "face-crop switch" in warning
-    # After HOG alone, the Automatic detector is the next thing to try.
+    assert "No face was found" in warning and "HOG, then MTCNN" in warning and "face-crop switch" in warning
     at.radio(key="analyse.detector").set_value("hog").run()
     assert "the Automatic face detector" in at.warning[0].value
+    at.radio(key="analyse.detector").set_value("mtcnn").run()
+    assert "detector" not in at.warning[0].value
 
 
 def test_compare_page_scores_every_catalog_model_and_the_ensemble(video):
