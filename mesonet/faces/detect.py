@@ -42,6 +42,7 @@ MTCNN is built on first use too (TensorFlow is imported then, if it was not yet)
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -157,11 +158,9 @@ def _mtcnn_boxes(image: np.ndarray) -> list[Box]:
     above MTCNN's (median 0.07), centred alike: the square is placed so.
     """
     global _mtcnn
-    from mesonet.models.networks import import_keras
-
-    import_keras()  # TensorFlow, imported quietly
     with _MTCNN_LOCK:
         if _mtcnn is None:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # as the classifier's import does
             from mtcnn import MTCNN
 
             _mtcnn = MTCNN()
