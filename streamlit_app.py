@@ -11,6 +11,7 @@ import studio
 
 st.set_page_config(page_title="MesoNet Studio", page_icon=studio.app_icon(), layout="wide")
 studio.swept_temp_folders()
+studio.expired_weights_sweeper()
 pages = studio.app_pages()
 # The menu is drawn by studio.menu() rather than by Streamlit: because the page files live in a
 # folder named pages/, Streamlit's own menu can list that folder's files instead.

@@ -19,6 +19,8 @@ import, and each call reads it afresh. Nothing here creates folders or touches t
 | MESONET_MAX_MEGAPIXELS | the largest image or video frame decoded, in megapixels (checked from the header) | 24 |
 | MESONET_MAX_DECODE_S | CPU seconds one ffmpeg run may spend on a video (decoding; encoding an annotated copy) | 600 |
 | MESONET_EXTRACTION_CACHE_MB | the app's server-wide cache of face extractions, in MB | 1024 |
+| MESONET_CUSTOM_WEIGHTS_PER_SESSION | weight files one session may keep at once | 10 |
+| MESONET_CUSTOM_WEIGHTS_MB | every session's uploaded weight files together, server-wide, in MB | 100 |
 | MESONET_CUSTOM_WEIGHTS_MAX_AGE_H | hours an uploaded weight file is kept at most (its session may end sooner) | 24 |
 | MESONET_WORKERS | worker processes that decode and find faces for the whole server | the CPU cores |
 | MESONET_LIVE_STREAMS | camera streams the Live page scores at once, server-wide | half the CPU cores (at least 1) |
@@ -53,6 +55,8 @@ MAX_MEGAPIXELS_ENV = "MESONET_MAX_MEGAPIXELS"
 MAX_DECODE_S_ENV = "MESONET_MAX_DECODE_S"
 EXTRACTION_CACHE_MB_ENV = "MESONET_EXTRACTION_CACHE_MB"
 CUSTOM_WEIGHTS_MAX_AGE_H_ENV = "MESONET_CUSTOM_WEIGHTS_MAX_AGE_H"
+CUSTOM_WEIGHTS_PER_SESSION_ENV = "MESONET_CUSTOM_WEIGHTS_PER_SESSION"
+CUSTOM_WEIGHTS_MB_ENV = "MESONET_CUSTOM_WEIGHTS_MB"
 WORKERS_ENV = "MESONET_WORKERS"
 LIVE_STREAMS_ENV = "MESONET_LIVE_STREAMS"
 LIVE_CAMERAS_ENV = "MESONET_LIVE_CAMERAS"
@@ -220,6 +224,17 @@ def extraction_cache_bytes() -> int:
 def custom_weights_max_age_s() -> float:
     """How long an uploaded weight file is kept at most, in seconds."""
     return _positive_number(CUSTOM_WEIGHTS_MAX_AGE_H_ENV, DEFAULT_CUSTOM_WEIGHTS_MAX_AGE_H) * 3600.0
+
+
+def custom_weights_per_session() -> int:
+    """Weight files one session may keep at once (MESONET_CUSTOM_WEIGHTS_PER_SESSION, else 10)."""
+    return _count(CUSTOM_WEIGHTS_PER_SESSION_ENV, 10)
+
+
+def custom_weights_budget_bytes() -> int:
+    """Every session's uploaded weight files together, server-wide (MESONET_CUSTOM_WEIGHTS_MB, else 100 MB:
+    about a hundred files at the size cap)."""
+    return int(_positive_number(CUSTOM_WEIGHTS_MB_ENV, 100.0) * 1024**2)
 
 
 def cpu_count() -> int:

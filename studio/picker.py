@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import threading
 import time
 import weakref
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 CUSTOM_KEY = "weights.custom"  # {label: {"arch": str, "path": str, "sha256": str}}: this user's accepted files
 _FOLDERS_KEY = "weights.custom_folders"  # the _SessionFolders owning this session's upload folders
 _FOLDER_PREFIX = "mesonet-weights-"
+SWEEP_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,18 @@ def store_custom_weights(name: str, data: bytes, arch: str | None = None) -> tup
     base = Path(name.replace("\\", "/")).name
     if base in ("", ".", "..") or base.startswith("."):
         base = f"weights{Path(base).suffix or '.h5'}"
+    kept = [f for f in getattr(st.session_state.get(_FOLDERS_KEY), "folders", []) if f.exists()]
+    if len(kept) >= config.custom_weights_per_session():
+        raise WeightsError(
+            f"{base}: this session already keeps {len(kept)} weight file{'s' if len(kept) > 1 else ''}, the most it "
+            "may. Reload the page to start a new session without them, then add this one."
+        )
+    used = sum(p.stat().st_size for p in custom_weights_dir().glob(f"{_FOLDER_PREFIX}*/*") if p.is_file())
+    if used + len(data) > config.custom_weights_budget_bytes():
+        raise WeightsError(
+            f"{base}: the server keeps as many uploaded weight files as it has room for. Try again later, when "
+            "other sessions' files have gone."
+        )
     folder = Path(tempfile.mkdtemp(prefix=_FOLDER_PREFIX, dir=custom_weights_dir()))
     path = folder / base
     try:
@@ -150,6 +164,21 @@ def remove_expired_weights(now: float | None = None) -> None:
                 shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             pass  # removed meanwhile by another session
+
+
+@st.cache_resource
+def expired_weights_sweeper() -> threading.Thread:
+    """Removes expired upload folders at the server's start and every SWEEP_EVERY_S after, even when
+    nobody uploads (uploads sweep too)."""
+
+    def sweep() -> None:
+        while True:
+            remove_expired_weights()
+            time.sleep(SWEEP_EVERY_S)
+
+    thread = threading.Thread(target=sweep, name="mesonet-weights-sweeper", daemon=True)
+    thread.start()
+    return thread
 
 
 def weights_picker(where: DeltaGenerator | None = None) -> ModelChoice:

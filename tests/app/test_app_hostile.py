@@ -102,6 +102,24 @@ def test_a_weights_name_with_path_parts_is_stored_under_its_base_name(shared_dir
     assert custom["sha256"] == hashlib.sha256(data).hexdigest()
 
 
+def test_weight_files_are_bounded_per_session_and_for_the_whole_server(shared_dir, monkeypatch):
+    """Issue 24, finding 4: uploads had no count per session and no server-wide budget."""
+    from studio.picker import custom_weights_dir
+
+    data = (shared_dir / "weights" / "Meso4_DF.h5").read_bytes()
+    monkeypatch.setenv("MESONET_CUSTOM_WEIGHTS_PER_SESSION", "1")
+    at = check_and_add(open_app("pages/weights.py"), "first.h5", data)
+    assert not at.exception and not at.error
+    check_and_add(at, "second.h5", data)
+    assert shown(at.error[0].value).startswith("second.h5: this session already keeps 1 weight file, the most it may.")
+
+    monkeypatch.setenv("MESONET_CUSTOM_WEIGHTS_PER_SESSION", "10")
+    used = sum(p.stat().st_size for p in custom_weights_dir().glob("mesonet-weights-*/*") if p.is_file())
+    monkeypatch.setenv("MESONET_CUSTOM_WEIGHTS_MB", str((used + len(data) / 2) / 1024**2))
+    other = check_and_add(open_app("pages/weights.py"), "third.h5", data)
+    assert shown(other.error[0].value).startswith("third.h5: the server keeps as many uploaded weight files as it")
+
+
 def test_same_named_weights_from_two_sessions_at_once_stay_apart(shared_dir):
     contents = [(shared_dir / "weights" / name).read_bytes() for name in ("Meso4_DF.h5", "Meso4_F2F.h5")]
     sessions = [open_app("pages/weights.py") for _ in contents]
