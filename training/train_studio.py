@@ -77,6 +77,9 @@ def expert_data(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--expert", choices=sorted(EXPERTS), required=True)
+    parser.add_argument(
+        "--arch", choices=("meso4", "mesoinception4"), default="meso4", help="the network (mesoinception4 starts from its own released file)"
+    )
     parser.add_argument("--faces", type=Path, required=True, help="the face caches (training/studio_data.py)")
     parser.add_argument("--mesonet-df", type=Path, required=True, help="the authors' faces, DIR/{df,real}")
     parser.add_argument("--out", type=Path, required=True, help="weights file, ending in .weights.h5")
@@ -96,9 +99,10 @@ def main() -> None:
     print(f"data ready in {time.monotonic() - started:.0f} s: {len(train)} training and {len(val)} validation faces")
     for name, count in summary["train"].items():
         print(f"  train {name}: {count}")
+    init = args.init or EXPERTS[args.expert]["init"].replace("meso4", args.arch)
     config = TrainConfig(
-        arch="meso4",
-        init=args.init or EXPERTS[args.expert]["init"],
+        arch=args.arch,
+        init=init,
         epochs=1000,
         batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch,
