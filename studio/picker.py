@@ -124,7 +124,7 @@ def store_custom_weights(name: str, data: bytes, arch: str | None = None) -> tup
     Raises:
         WeightsError: the file does not load into `arch` (nothing is kept).
     """
-    remove_expired_weights()
+    remove_expired_weights()  # besides the hourly sweep: expired files must not count against the budget below
     base = Path(name.replace("\\", "/")).name
     if base in ("", ".", "..") or base.startswith("."):
         base = f"weights{Path(base).suffix or '.h5'}"

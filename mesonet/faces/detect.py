@@ -47,7 +47,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from PIL import ImageFile
@@ -67,12 +67,10 @@ from mesonet.faces.align import (  # noqa: F401
 )
 from mesonet.media.images import resized
 
-# dlib's HOG detector misses faces smaller than about 80 pixels; searching near the previous
-# face, the window is scaled so that face is this big.
 # The face detectors there are (see the module docstring): the only list of them.
-DETECTORS = ("auto", "hog", "mtcnn")
-DEFAULT_DETECTOR = "auto"
 Detector = Literal["auto", "hog", "mtcnn"]
+DETECTORS: tuple[str, ...] = get_args(Detector)
+DEFAULT_DETECTOR = "auto"
 # MTCNN's smallest face, in pixels of the shrunk frame (its own default): 60 px at 1080p.
 MTCNN_MIN_FACE_PX = 20
 # The "auto" detector's second look: HOG on the frame at twice `max_side`, upsampled this often.
@@ -84,6 +82,8 @@ SECOND_LOOK_UPSAMPLE = 1
 MTCNN_MIN_CONFIDENCE = 0.96
 # Detection runs on the frame shrunk to this longer side (HOG's time grows with the pixels).
 DETECT_MAX_SIDE = 640
+# dlib's HOG detector misses faces smaller than about 80 pixels; searching near the previous
+# face, the window is scaled so that face is this big.
 _NEAR_FACE_PX = 110.0
 # When landmarks give a crop side far from the detector's box size, the landmarks are wrong
 # (e.g. a face half out of the frame): use the margin crop instead. Typical ratio: 1.1-1.5.
