@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image
+
+from mesonet.media.images import opencv
 
 Box = tuple[int, int, int, int]
 
@@ -168,53 +169,42 @@ def margin_crop(
 
 
 def warp_square(frame: np.ndarray, geometry: Alignment, size: int) -> np.ndarray:
-    """Samples the rotated square `geometry` of `frame` into a size x size crop."""
+    """Samples the rotated square `geometry` of `frame` into a size x size crop.
+
+    OpenCV's affine warp reads the frame where it is (reflected, without repeating the edge,
+    outside it): with the shrink, 1.6 ms of CPU for a 350-px face against 4 ms with Pillow, which
+    first copied the region out.
+    """
+    cv2 = opencv()
     height, width = frame.shape[:2]
     side = float(geometry.side_px)
     angle = math.radians(geometry.angle_deg)
     cos, sin = math.cos(angle), math.sin(angle)
-    # Continuous coordinates (pixel i spans [i, i + 1)): Pillow's transform works in them.
     # The centre is kept inside the frame so that the region always overlaps it.
-    cx = min(max(float(geometry.center[0]), 0.0), width - 1.0) + 0.5
-    cy = min(max(float(geometry.center[1]), 0.0), height - 1.0) + 0.5
+    cx = min(max(float(geometry.center[0]), 0.0), width - 1.0)
+    cy = min(max(float(geometry.center[1]), 0.0), height - 1.0)
 
-    # Warp at about the face's own resolution, then shrink with an antialiasing filter:
-    # a direct bilinear warp from a big face to 256 pixels would alias.
+    # Warp at about the face's own resolution, then shrink with area averaging: a direct
+    # bilinear warp from a big face to 256 pixels would alias.
     warp_side = size if side <= size else max(size, round(side))
     step = side / warp_side  # frame pixels per warped pixel
 
-    # The rotated square's bounding box, plus 2 pixels for the bilinear neighbours.
-    reach = side / 2 * (abs(cos) + abs(sin)) + 2
-    x0, y0 = math.floor(cx - reach), math.floor(cy - reach)
-    x1, y1 = math.ceil(cx + reach), math.ceil(cy + reach)
-    region = _reflect_region(frame, x0, y0, x1, y1)
-
-    # Output point (u, v) -> frame point: centre + R (step * (u, v) - side / 2), where R
-    # turns the crop's vertical into the eyes-to-mouth axis (sin a, cos a).
-    half = side / 2
-    coefficients = (
-        step * cos,
-        step * sin,
-        cx - x0 - half * (cos + sin),
-        -step * sin,
-        step * cos,
-        cy - y0 - half * (cos - sin),
+    # Output pixel (u, v) -> frame point: centre + R (step * (u + 1/2, v + 1/2) - side / 2) - 1/2
+    # (pixel centres), where R turns the crop's vertical into the eyes-to-mouth axis (sin a, cos a).
+    shift = step / 2 - side / 2
+    to_frame = np.array(
+        [
+            [step * cos, step * sin, cx + shift * (cos + sin)],
+            [-step * sin, step * cos, cy + shift * (cos - sin)],
+        ]
     )
-    warped = Image.fromarray(region).transform(
-        (warp_side, warp_side), Image.Transform.AFFINE, coefficients, resample=Image.Resampling.BILINEAR
+    warped = cv2.warpAffine(
+        np.ascontiguousarray(frame),
+        to_frame,
+        (warp_side, warp_side),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT_101,
     )
     if warp_side != size:
-        warped = warped.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(warped, dtype=np.uint8).copy()
-
-
-def _reflect_region(frame: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
-    """frame[y0:y1, x0:x1], reflecting the frame (without repeating its edge) outside it."""
-    height, width = frame.shape[:2]
-    inner_x0, inner_x1 = min(max(x0, 0), width - 1), max(min(x1, width), 1)
-    inner_y0, inner_y1 = min(max(y0, 0), height - 1), max(min(y1, height), 1)
-    inner = frame[inner_y0:inner_y1, inner_x0:inner_x1]
-    pads = ((inner_y0 - y0, y1 - inner_y1), (inner_x0 - x0, x1 - inner_x1), (0, 0))
-    if not any(before or after for before, after in pads):
-        return np.ascontiguousarray(inner)
-    return np.pad(inner, pads, mode="reflect")
+        warped = cv2.resize(warped, (size, size), interpolation=cv2.INTER_AREA)
+    return warped

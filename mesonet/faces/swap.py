@@ -58,7 +58,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -69,7 +68,7 @@ from mesonet.errors import CancelledError, FaceSwapError
 from mesonet.faces.align import Box, alignment_geometry, check_frame
 from mesonet.faces.detect import SIDE_TO_BOX_RANGE, detect_faces, extract_faces, face_landmarks_68
 from mesonet.media.ffmpeg import BROWSER_H264, probe_video
-from mesonet.media.images import is_video, load_image
+from mesonet.media.images import is_video, load_image, opencv
 from mesonet.media.samples import get_sample, sample_path
 from mesonet.media.video import iter_frames
 
@@ -123,12 +122,6 @@ class SwapResult:
     mask: np.ndarray
     corrected: np.ndarray
     result: np.ndarray
-
-
-def _cv2() -> ModuleType:
-    import cv2
-
-    return cv2
 
 
 # ---- the face to swap ---------------------------------------------------------------------------
@@ -219,7 +212,7 @@ def triangulate(landmarks: np.ndarray) -> np.ndarray:
     Returns:
         int32 array (N, 3) of landmark indices, each triangle once, in Subdiv2D's order.
     """
-    cv2 = _cv2()
+    cv2 = opencv()
     points = np.asarray(landmarks, dtype=np.float32)
     low = np.floor(points.min(axis=0)) - 1
     high = np.ceil(points.max(axis=0)) + 1
@@ -314,7 +307,7 @@ def _warp_triangles(
     triangles: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Warps each source triangle onto its target triangle; returns (warped RGB, covered mask 255/0)."""
-    cv2 = _cv2()
+    cv2 = opencv()
     height, width = target_shape[:2]
     source_height, source_width = source.shape[:2]
     warped = np.zeros((height, width, 3), dtype=np.uint8)
@@ -365,7 +358,7 @@ def _area(corners: np.ndarray) -> float:
 
 
 def _hull_mask(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    cv2 = _cv2()
+    cv2 = opencv()
     mask = np.zeros(shape[:2], dtype=np.uint8)
     hull = cv2.convexHull(np.asarray(landmarks, dtype=np.float32))
     cv2.fillConvexPoly(mask, _fixed_point(hull.reshape(-1, 2)), 255, cv2.LINE_8, _SHIFT)
@@ -381,7 +374,7 @@ def _mask_bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
 
 def _match_colours(warped: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Step 4: the warped face's LAB means, and its a and b spreads, matched to the target's inside the mask."""
-    cv2 = _cv2()
+    cv2 = opencv()
     x0, y0, x1, y1 = _mask_bounds(mask)
     inside = mask[y0:y1, x0:x1] > 0
 
@@ -402,7 +395,7 @@ def _match_colours(warped: np.ndarray, target: np.ndarray, mask: np.ndarray) -> 
 
 def _blend(corrected: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Step 5: Poisson blending on a crop around the face, laid over the target through a feathered mask."""
-    cv2 = _cv2()
+    cv2 = opencv()
     height, width = mask.shape
     x0, y0, x1, y1 = _mask_bounds(mask)
     grow = max(2, round(FEATHER_SHARE * max(x1 - x0, y1 - y0)))
@@ -449,7 +442,7 @@ def draw_mesh(image: np.ndarray, landmarks: np.ndarray, triangles: np.ndarray) -
     Returns:
         uint8 RGB array of the same shape: cyan triangle edges, red landmark dots.
     """
-    cv2 = _cv2()
+    cv2 = opencv()
     check_frame(image)
     canvas = np.ascontiguousarray(image).copy()
     points = np.asarray(landmarks, dtype=np.float32)
