@@ -5,19 +5,28 @@ Measures, on this machine:
 1. "app": `streamlit run streamlit_app.py` (mesonet/serving/app_server.py) in headless Chromium. Six
    browser contexts (six sessions) upload six different clips at the same moment (copies of
    the shared clips with bytes appended that ffmpeg ignores, so the server's extraction cache
-   never serves them), and each waits for its verdict card. Compared with the same six clips
-   uploaded one after another by one user alone (each timed from its upload to its verdict).
-   Targets: total time with six at once <= 0.6 x the six alone (1.0 when the server served
-   users one at a time), no error on any page, and peak server memory <= 3 GB: the sum of
-   the resident memory of the server and all its descendants (worker processes, ffmpeg),
-   polled every 0.1 s (shared library pages count once per process, so this overstates).
+   never serves them), and each waits for its whole result (verdict, charts, gallery).
+   Compared with the same six clips uploaded one after another by one user alone (each timed
+   from its upload to its result). `--clips ffpp` (the default) cycles over the three 13-17-s
+   720p FF++ clips, the clip of the CPU target; `--clips all` adds the 10-s 360p Hamilton clip
+   and the 23-s 1080p kitchen pan.
+   Targets: at most 1.3 CPU seconds per clip for the server, its workers and ffmpeg together,
+   six users at once, from the uploads to the results (opening the app in a new session is
+   reported apart: it is paid once per visit, not per analysis); shown beside it, the same
+   clips' extraction in one process (getrusage with ffmpeg, after a warm-up): what the pool
+   and the page add is their difference. No error on any page. Peak server memory <= 3 GB:
+   the sum of the resident memory of the server and all its descendants (worker processes,
+   ffmpeg), polled every 0.1 s (shared library pages count once per process, so this
+   overstates). The time with six at once over the six alone is
+   reported, no longer a target (issue 22): on 2 cores, the cores are the limit.
    The browsers stand in for the users' own computers but share the server's cores here, so
    they run at nice 19 (`--browser-priority own` leaves them at Chromium's own priority), and
    the CPU seconds of the server, its workers (with ffmpeg) and the browsers are reported.
 2. "cli": `mesonet detect` on 8 clips in a fresh process (start-up included), `--jobs 1`
-   against `--jobs 2`. Target: at least 1.7x faster with 2 jobs on 2 cores. The JSON results
-   of both must be equal. Also the cores one run keeps busy (its CPU seconds, workers and
-   ffmpeg included, over its wall time), which bounds what more cores can give.
+   against `--jobs 2`. The JSON results of both must be equal. Reported: the speed-up, and the
+   cores one run keeps busy (its CPU seconds, workers and ffmpeg included, over its wall time),
+   which bounds what more cores can give (the 1.7x target was retired in issue 22: one job
+   already keeps most of the two cores busy).
 
 Rounds alternate the alternatives (--repeats rounds); tables give medians. The load average
 is printed: the machine is small and shared, so compare alternatives within one run only.
@@ -32,6 +41,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import resource
 import shutil
@@ -44,30 +54,32 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from _common import CHROMIUM, CHROMIUM_ARGS, DATA_DIR, PeakPoller, read_proc
-from bench_app import FILE_INPUT, VERDICT_SHOWN_JS
+from bench_app import FILE_INPUT, PAGE_COMPLETE_JS, VERDICT_SHOWN_JS
 from playwright.async_api import async_playwright
 
 from mesonet.serving.app_server import start_streamlit, stop_streamlit
 
-TARGET_APP_RATIO = 0.6
+TARGET_CPU_PER_CLIP_S = 1.3
 TARGET_PEAK_BYTES = 3e9
-TARGET_CLI_SPEEDUP = 1.7
 ANALYSIS_TIMEOUT_MS = 300_000
 # Error boxes and tracebacks (not the warnings and notes a result may carry).
 ERROR_JS = """() => [...document.querySelectorAll('[data-testid="stAlertContentError"], [data-testid="stException"]')]
     .map(e => e.innerText.trim()).filter(t => t.length > 0)"""
 SECTIONS = ("app", "cli")
+CLIP_SETS = ("ffpp", "all")
 
 
-def shared_clips(data_dir: Path) -> list[Path]:
+def shared_clips(data_dir: Path, clip_set: str = "all") -> list[Path]:
+    """The shared clips: "ffpp" the three 720p FF++ ones, "all" these and two more (360p, 1080p)."""
     videos = data_dir / "videos"
-    return [
+    ffpp = [
         videos / "real" / "ff_youtube_183.mp4",
         videos / "deepfakes" / "ff_c40_183_253.mp4",
         videos / "face2face" / "ff_c40_183_253.mp4",
-        videos / "real" / "short_hamilton_clip.mp4",
-        videos / "real" / "ff_actors_01_kitchen_pan.mp4",
     ]
+    if clip_set == "ffpp":
+        return ffpp
+    return [*ffpp, videos / "real" / "short_hamilton_clip.mp4", videos / "real" / "ff_actors_01_kitchen_pan.mp4"]
 
 
 def fresh_copies(sources: Sequence[Path], n: int, folder: Path, tag: str) -> list[Path]:
@@ -178,30 +190,68 @@ async def open_session(browser, url: str):
 
 
 async def analyse(page, path: Path) -> tuple[float, list[str]]:
-    """Uploads `path`; returns (seconds from the upload to the verdict, error texts on the page)."""
+    """Uploads `path`; returns (seconds from the upload to the whole result, error texts on the page).
+
+    Waits for the whole page, not only the verdict: the charts and the gallery are part of what
+    one analysis costs the server.
+    """
     start = time.perf_counter()
     await page.set_input_files(FILE_INPUT, path)
     try:
         await page.wait_for_function(VERDICT_SHOWN_JS, arg=path.name, timeout=ANALYSIS_TIMEOUT_MS, polling=50)
+        await page.wait_for_function(PAGE_COMPLETE_JS, timeout=ANALYSIS_TIMEOUT_MS, polling=50)
     except Exception as exc:  # a timeout is an error to count, not a reason to stop the benchmark
-        return time.perf_counter() - start, [f"{path.name}: no verdict ({type(exc).__name__})"]
+        return time.perf_counter() - start, [f"{path.name}: no result ({type(exc).__name__})"]
     elapsed = time.perf_counter() - start
     return elapsed, await page.evaluate(ERROR_JS)
 
 
-async def users_at_once(browser, url: str, paths: Sequence[Path]) -> tuple[float, list[tuple[float, list[str]]]]:
+async def users_at_once(browser, url: str, paths: Sequence[Path], server_pid: int) -> dict:
     """One session per path; every page is loaded first, then all upload at the same moment.
 
     Returns:
-        (seconds from the uploads to the last verdict, (seconds, errors) per user).
+        {"total_s": seconds from the uploads to the last result, "results": (seconds, errors) per
+        user, "cpu_pages": CPU seconds (cpu_split) of loading the pages, "cpu_analyses": from
+        the uploads to the last result: what the analyses cost, apart from opening the app}.
     """
+    before_pages = cpu_split(server_pid)
     sessions = await asyncio.gather(*(open_session(browser, url) for _ in paths))
     try:
+        await server_idle(server_pid)  # the pages' first script runs have ended
+        before = cpu_split(server_pid)
         start = time.perf_counter()
         results = await asyncio.gather(*(analyse(page, path) for (_, page), path in zip(sessions, paths)))
-        return time.perf_counter() - start, results
+        total = time.perf_counter() - start
+        await server_idle(server_pid)  # whatever the pages still draw belongs to the analyses
+        after = cpu_split(server_pid)
     finally:
         await asyncio.gather(*(context.close() for context, _ in sessions))
+    return {
+        "total_s": total,
+        "results": results,
+        "cpu_pages": _cpu_delta(before_pages, before),
+        "cpu_analyses": _cpu_delta(before, after),
+    }
+
+
+async def server_idle(server_pid: int, interval_s: float = 0.25, timeout_s: float = 30.0) -> None:
+    """Returns once the server and its workers used at most one clock tick (10 ms) of CPU in `interval_s`."""
+    deadline = time.monotonic() + timeout_s
+    used = sum(cpu_split(server_pid)[k] for k in ("server", "workers"))
+    while time.monotonic() < deadline:
+        await asyncio.sleep(interval_s)
+        now = sum(cpu_split(server_pid)[k] for k in ("server", "workers"))
+        if now - used <= 1.5 / CLOCK_TICKS:
+            return
+        used = now
+
+
+def _cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before[k] for k in before}
+
+
+def _cpu_sum(splits: Sequence[dict[str, float]]) -> dict[str, float]:
+    return {k: sum(split[k] for split in splits) for k in splits[0]}
 
 
 async def app_rounds(url: str, server_pid: int, clips: list[Path], args: argparse.Namespace) -> list[dict]:
@@ -211,34 +261,36 @@ async def app_rounds(url: str, server_pid: int, clips: list[Path], args: argpars
         try:
             with nice:
                 # Untimed: imports TensorFlow, loads the model, starts the workers.
-                warm = fresh_copies(clips, 2, args.work_dir, "warmup")
-                await users_at_once(browser, url, warm)
+                await users_at_once(browser, url, fresh_copies(clips, 2, args.work_dir, "warmup"), server_pid)
                 rounds = []
                 for r in range(args.repeats):
-                    alone = []
-                    cpu_before = cpu_split(server_pid)
-                    for path in fresh_copies(clips, args.users, args.work_dir, f"alone{r}"):
-                        alone += (await users_at_once(browser, url, [path]))[1]
-                    cpu_between = cpu_split(server_pid)
+                    alone = [
+                        await users_at_once(browser, url, [path], server_pid)
+                        for path in fresh_copies(clips, args.users, args.work_dir, f"alone{r}")
+                    ]
                     together_files = fresh_copies(clips, args.users, args.work_dir, f"together{r}")
                     with TreePeakRss(server_pid) as memory:
-                        total, together = await users_at_once(browser, url, together_files)
-                    cpu_after = cpu_split(server_pid)
+                        together = await users_at_once(browser, url, together_files, server_pid)
+                    results = [*(result for run in alone for result in run["results"]), *together["results"]]
                     rounds.append(
                         {
-                            "alone_s": [t for t, _ in alone],
-                            "together_total_s": total,
-                            "together_s": [t for t, _ in together],
-                            "errors": [e for _, errors in [*alone, *together] for e in errors],
+                            "alone_s": [run["results"][0][0] for run in alone],
+                            "together_total_s": together["total_s"],
+                            "together_s": [t for t, _ in together["results"]],
+                            "errors": [e for _, errors in results for e in errors],
                             "peak_bytes": memory.peak,
-                            "cpu_alone": {k: cpu_between[k] - cpu_before[k] for k in cpu_before},
-                            "cpu_together": {k: cpu_after[k] - cpu_between[k] for k in cpu_before},
+                            "cpu_alone": _cpu_sum([run["cpu_analyses"] for run in alone]),
+                            "cpu_together": together["cpu_analyses"],
+                            "cpu_pages": together["cpu_pages"],
                         }
                     )
                     print(
-                        f"  round {r + 1}: alone {sum(rounds[-1]['alone_s']):.1f} s in total, together {total:.1f} s, "
-                        f"peak {memory.peak / 1e9:.2f} GB, errors {len(rounds[-1]['errors'])}; CPU seconds "
-                        f"alone {_cpu_text(rounds[-1]['cpu_alone'])}, together {_cpu_text(rounds[-1]['cpu_together'])}",
+                        f"  round {r + 1}: alone {sum(rounds[-1]['alone_s']):.1f} s in total, together "
+                        f"{together['total_s']:.1f} s, peak {memory.peak / 1e9:.2f} GB, "
+                        f"errors {len(rounds[-1]['errors'])}; "
+                        f"CPU seconds alone {_cpu_text(rounds[-1]['cpu_alone'])}, together "
+                        f"{_cpu_text(rounds[-1]['cpu_together'])}; opening {args.users} pages "
+                        f"{_cpu_text(rounds[-1]['cpu_pages'])}",
                         flush=True,
                     )
                 return rounds
@@ -246,13 +298,40 @@ async def app_rounds(url: str, server_pid: int, clips: list[Path], args: argpars
             await browser.close()
 
 
+def extraction_cpu_s(paths: Sequence[Path], repeats: int) -> list[float]:
+    """The median CPU seconds (ffmpeg included) of each path's extraction in this process over
+    `repeats` runs, with the app's settings (30 frames, the default detector, 640-px previews),
+    after an untimed warm-up."""
+    from mesonet.analysis.pipeline import extract_faces_from_media
+
+    def used() -> float:
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    extract_faces_from_media(paths[0], preview_side=640)  # loads dlib's models
+    seconds: dict[Path, list[float]] = {path: [] for path in paths}
+    for _ in range(repeats):
+        for path in paths:
+            before = used()
+            extract_faces_from_media(path, preview_side=640)
+            seconds[path].append(used() - before)
+    return [statistics.median(runs) for runs in seconds.values()]
+
+
+def in_one_process(paths: Sequence[Path], repeats: int) -> list[float]:
+    """`extraction_cpu_s` in a fresh process, so that this one never loads dlib."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(extraction_cpu_s, (list(paths), repeats))
+
+
 def _cpu_text(cpu: dict[str, float]) -> str:
     return " + ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())
 
 
 def bench_app(args: argparse.Namespace) -> None:
-    clips = shared_clips(args.data_dir)
+    clips = shared_clips(args.data_dir, args.clips)
     print(f"\n== 1. The app: {args.users} users at once vs the same {args.users} clips one after another ==")
+    print(f"   clips: {', '.join(f'{c.parent.name}/{c.name}' for c in clips)}, cycled")
     process, url, _ = start_streamlit(args.work_dir / "server.log", timeout_s=120)
     try:
         rounds = asyncio.run(app_rounds(url, process.pid, clips, args))
@@ -265,14 +344,24 @@ def bench_app(args: argparse.Namespace) -> None:
     errors = [e for r in rounds for e in r["errors"]]
     ratio = together / alone
     print(f"   one user alone: median {single:.2f} s per clip; {args.users} clips one after another: {alone:.2f} s")
-    print(f"   {args.users} users at once: {together:.2f} s = {ratio:.2f} x one after another (target <= 0.6)")
+    print(f"   {args.users} users at once: {together:.2f} s = {ratio:.2f} x one after another")
     print(f"   per user at once: median {statistics.median(t for r in rounds for t in r['together_s']):.2f} s")
     print(f"   peak server memory (server + workers + ffmpeg): {peak / 1e9:.2f} GB (target <= 3 GB)")
     print(f"   errors: {len(errors)}{''.join(chr(10) + '     ' + e for e in errors[:10])}")
     for mode in ("alone", "together"):
         cpu = {k: statistics.median(r[f"cpu_{mode}"][k] for r in rounds) for k in rounds[0]["cpu_alone"]}
-        print(f"   CPU seconds, {args.users} clips {mode} (median): {_cpu_text(cpu)}")
-    verdict = ratio <= TARGET_APP_RATIO and peak <= TARGET_PEAK_BYTES and not errors
+        print(f"   CPU seconds, {args.users} clips {mode}, from the uploads to the results (median): {_cpu_text(cpu)}")
+    pages = {k: statistics.median(r["cpu_pages"][k] for r in rounds) for k in rounds[0]["cpu_pages"]}
+    print(f"   CPU seconds, opening the app in {args.users} new sessions (median): {_cpu_text(pages)}")
+    per_clip = statistics.median(
+        (r["cpu_together"]["server"] + r["cpu_together"]["workers"]) / args.users for r in rounds
+    )
+    one_process = statistics.mean(in_one_process([clips[k % len(clips)] for k in range(args.users)], len(rounds)))
+    print(
+        f"   CPU seconds per clip, {args.users} users at once (server + workers + ffmpeg): {per_clip:.2f} "
+        f"(target <= {TARGET_CPU_PER_CLIP_S}); the same clips' extraction in one process: {one_process:.2f}"
+    )
+    verdict = per_clip <= TARGET_CPU_PER_CLIP_S and peak <= TARGET_PEAK_BYTES and not errors
     print(f"   targets met: {'yes' if verdict else 'NO'}")
 
 
@@ -324,7 +413,7 @@ def bench_cli(args: argparse.Namespace) -> None:
         f"   --jobs 1: median {one:.2f} s (min {min(times[1]):.2f}); "
         f"--jobs 2: median {two:.2f} s (min {min(times[2]):.2f})"
     )
-    print(f"   speed-up {one / two:.2f}x (target >= {TARGET_CLI_SPEEDUP}); same results: {results[1] == results[2]}")
+    print(f"   speed-up {one / two:.2f}x; same results: {results[1] == results[2]}")
     # One job is already two processes at work (ffmpeg decoding while dlib detects), so it keeps
     # more than one core busy; N cores can then speed it up by N / (cores one job keeps busy) at most.
     cores_one_job = statistics.median(c / t for c, t in zip(cpu[1], times[1]))
@@ -341,6 +430,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="rounds of each alternative (default 3)")
     parser.add_argument("--users", type=int, default=6, help="users at once (default 6)")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument(
+        "--clips", choices=CLIP_SETS, default="ffpp", help="the app's clips: the 720p FF++ ones (default) or all shared"
+    )
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="shared videos/")
     parser.add_argument(
         "--browser-priority",
