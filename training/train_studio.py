@@ -78,7 +78,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--expert", choices=sorted(EXPERTS), required=True)
     parser.add_argument(
-        "--arch", choices=("meso4", "mesoinception4"), default="meso4", help="the network (mesoinception4 starts from its own released file)"
+        "--arch",
+        choices=("meso4", "mesoinception4"),
+        default="meso4",
+        help="the network (mesoinception4 starts from its own released file)",
     )
     parser.add_argument("--faces", type=Path, required=True, help="the face caches (training/studio_data.py)")
     parser.add_argument("--mesonet-df", type=Path, required=True, help="the authors' faces, DIR/{df,real}")
