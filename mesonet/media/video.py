@@ -39,6 +39,9 @@ VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp"}
 )
 
+# Decoding on one thread keeps up with the analysis of each sample while the samples are at
+# most about 20 frames of 720p apart (_one_decoder_thread_keeps_up).
+ONE_THREAD_MAX_GAP_PIXELS = 20 * 1280 * 720
 # A select expression with one term per irregular wanted frame stays fast up to a few hundred
 # terms; beyond that, converting every frame and picking in Python is simpler.
 _MAX_SELECT_TERMS = 300
@@ -254,10 +257,7 @@ def iter_frames(
     # -timelimit: ffmpeg stops itself after that much CPU time, whatever the file makes it do.
     limit_s = config.max_decode_s()
     options += ["-timelimit", f"{limit_s:.0f}"]
-    if not first:
-        # Decoding from the start runs beside the caller's work on the frames, so one decoder
-        # thread keeps up: 0.07-0.13 CPU s less per 30-frame clip (no thread hand-offs), as fast
-        # at 720p and 5% slower at 1080p. A seek's decode is the whole wait: it keeps the threads.
+    if _one_decoder_thread_keeps_up(wanted, info):
         options += ["-threads", "1"]
     started = time.monotonic()
     try:
@@ -292,6 +292,19 @@ def iter_frames(
     finally:
         # Stops ffmpeg at once when the caller leaves early.
         reader.close()
+
+
+def _one_decoder_thread_keeps_up(wanted: list[int], info: VideoInfo) -> bool:
+    """Whether one ffmpeg thread decodes the frames between two samples while the caller analyses
+    a sample (dense samples; from the first frame on, ffmpeg's threads cost CPU in hand-offs).
+
+    On the 2-core machine, 30 samples of 13-s and 17-s 720p clips (13 and 17 frames apart): 0.07-0.13
+    CPU s less per clip on one thread, and as fast or faster; a 23-s 1080p clip (19 frames apart, 2.2
+    times the pixels) was 5% slower on one.
+    Sparser samples, and seeks, keep ffmpeg's threads: there the decoding is the wait.
+    """
+    gap_frames = wanted[0] + 1 if len(wanted) == 1 else (wanted[-1] - wanted[0]) / (len(wanted) - 1)
+    return gap_frames * info.width * info.height <= ONE_THREAD_MAX_GAP_PIXELS
 
 
 def _select_expression(wanted: list[int]) -> str | None:

@@ -145,6 +145,35 @@ def test_time_range_outside_the_video_is_an_error() -> None:
         sample_frame_indices(30, FrameSampling(start_s=1.0))
 
 
+@pytest.mark.parametrize(
+    ("width", "height", "seconds", "one_thread"),
+    [
+        (1280, 720, 13, True),
+        (1280, 720, 17, True),
+        (640, 360, 60, True),
+        (1920, 1080, 23, False),
+        (1280, 720, 120, False),
+    ],
+)
+def test_one_decoder_thread_only_for_samples_close_together(
+    width: int, height: int, seconds: int, one_thread: bool
+) -> None:
+    # One thread decodes the frames between samples while the last sample is analysed; far apart,
+    # decoding is the wait and keeps ffmpeg's threads.
+    info = VideoInfo(
+        Path("clip.mp4"),
+        fps=30.0,
+        duration_s=seconds,
+        frame_count=30 * seconds,
+        width=width,
+        height=height,
+        rotation=0,
+        codec="h264",
+    )
+    wanted = sample_frame_indices(info, FrameSampling(n_frames=30))
+    assert video._one_decoder_thread_keeps_up(wanted, info) is one_thread
+
+
 # ---- probing and decoding --------------------------------------------------------------
 
 
