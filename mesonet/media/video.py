@@ -40,7 +40,7 @@ VIDEO_EXTENSIONS = frozenset(
 )
 
 # Decoding on one thread keeps up with the analysis of each sample while the samples are at
-# most about 20 frames of 720p apart (_one_decoder_thread_keeps_up).
+# most about 20 frames of 720p apart (one_decoder_thread_keeps_up).
 ONE_THREAD_MAX_GAP_PIXELS = 20 * 1280 * 720
 # A select expression with one term per irregular wanted frame stays fast up to a few hundred
 # terms; beyond that, converting every frame and picking in Python is simpler.
@@ -257,7 +257,7 @@ def iter_frames(
     # -timelimit: ffmpeg stops itself after that much CPU time, whatever the file makes it do.
     limit_s = config.max_decode_s()
     options += ["-timelimit", f"{limit_s:.0f}"]
-    if _one_decoder_thread_keeps_up(wanted, info):
+    if one_decoder_thread_keeps_up(wanted, info):
         options += ["-threads", "1"]
     started = time.monotonic()
     try:
@@ -294,7 +294,7 @@ def iter_frames(
         reader.close()
 
 
-def _one_decoder_thread_keeps_up(wanted: list[int], info: VideoInfo) -> bool:
+def one_decoder_thread_keeps_up(wanted: list[int], info: VideoInfo) -> bool:
     """Whether one ffmpeg thread decodes the frames between two samples while the caller analyses
     a sample (dense samples; from the first frame on, ffmpeg's threads cost CPU in hand-offs).
 

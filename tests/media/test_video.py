@@ -171,7 +171,7 @@ def test_one_decoder_thread_only_for_samples_close_together(
         codec="h264",
     )
     wanted = sample_frame_indices(info, FrameSampling(n_frames=30))
-    assert video._one_decoder_thread_keeps_up(wanted, info) is one_thread
+    assert video.one_decoder_thread_keeps_up(wanted, info) is one_thread
 
 
 # ---- probing and decoding --------------------------------------------------------------
