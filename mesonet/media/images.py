@@ -216,9 +216,9 @@ def resized(image: np.ndarray, scale: float) -> np.ndarray:
     preview): a third of its CPU time with Pillow. OpenCV's area averaging costs 1-4 ms at other
     ratios, so it is kept for the large reductions.
     """
-    cv2 = opencv()
     if scale == 1.0:
         return image
+    cv2 = opencv()
     height, width = image.shape[:2]
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)

@@ -69,12 +69,16 @@ class Timeline(NamedTuple):
         return max(0.0, self.first_pts_s - self.format_start_s + frame_time_s)
 
 
+def gap_pixels(wanted: Sequence[int], info: VideoInfo) -> float:
+    """The pixels decoded, on average, to get from one sorted wanted frame to the next (from the
+    start, for one frame): what decoding through costs per sample."""
+    gap_frames = wanted[0] if len(wanted) == 1 else (wanted[-1] - wanted[0]) / (len(wanted) - 1)
+    return gap_frames * info.width * info.height
+
+
 def wants_seeking(wanted: Sequence[int], info: VideoInfo) -> bool:
     """True when sorted frame indices are so far apart that seeking to each beats decoding through."""
-    if not wanted:
-        return False
-    gap_frames = wanted[0] if len(wanted) == 1 else (wanted[-1] - wanted[0]) / (len(wanted) - 1)
-    return gap_frames * info.width * info.height >= SEEK_MIN_GAP_PIXELS
+    return bool(wanted) and gap_pixels(wanted, info) >= SEEK_MIN_GAP_PIXELS
 
 
 def timeline(path: Path) -> Timeline:

@@ -303,8 +303,7 @@ def one_decoder_thread_keeps_up(wanted: list[int], info: VideoInfo) -> bool:
     times the pixels) was 5% slower on one.
     Sparser samples, and seeks, keep ffmpeg's threads: there the decoding is the wait.
     """
-    gap_frames = wanted[0] + 1 if len(wanted) == 1 else (wanted[-1] - wanted[0]) / (len(wanted) - 1)
-    return gap_frames * info.width * info.height <= ONE_THREAD_MAX_GAP_PIXELS
+    return seek.gap_pixels(wanted, info) <= ONE_THREAD_MAX_GAP_PIXELS
 
 
 def _select_expression(wanted: list[int]) -> str | None:
