@@ -28,6 +28,11 @@ Measures, in one run, with the Meso4 "meso4-df" classifier loaded and warmed up 
    the long video in <= 2x the short clip's time, with faces in as many frames. Also what one
    seek costs against decoding and dropping frames, which sets
    `mesonet.media.seek.SEEK_MIN_GAP_PIXELS`.
+6. Decoding ("decoding"): the default 30 samples of every clip, decoded exactly (every picture
+   from the first) and from the reference pictures only (`mesonet.media.reference_frames`, the
+   default): CPU seconds of ffmpeg and of this process, wall time, and whether each sample is
+   pixel for pixel the exact decoding of the frame it reports, and how far after its sampled
+   frame that is.
 
 Every timing is repeated (--repeats) after an untimed warm-up run; tables give the median
 and the minimum (the machine is small and noisy). Generated videos are made once with
@@ -35,7 +40,7 @@ imageio-ffmpeg's ffmpeg and cached in --cache-dir under names keyed by their par
 
 Run (about 5-6 minutes on the 2-core machine; --quick for about 2):
     python benchmarks/bench_pipeline.py [--repeats 5]
-        [--quick] [--sections e2e photo memory detectors long] [--cache-dir DIR] [--data-dir DIR]
+        [--quick] [--sections e2e photo memory detectors long decoding] [--cache-dir DIR] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ TARGET_S_1080P = 3.0
 TARGET_S_PHOTO = 0.5
 TARGET_RSS_BYTES = 1.5e9
 MIB = 1024 * 1024
-SECTIONS = ("e2e", "photo", "memory", "detectors", "long")
+SECTIONS = ("e2e", "photo", "memory", "detectors", "long", "decoding")
 TARGET_RATIO_TO_HOG = 1.5
 TARGET_DIM_FRAMES = 25  # of 30
 DIM_FACE_PX = (60, 90, 120)
@@ -596,6 +601,52 @@ def bench_long(clip_720p: Path, classifier: Classifier, args: argparse.Namespace
     )
 
 
+def bench_decoding(clips: dict[str, Path], args: argparse.Namespace) -> None:
+    print(
+        f"\n== 6. Decoding {args.frames} evenly spaced frames: exactly, and from reference pictures only "
+        f"(the default); median of {args.repeats} runs; CPU = ffmpeg + this process =="
+    )
+    rows = []
+    for name, path in clips.items():
+        info = probe_video(path)
+        wanted = sample_frame_indices(info, FrameSampling(n_frames=args.frames))
+        runs: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
+        for _ in range(args.repeats):
+            for exact in (True, False):
+                cpu_self, cpu_children = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+                wall = _time(lambda: list(iter_frames(path, wanted, info=info, exact=exact)))  # noqa: B023
+                runs[exact].append(
+                    (_cpu(resource.RUSAGE_CHILDREN) - cpu_children, _cpu(resource.RUSAGE_SELF) - cpu_self, wall)
+                )
+        frames = list(iter_frames(path, wanted, info=info, exact=False))
+        exact_frames = {f.frame_index: f.rgb for f in iter_frames(path, [f.frame_index for f in frames], info=info)}
+        identical = sum(np.array_equal(f.rgb, exact_frames[f.frame_index]) for f in frames)
+        shifts = [f.frame_index - w for f, w in zip(frames, wanted)]
+        medians = {exact: [statistics.median(run[k] for run in runs[exact]) for k in range(3)] for exact in runs}
+        exact_cpu, reference_cpu = sum(medians[True][:2]), sum(medians[False][:2])
+        rows.append(
+            [
+                name,
+                f"{info.width}x{info.height} {info.codec}",
+                f"{medians[True][0]:.2f} + {medians[True][1]:.2f}",
+                f"{medians[False][0]:.2f} + {medians[False][1]:.2f}",
+                f"{reference_cpu / exact_cpu:.2f}x",
+                f"{medians[True][2]:.2f} / {medians[False][2]:.2f}",
+                f"{identical}/{len(frames)} of {len(wanted)}",
+                f"{min(shifts)}..{max(shifts)}",
+            ]
+        )
+    print_table(
+        ["clip", "video", "exact CPU s", "reference CPU s", "ratio", "wall s exact / ref", "identical", "shift"],
+        rows,
+    )
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _time(call: Callable[[], object]) -> float:
     start = time.perf_counter()
     call()
@@ -660,6 +711,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "memory": lambda: bench_memory(generated["generated/face_1080p_10s"], args),
         "detectors": lambda: bench_detectors(clips, args.data_dir / "photos", args),
         "long": lambda: bench_long(shared["real/ff_youtube_183"], classifier, args),
+        "decoding": lambda: bench_decoding(clips, args),
     }
     for name in SECTIONS:
         if name in args.sections:

@@ -49,6 +49,15 @@ def ffmpeg(*args: str) -> None:
     subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args], check=True)
 
 
+def pattern_clip(path: Path, *, seconds: int, fps: int, x264: tuple[str, ...] = ()) -> Path:
+    """An H.264 clip of ffmpeg's moving 320x240 test pattern (every frame differs), with more x264 options."""
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}", "-t", str(seconds)),
+        *("-c:v", "libx264", *x264, "-pix_fmt", "yuv420p", str(path)),
+    )
+    return path
+
+
 def bomb_png(width: int, height: int) -> bytes:
     """A valid 1-bit PNG of the given size; all-black rows compress to a few kilobytes."""
 

@@ -9,8 +9,10 @@ such text files are refused before ffmpeg sees them. Frames larger than the pixe
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,8 @@ VIDEO_HINT = "Check the file is a complete MP4/MOV/AVI/MKV/WebM video."
 
 
 PROBE_TIMEOUT_S = 120.0
+# The time of a picture in a line of ffmpeg's showinfo filter.
+SHOWINFO_TIME = re.compile(r"\bn:\s*\d+\s+pts:\s*-?\d+\s+pts_time:(-?[\d.]+)")
 
 
 # ffmpeg's names of the demuxers of real video containers: mov also reads MP4, M4V and 3GP;
@@ -173,6 +177,28 @@ def ffmpeg_input(path: Path) -> tuple[list[str], str]:
     """
     options = ["-nostdin", "-protocol_whitelist", "file", "-format_whitelist", ",".join(_ALLOWED_DEMUXERS)]
     return options, f"file:{path.resolve()}"
+
+
+def decode_time_limit() -> list[str]:
+    """ffmpeg input options that make it stop itself after `config.max_decode_s()` of CPU time,
+    whatever the file makes it do."""
+    return ["-timelimit", f"{config.max_decode_s():.0f}"]
+
+
+def decoding_failed(path: Path, reason: str, *, started: float) -> MediaError:
+    """The error for a decoding ffmpeg that stopped part-way after starting at `started`
+    (time.monotonic()): over its CPU time limit (decode_time_limit), or for `reason`."""
+    limit_s = config.max_decode_s()
+    # ffmpeg's threads can use every core, so the CPU limit may end it after limit / cores of wall time.
+    if time.monotonic() - started >= limit_s / (os.cpu_count() or 1):
+        return MediaError(
+            f"{path.name}: decoding took longer than {limit_s:.0f} s of CPU time and was stopped. "
+            "Analyse fewer frames, a shorter range, or a smaller video."
+        )
+    return MediaError(
+        f"{path.name}: decoding failed part-way ({reason}). "
+        "The file may be damaged or incomplete: re-export or download it again."
+    )
 
 
 def check_media_file(path: Path, *, label: str | None = None, kind: str = "video") -> None:

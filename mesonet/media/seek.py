@@ -32,6 +32,7 @@ from typing import NamedTuple
 from mesonet.errors import MediaError
 from mesonet.media.ffmpeg import (
     PROBE_TIMEOUT_S,
+    SHOWINFO_TIME,
     VIDEO_HINT,
     VideoFrame,
     VideoInfo,
@@ -49,7 +50,6 @@ SEEK_MIN_GAP_PIXELS = 60 * 1920 * 1080
 # A time range that starts later than this many frames begins with a seek.
 START_SEEK_MIN_FRAMES = 60
 
-_PTS_TIME = re.compile(r"\bn:\s*\d+\s+pts:\s*-?\d+\s+pts_time:(-?[\d.]+)")
 _FORMAT_START = re.compile(r"Duration: [^,]*, start: (-?[\d.]+)")
 
 
@@ -84,7 +84,7 @@ def wants_seeking(wanted: Sequence[int], info: VideoInfo) -> bool:
 def timeline(path: Path) -> Timeline:
     """Reads the first video frame's timestamp and the container's start (one short ffmpeg run)."""
     log = _run(path, [], ["-vf", "showinfo", "-f", "null", "-"])[1]
-    times = _PTS_TIME.findall(log)
+    times = SHOWINFO_TIME.findall(log)
     start = _FORMAT_START.search(log)
     if not times:
         raise MediaError(f"{path.name}: ffmpeg decoded no video frame. {VIDEO_HINT}")
@@ -181,7 +181,7 @@ def _finish(path: Path, process: subprocess.Popen, line: Timeline, info: VideoIn
     log = log_bytes.decode("utf-8", errors="replace")
     if process.returncode != 0:
         raise MediaError(f"{path.name}: seeking in the video failed ({ffmpeg_reason(path, log)}). {VIDEO_HINT}")
-    times = _PTS_TIME.findall(log)
+    times = SHOWINFO_TIME.findall(log)
     shape = (info.height, info.width, 3)
     if not raw or not times:
         return None

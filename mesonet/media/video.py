@@ -23,17 +23,24 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mesonet import config
 from mesonet.errors import InvalidSamplingError, MediaError, first_line
-from mesonet.media import seek
-from mesonet.media.ffmpeg import VIDEO_HINT, VideoFrame, VideoInfo, ffmpeg_input, frame_from_bytes, probe_video
+from mesonet.media import reference_frames, seek
+from mesonet.media.ffmpeg import (
+    VIDEO_HINT,
+    VideoFrame,
+    VideoInfo,
+    decode_time_limit,
+    decoding_failed,
+    ffmpeg_input,
+    frame_from_bytes,
+    probe_video,
+)
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp"}
@@ -69,11 +76,13 @@ class FrameSampling:
         start_s: start of the range in seconds (inclusive); None means the first frame.
         end_s: end of the range in seconds (exclusive); None means the end of the video.
         max_frames: upper bound on the number of frames, applied last by thinning evenly.
-        exact: decode from the first frame on, so every frame is exactly the sampled index
-            (reproducible whatever the file's keyframes). False (the default) lets a long video
-            seek: a sparse sample becomes the keyframe at or before it (or the exact frame when
-            that keyframe is far), and a time range starts with a seek. Either way each
-            VideoFrame reports the index and time of the frame actually decoded.
+        exact: decode every frame from the first on, so every frame is exactly the sampled
+            index (reproducible whatever the file's keyframes and B-frames). False (the default)
+            saves decoding: a sparse sample becomes the keyframe at or before it (or the exact
+            frame when that keyframe is far), samples at least 4 frames apart become the first
+            reference picture at or after them (the sampled frame or the next one, with x264's
+            defaults: `mesonet.media.reference_frames`), and a time range starts with a seek.
+            Either way each VideoFrame reports the index and time of the frame actually decoded.
 
     Raises:
         InvalidSamplingError: an option is out of range.
@@ -201,8 +210,9 @@ def iter_frames(
     caller works on the previous frame.
 
     With exact=False, samples far apart are read by seeking instead (`mesonet.media.seek`):
-    a keyframe near each target, or the target itself; and decoding starts with a seek to the
-    first wanted frame when that is far from the start.
+    a keyframe near each target, or the target itself; samples at least 4 frames apart from the
+    start of the video skip the pictures nothing refers to (`mesonet.media.reference_frames`); and
+    decoding starts with a seek to the first wanted frame when that is far from the start.
 
     Args:
         path: a video file.
@@ -231,11 +241,15 @@ def iter_frames(
         return
     first = 0
     input_params: list[str] = []
+    one_thread = one_decoder_thread_keeps_up(wanted, info)
     if not exact:
         if seek.wants_seeking(wanted, info):
             yield from seek.iter_seeked_frames(path, wanted, info)
             return
         seek_params = seek.start_seek_params(path, wanted[0], info)
+        if not seek_params and reference_frames.spaced_enough(wanted):
+            yield from reference_frames.iter_reference_frames(path, wanted, info, one_thread=one_thread)
+            return
         if seek_params:
             # Output frame n is then frame first + n.
             first, input_params = wanted[0], [*input_params, *seek_params]
@@ -254,10 +268,8 @@ def iter_frames(
     # That warning is expected for rotated videos; adding the same filter twice is a no-op.
     logging.getLogger("imageio_ffmpeg").addFilter(_ROTATED_SIZE_FILTER)
     options, url = ffmpeg_input(path)
-    # -timelimit: ffmpeg stops itself after that much CPU time, whatever the file makes it do.
-    limit_s = config.max_decode_s()
-    options += ["-timelimit", f"{limit_s:.0f}"]
-    if one_decoder_thread_keeps_up(wanted, info):
+    options += decode_time_limit()
+    if one_thread:
         options += ["-threads", "1"]
     started = time.monotonic()
     try:
@@ -279,16 +291,7 @@ def iter_frames(
                 if frame_index >= wanted[-1]:
                     break
     except (OSError, RuntimeError) as exc:
-        # ffmpeg's threads can use every core, so the CPU limit may end it after limit / cores of wall time.
-        if time.monotonic() - started >= limit_s / (os.cpu_count() or 1):
-            raise MediaError(
-                f"{path.name}: decoding took longer than {limit_s:.0f} s of CPU time and was stopped. "
-                "Analyse fewer frames, a shorter range, or a smaller video."
-            ) from exc
-        raise MediaError(
-            f"{path.name}: decoding failed part-way ({first_line(exc)}). "
-            "The file may be damaged or incomplete: re-export or download it again."
-        ) from exc
+        raise decoding_failed(path, first_line(exc), started=started) from exc
     finally:
         # Stops ffmpeg at once when the caller leaves early.
         reader.close()

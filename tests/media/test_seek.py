@@ -13,31 +13,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 import pytest
 
 from mesonet.media import seek as video_seek
 from mesonet.media.ffmpeg import probe_video
 from mesonet.media.video import FrameSampling, iter_frames, sample_frame_indices
+from tests.helpers import pattern_clip
 
 FPS = 30
 SECONDS = 120
 
 
 def _clip(path: Path, keyframe_interval: int) -> Path:
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            *("-hide_banner", "-loglevel", "error", "-nostdin", "-y"),
-            *("-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={FPS}", "-t", str(SECONDS)),
-            *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
-            *("-g", str(keyframe_interval), "-keyint_min", str(keyframe_interval), "-sc_threshold", "0"),
-            str(path),
-        ],
-        check=True,
-    )
-    return path
+    gop = ("-g", str(keyframe_interval), "-keyint_min", str(keyframe_interval), "-sc_threshold", "0")
+    return pattern_clip(path, seconds=SECONDS, fps=FPS, x264=("-preset", "ultrafast", *gop))
 
 
 @pytest.fixture(scope="module")
