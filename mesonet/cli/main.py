@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--start", type=float, metavar="S", help="start time in seconds")
     detect.add_argument("--end", type=float, metavar="S", help="end time in seconds")
     detect.add_argument("--max-frames", type=_positive_int, metavar="N", help="at most N frames per video")
-    exact_help = "decode exactly the sampled frames, never a nearby keyframe (slower on long videos)"
+    exact_help = "decode exactly the sampled frames, never a nearby keyframe or reference picture (slower)"
     detect.add_argument("--exact", action="store_true", help=exact_help)
     _add_jobs_option(detect)
     add_engine_options(detect)
