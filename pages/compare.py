@@ -149,7 +149,7 @@ else:
         )
     figure.update_layout(barmode="group")
 if not own_thresholds:
-    figure.add_hline(y=shared_threshold, line_dash="dash", line_color="#888")
+    figure.add_shape(results.threshold_line("y", shared_threshold))
 figure.update_layout(
     yaxis_title="P(fake)",
     yaxis_range=[-0.02, 1.02],

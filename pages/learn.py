@@ -15,6 +15,7 @@ from mesonet.models import explain
 from mesonet.models.networks import ARCHITECTURE_TITLES, PUBLISHED_TRAINABLE_PARAMS
 from mesonet.models.weights import counterpart
 from mesonet.verdict import VERDICT_WORDS, p_fake_of, verdict_for
+from studio.results import threshold_line
 
 choice = studio.page_setup()
 with st.sidebar:
@@ -380,7 +381,7 @@ with experiments_tab:
         figure.add_trace(
             go.Scatter(x=[level], y=[current], mode="markers", marker={"size": 16, "color": "#D32F2F"}, name="current")
         )
-        figure.add_hline(y=threshold, line_dash="dash", line_color="#888")
+        figure.add_shape(threshold_line("y", threshold))
         figure.update_layout(
             xaxis_title=explain.DEGRADATIONS[kind]["title"],
             yaxis_title="P(fake)",

@@ -27,7 +27,7 @@ from mesonet.analysis.results import face_number
 from mesonet.serving.limits import ConcurrencyLimit
 from mesonet.serving.live import LiveFrame, LiveScorer, LiveStats, LiveStream
 from mesonet.verdict import DEFAULT_THRESHOLD, VERDICT_COLORS, verdict_color
-from studio.results import MODEL_COLORS
+from studio.results import MODEL_COLORS, threshold_line
 from studio.server import live_camera_limit, live_stream_limit
 
 SESSION_KEY = "live.session"
@@ -200,34 +200,52 @@ def chart(history: list[LiveFrame], threshold: float, *, model: str) -> go.Figur
             times.append(frame.time_s)
             values.append(face.p_fake)
             last_seen[face.track_id] = frame.time_s
-    figure = go.Figure()
+    traces = []
     for n, track_id in enumerate(sorted(series)):
         times, values = series[track_id]
-        figure.add_trace(
-            go.Scatter(
-                x=times,
-                y=values,
-                mode="lines+markers",  # markers: a face scored once is a dot, not nothing
-                name=f"face {face_number(track_id)}",
-                line={"color": MODEL_COLORS[n % len(MODEL_COLORS)], "width": 3},
-                marker={"size": 5},
-                hovertemplate="%{y:.0%} at %{x:.1f} s<extra>face " + str(face_number(track_id)) + "</extra>",
-            )
+        traces.append(
+            {
+                "type": "scatter",
+                "x": times,
+                "y": values,
+                "mode": "lines+markers",  # markers: a face scored once is a dot, not nothing
+                "name": f"face {face_number(track_id)}",
+                "line": {"color": MODEL_COLORS[n % len(MODEL_COLORS)], "width": 3},
+                "marker": {"size": 5},
+                "hovertemplate": "%{y:.0%} at %{x:.1f} s<extra>face " + str(face_number(track_id)) + "</extra>",
+            }
         )
-    figure.add_hrect(y0=threshold, y1=1.0, fillcolor=VERDICT_COLORS["fake"], opacity=0.07, line_width=0)
-    figure.add_hline(
-        y=threshold,
-        line_dash="dash",
-        line_color="#888",
-        annotation_text=f"threshold {threshold:.0%}",
-        annotation_position="bottom right",
-    )
-    figure.update_layout(
-        height=300,
-        margin={"t": 40, "b": 40, "l": 60, "r": 20},
-        xaxis={"title": "seconds since START", "range": [end - WINDOW_S, end]},
-        yaxis={"title": "P(fake)", "range": [0, 1], "tickformat": ".0%"},
-        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-        showlegend=True,
-    )
-    return figure
+    fake_band = {
+        "type": "rect",
+        "xref": "x domain",
+        "x0": 0,
+        "x1": 1,
+        "yref": "y",
+        "y0": threshold,
+        "y1": 1.0,
+        "fillcolor": VERDICT_COLORS["fake"],
+        "opacity": 0.07,
+        "line": {"width": 0},
+    }
+    label = {
+        "text": f"threshold {threshold:.0%}",
+        "showarrow": False,
+        "xref": "x domain",
+        "x": 1,
+        "xanchor": "right",
+        "yref": "y",
+        "y": threshold,
+        "yanchor": "top",
+    }
+    layout = {
+        "shapes": [fake_band, threshold_line("y", threshold)],
+        "annotations": [label],
+        "height": 300,
+        "margin": {"t": 40, "b": 40, "l": 60, "r": 20},
+        "xaxis": {"title": {"text": "seconds since START"}, "range": [end - WINDOW_S, end]},
+        "yaxis": {"title": {"text": "P(fake)"}, "range": [0, 1], "tickformat": ".0%"},
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "showlegend": True,
+    }
+    # In one call, as studio.results.scores_figure: redrawn every second while the camera runs.
+    return go.Figure(data=traces, layout=layout)

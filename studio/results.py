@@ -168,10 +168,10 @@ def scores_figure(analysis):
     """
     import plotly.graph_objects as go
 
-    figure = go.Figure()
     by_frame = analysis.faces_by_frame()
     times = [frame.time_s for frame in analysis.extraction.frames]
     several = len(analysis.tracks) > 1
+    traces = []
     for track_id, track in analysis.tracks.items():
         # One entry per sampled frame, None where this face is missing, so the line breaks at gaps.
         faces = [
@@ -187,66 +187,90 @@ def scores_figure(analysis):
             if several
             else [verdict_color(f.p_fake if f else None, analysis.threshold) for f in faces]
         )
-        figure.add_trace(
-            go.Scatter(
-                x=times,
-                y=[f.p_fake if f else None for f in faces],
-                mode="lines+markers",
-                name=legend,
-                customdata=[f.frame_index if f else None for f in faces],
-                line={
+        traces.append(
+            {
+                "type": "scatter",
+                "x": times,
+                "y": [f.p_fake if f else None for f in faces],
+                "mode": "lines+markers",
+                "name": legend,
+                "customdata": [f.frame_index if f else None for f in faces],
+                "line": {
                     "color": track_color(analysis, track_id) if several else "#9E9E9E",
                     "dash": "solid" if track.decides else "dot",
                 },
                 # 12 px: big enough to tap on a phone.
-                marker={"size": 12, "color": colors, "line": {"width": 1, "color": "white"}},
-                hovertemplate="frame %{customdata}<br>%{x:.2f} s<br>P(fake) %{y:.1%}<extra>" + name + "</extra>",
-            )
+                "marker": {"size": 12, "color": colors, "line": {"width": 1, "color": "white"}},
+                "hovertemplate": "frame %{customdata}<br>%{x:.2f} s<br>P(fake) %{y:.1%}<extra>" + name + "</extra>",
+                # A clicked point grows; the others keep their colour and opacity (Plotly fades them
+                # by default, which hid the red and green pattern).
+                "selected": {"marker": {"size": 22}},
+                "unselected": {"marker": {"opacity": 1.0}},
+            }
         )
-    figure.add_hline(
-        y=analysis.threshold,
-        line_dash="dash",
-        line_color="#888",
-        annotation_text=f"threshold {analysis.threshold:.2f}",
-        annotation_position="top left",
-    )
-    figure.update_layout(
-        xaxis_title="time (s)",
-        yaxis_title="P(fake)",
-        yaxis_range=[-0.02, 1.02],
-        yaxis_tickformat=".0%",
-        height=340,
-        margin={"t": 30, "b": 40, "l": 60, "r": 20},
-        showlegend=several,
-        legend={"orientation": "h", "y": -0.25},
-        clickmode="event+select",
-    )
-    # A clicked point grows; the others keep their colour and opacity (Plotly fades them by
-    # default, which hid the red and green pattern).
-    figure.update_traces(selected={"marker": {"size": 22}}, unselected={"marker": {"opacity": 1.0}})
-    return figure
+    layout = {
+        "shapes": [threshold_line("y", analysis.threshold)],
+        "annotations": [
+            {
+                "text": f"threshold {analysis.threshold:.2f}",
+                "showarrow": False,
+                "xref": "x domain",
+                "x": 0,
+                "xanchor": "left",
+                "yref": "y",
+                "y": analysis.threshold,
+                "yanchor": "bottom",
+            }
+        ],
+        "xaxis": {"title": {"text": "time (s)"}},
+        "yaxis": {"title": {"text": "P(fake)"}, "range": [-0.02, 1.02], "tickformat": ".0%"},
+        "height": 340,
+        "margin": {"t": 30, "b": 40, "l": 60, "r": 20},
+        "showlegend": several,
+        "legend": {"orientation": "h", "y": -0.25},
+        "clickmode": "event+select",
+    }
+    # The whole figure in one call: Plotly validates each call, and add_hline and update_* cost
+    # several times what the figure itself does (10 ms against 2.4 with the chart's JSON).
+    return go.Figure(data=traces, layout=layout)
 
 
 def frame_scores_histogram(analysis):
     """How the frames' P(fake) values spread, with the threshold line."""
     import plotly.graph_objects as go
 
-    figure = go.Figure(
-        go.Histogram(
-            x=[f.p_fake for f in analysis.faces], xbins={"start": 0, "end": 1, "size": 0.05}, marker_color="#6C3BD1"
-        )
-    )
-    figure.add_vline(x=analysis.threshold, line_dash="dash", line_color="#888")
-    figure.update_layout(
-        xaxis_title="P(fake)",
-        yaxis_title="frames",
-        xaxis_range=[0, 1],
-        xaxis_tickformat=".0%",
-        height=260,
-        margin={"t": 20, "b": 40, "l": 60, "r": 20},
-        bargap=0.05,
-    )
-    return figure
+    histogram = {
+        "type": "histogram",
+        "x": [f.p_fake for f in analysis.faces],
+        "xbins": {"start": 0, "end": 1, "size": 0.05},
+        "marker": {"color": "#6C3BD1"},
+    }
+    layout = {
+        "shapes": [threshold_line("x", analysis.threshold)],
+        "xaxis": {"title": {"text": "P(fake)"}, "range": [0, 1], "tickformat": ".0%"},
+        "yaxis": {"title": {"text": "frames"}},
+        "height": 260,
+        "margin": {"t": 20, "b": 40, "l": 60, "r": 20},
+        "bargap": 0.05,
+    }
+    return go.Figure(data=[histogram], layout=layout)
+
+
+def threshold_line(axis: str, threshold: float) -> dict:
+    """A layout shape: a dashed grey line across the plot at `threshold` on `axis` ("x": vertical,
+    "y": horizontal). As a plain shape, not Plotly's add_hline, which costs several milliseconds
+    a chart on every run of a page."""
+    across = "y" if axis == "x" else "x"
+    return {
+        "type": "line",
+        f"{axis}ref": axis,
+        f"{axis}0": threshold,
+        f"{axis}1": threshold,
+        f"{across}ref": f"{across} domain",
+        f"{across}0": 0,
+        f"{across}1": 1,
+        "line": {"dash": "dash", "color": "#888"},
+    }
 
 
 def numbered_faces(analysis, frame) -> list:
