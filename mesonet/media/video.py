@@ -269,7 +269,7 @@ def iter_frames(
     logging.getLogger("imageio_ffmpeg").addFilter(_ROTATED_SIZE_FILTER)
     options, url = ffmpeg_input(path)
     options += decode_time_limit()
-    if one_thread:
+    if one_thread and not first:  # after a seek, decoding up to the first sample is the wait
         options += ["-threads", "1"]
     started = time.monotonic()
     try:
